@@ -1,0 +1,49 @@
+"""keras-senet: Squeeze-and-Excitation networks for Keras 3.
+
+    import keras_senet as ks
+    ks.list_models("seresne*")
+    model = ks.create_model("seresnet50", weights=None)
+    model = ks.SEResNet50(weights=None)
+
+Attributes are imported on first use, so ``import keras_senet`` (and ``keras-senet list``) does not
+start TensorFlow until a model or layer is needed.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "SEResNet18": "keras_senet.applications",
+    "SEResNet34": "keras_senet.applications",
+    "SEResNet50": "keras_senet.applications",
+    "SEResNet101": "keras_senet.applications",
+    "SEResNet152": "keras_senet.applications",
+    "SEResNeXt50": "keras_senet.applications",
+    "SEResNeXt101": "keras_senet.applications",
+    "SENet154": "keras_senet.applications",
+    "create_model": "keras_senet.factory",
+    "decode_predictions": "keras_senet.imagenet",
+    "preprocess_input": "keras_senet.imagenet",
+    "model_info": "keras_senet.info",
+    "list_models": "keras_senet.zoo",
+}
+_SUBMODULES = ("layers", "models", "zoo", "applications", "factory", "imagenet", "info", "complexity")
+
+__all__ = sorted(_EXPORTS) + ["layers", "__version__"]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"keras_senet.{name}")
+    else:
+        raise AttributeError(f"module 'keras_senet' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

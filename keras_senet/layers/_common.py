@@ -1,0 +1,159 @@
+"""Private helpers shared by the attention layers.
+
+Argument checks, data-format axis bookkeeping, the global "squeeze" pooling
+and the gate non-linearities live here so that every layer handles them the
+same way.
+"""
+
+import keras
+from keras import ops
+
+DATA_FORMATS = ("channels_last", "channels_first")
+
+# Gates evaluated in the SENet paper's ablation (Table 13 of arXiv:1709.01507).
+# keras.ops.hard_sigmoid is relu6(x + 3) / 6, identical to torch's Hardsigmoid.
+GATES = {
+    "sigmoid": ops.sigmoid,
+    "hard_sigmoid": ops.hard_sigmoid,
+    "tanh": ops.tanh,
+    "relu": ops.relu,
+}
+
+# "avgmax" is timm's `add_maxpool=True`: 0.5 * mean + 0.5 * max.
+SQUEEZE_MODES = ("avg", "max", "avgmax")
+
+
+def make_divisible(v, divisor=8, min_value=None, round_limit=0.9):
+    """Round `v` to a multiple of `divisor` (same arithmetic as timm.layers.make_divisible).
+
+    Args:
+        v: value to round (e.g. `channels * rd_ratio`).
+        divisor: the result is a multiple of this. Default 8.
+        min_value: lower bound of the result; None (default) means `divisor`.
+        round_limit: if rounding down lost more than `1 - round_limit` of `v`,
+            add one `divisor`. Default 0.9; the attention layers use 0.0.
+
+    Returns:
+        int, a multiple of `divisor`, at least `min_value`.
+    """
+    min_value = min_value or divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < round_limit * v:
+        new_v += divisor
+    return new_v
+
+
+def _format_choices(allowed):
+    return ", ".join(repr(a) for a in allowed)
+
+
+def check_choice(arg, value, allowed):
+    """Return `value` if it is in `allowed`, else raise ValueError naming `arg`."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{arg}={value!r} is not one of {_format_choices(allowed)}")
+    return value
+
+
+def check_positive_int(arg, value, allow_none=False):
+    """Return `value` if it is a positive int (or None when allowed), else raise ValueError."""
+    if value is None and allow_none:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        expected = "a positive int or None" if allow_none else "a positive int"
+        raise ValueError(f"{arg}={value!r} is not {expected}")
+    return value
+
+
+def check_odd_kernel(arg, value, allow_none=False):
+    """Return `value` if it is a positive odd int (or None when allowed), else raise ValueError.
+
+    Odd sizes are required so that symmetric (k - 1) // 2 padding keeps the
+    length unchanged, as in timm.
+    """
+    check_positive_int(arg, value, allow_none=allow_none)
+    if value is not None and value % 2 == 0:
+        raise ValueError(f"{arg}={value!r} is not an odd positive int")
+    return value
+
+
+def check_positive_number(arg, value):
+    """Return `value` if it is a real number > 0, else raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{arg}={value!r} is not a positive number")
+    return value
+
+
+def resolve_data_format(data_format):
+    """Map None to keras.config.image_data_format() and validate the result."""
+    if data_format is None:
+        data_format = keras.config.image_data_format()
+    return check_choice("data_format", data_format, DATA_FORMATS)
+
+
+def resolve_gate(gate):
+    """Return the gate function for a gate name (see GATES)."""
+    return GATES[check_choice("gate", gate, tuple(GATES))]
+
+
+def resolve_activation(activation):
+    """Return the keras activation function for a name, raising ValueError naming the argument."""
+    if not isinstance(activation, str):
+        raise ValueError(f"activation={activation!r} is not a keras activation name")
+    try:
+        return keras.activations.get(activation)
+    except ValueError:
+        raise ValueError(f"activation={activation!r} is not a keras activation name") from None
+
+
+def channel_axis(data_format):
+    """Axis of the channels in a 4-D tensor."""
+    return -1 if data_format == "channels_last" else 1
+
+
+def spatial_axes(data_format):
+    """Axes of height and width in a 4-D tensor."""
+    return (1, 2) if data_format == "channels_last" else (2, 3)
+
+
+def channels_from_shape(layer_name, input_shape, data_format):
+    """Return the (known) channel count of a 4-D input shape, else raise ValueError."""
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 4:
+        raise ValueError(
+            f"Layer {layer_name!r} expects a 4-D input (batch, height, width, channels) "
+            f"or (batch, channels, height, width); got shape {input_shape}"
+        )
+    channels = input_shape[channel_axis(data_format)]
+    if channels is None:
+        raise ValueError(
+            f"Layer {layer_name!r} needs a known channel dimension; got shape {input_shape} "
+            f"with data_format={data_format!r}"
+        )
+    return int(channels)
+
+
+def squeeze(x, mode, data_format):
+    """Global spatial pooling of a 4-D tensor: (B, H, W, C) or (B, C, H, W) -> (B, C)."""
+    axes = spatial_axes(data_format)
+    if mode == "avg":
+        return ops.mean(x, axis=axes)
+    if mode == "max":
+        return ops.max(x, axis=axes)
+    return 0.5 * ops.mean(x, axis=axes) + 0.5 * ops.max(x, axis=axes)
+
+
+def channel_scale(vector, data_format):
+    """Reshape a (B, C) vector so it broadcasts over a 4-D tensor's spatial axes."""
+    if data_format == "channels_last":
+        return ops.expand_dims(ops.expand_dims(vector, 1), 1)  # (B, 1, 1, C)
+    return ops.expand_dims(ops.expand_dims(vector, -1), -1)  # (B, C, 1, 1)
+
+
+def to_channels_last(x, data_format):
+    """(B, C, H, W) -> (B, H, W, C) when channels_first; identity otherwise."""
+    return x if data_format == "channels_last" else ops.transpose(x, (0, 2, 3, 1))
+
+
+def from_channels_last(x, data_format):
+    """Inverse of to_channels_last."""
+    return x if data_format == "channels_last" else ops.transpose(x, (0, 3, 1, 2))

@@ -1,0 +1,68 @@
+"""Concurrent Spatial and Channel Squeeze & Excitation (scSE) layer."""
+
+import keras
+from keras import ops
+
+from keras_senet.layers import _common
+
+
+@keras.saving.register_keras_serializable(package="keras_senet")
+class SpatialChannelSqueezeExcite(keras.layers.Layer):
+    """Concurrent spatial and channel SE (Roy et al., "Concurrent Spatial and Channel Squeeze & Excitation in Fully Convolutional Networks", MICCAI 2018).
+
+    Sum of a channel-recalibrated and a spatially-recalibrated copy of the
+    input, `x * cSE(x) + x * sSE(x)`, as segmentation_models_pytorch's
+    `SCSEModule`:
+
+    - `cSE(x) = sigmoid(cse_fc2(relu(cse_fc1(avgpool(x)))))`, one weight per channel;
+    - `sSE(x) = sigmoid(sse_conv(x))`, a 1x1 convolution C -> 1, one weight per pixel.
+
+    Args:
+        reduction: the cSE bottleneck has `max(channels // reduction, 1)` units.
+            Default 16.
+        data_format: "channels_last" or "channels_first". Default None, meaning
+            `keras.config.image_data_format()`.
+        **kwargs: base `keras.layers.Layer` arguments (name, dtype, ...).
+
+    Input shape: 4-D `(batch, height, width, channels)` (channels_last) or
+        `(batch, channels, height, width)` (channels_first).
+    Output shape: same as the input.
+
+    Weights (created in `build`, all with biases): `cse_fc1` Dense(rd), kernel
+    `(C, rd)`; `cse_fc2` Dense(C), kernel `(rd, C)`; `sse_conv` Dense(1) on the
+    channel axis (a 1x1 convolution), kernel `(C, 1)`.
+    """
+
+    def __init__(self, reduction=16, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.reduction = _common.check_positive_int("reduction", reduction)
+        self.data_format = _common.resolve_data_format(data_format)
+
+    def build(self, input_shape):
+        channels = _common.channels_from_shape(self.name, input_shape, self.data_format)
+        rd_channels = max(channels // self.reduction, 1)
+        self.cse_fc1 = keras.layers.Dense(rd_channels, name="cse_fc1", dtype=self.dtype_policy)
+        self.cse_fc2 = keras.layers.Dense(channels, name="cse_fc2", dtype=self.dtype_policy)
+        self.sse_conv = keras.layers.Dense(1, name="sse_conv", dtype=self.dtype_policy)
+        self.cse_fc1.build((None, channels))
+        self.cse_fc2.build((None, rd_channels))
+        self.sse_conv.build((None, channels))
+        self.input_spec = keras.layers.InputSpec(
+            ndim=4, axes={_common.channel_axis(self.data_format): channels}
+        )
+
+    def call(self, inputs):
+        descriptor = _common.squeeze(inputs, "avg", self.data_format)  # (B, C)
+        channel_gate = ops.sigmoid(self.cse_fc2(ops.relu(self.cse_fc1(descriptor))))
+        # Dense acts on the last axis, so the 1x1 conv runs on a channels-last view.
+        spatial_logits = self.sse_conv(_common.to_channels_last(inputs, self.data_format))
+        spatial_gate = ops.sigmoid(_common.from_channels_last(spatial_logits, self.data_format))
+        return inputs * _common.channel_scale(channel_gate, self.data_format) + inputs * spatial_gate
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(reduction=self.reduction, data_format=self.data_format)
+        return config

@@ -1,0 +1,86 @@
+"""`ResNetSpec`: the architecture of one ResNet-family variant, as data (no Keras import)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+BLOCK_TYPES = ("basic", "bottleneck")
+STEM_TYPES = ("", "deep", "deep_tiered")
+LAYOUTS = ("timm", "legacy")
+STAGE_PLANES = (64, 128, 256, 512)
+EXPANSION = {"basic": 1, "bottleneck": 4}
+
+
+@dataclasses.dataclass(frozen=True)
+class ResNetSpec:
+    """Architecture of one ResNet-family variant.
+
+    Attributes:
+        block: ``"basic"`` (two 3x3 convs, expansion 1) or ``"bottleneck"`` (1x1-3x3-1x1, expansion 4).
+        depths: blocks per stage, e.g. ``(3, 4, 6, 3)`` for 50 layers.
+        cardinality: groups of the 3x3 conv (ResNeXt). Default 1.
+        base_width: channels per group at the first stage (ResNeXt "x4d"). Default 64.
+        stem_width: width of the deep stem's first convs. Default 64.
+        stem_type: ``""`` (7x7 conv), ``"deep"`` (three 3x3 convs) or ``"deep_tiered"``
+            (3x3 convs of 3/4*stem_width, stem_width, then the stage input width).
+        avg_down: shortcut downsampling by 2x2 average pooling then a 1x1 conv ("D" variants).
+        down_kernel_size: kernel of the strided shortcut conv (3 in SENet-154). Default 1.
+        block_reduce_first: divides the first conv's width in each block (2 in SENet-154).
+        anti_alias: stride-2 3x3 convs run at stride 1 followed by 2x2 average pooling, and the stem
+            max pool becomes a 2x2 average pool (timm ``aa_layer=nn.AvgPool2d``, "aa" variants).
+        stride_in_1x1: put a bottleneck's stride on its first 1x1 conv (Caffe SE-ResNet) rather than
+            on the 3x3 conv.
+        attention: attention layer name for `keras_senet.layers.get_attention` (``"se"``,
+            ``"eca"``, ...) or ``None`` for a plain ResNet. Applied after the block's last BatchNorm,
+            before the residual addition.
+        attention_kwargs: extra keyword arguments for the attention layer, as ``(key, value)`` pairs.
+        attention_reduction: if set, the attention layer gets ``rd_channels = channels // reduction``
+            (the legacy SENet rule) instead of its own rd_ratio/rd_divisor rule.
+        layout: ``"timm"`` or ``"legacy"`` (see `keras_senet.models.resnet`).
+        drop_rate: dropout before the classifier. Default 0.
+    """
+
+    block: str
+    depths: tuple
+    cardinality: int = 1
+    base_width: int = 64
+    stem_width: int = 64
+    stem_type: str = ""
+    avg_down: bool = False
+    down_kernel_size: int = 1
+    block_reduce_first: int = 1
+    anti_alias: bool = False
+    stride_in_1x1: bool = False
+    attention: Optional[str] = None
+    attention_kwargs: tuple = ()
+    attention_reduction: Optional[int] = None
+    layout: str = "timm"
+    drop_rate: float = 0.0
+
+    def __post_init__(self):
+        _check_choice("block", self.block, BLOCK_TYPES)
+        _check_choice("stem_type", self.stem_type, STEM_TYPES)
+        _check_choice("layout", self.layout, LAYOUTS)
+        if len(self.depths) != len(STAGE_PLANES) or any(int(d) < 1 for d in self.depths):
+            raise ValueError(f"depths must be {len(STAGE_PLANES)} positive integers, got {self.depths!r}")
+        if self.block == "basic" and (self.cardinality != 1 or self.base_width != 64):
+            raise ValueError("block='basic' supports only cardinality=1 and base_width=64, got "
+                             f"cardinality={self.cardinality}, base_width={self.base_width}")
+        if not 0.0 <= self.drop_rate < 1.0:
+            raise ValueError(f"drop_rate must be in [0, 1), got {self.drop_rate!r}")
+
+    @property
+    def num_features(self) -> int:
+        """Channels of the final feature map (input of the classifier)."""
+        return STAGE_PLANES[-1] * EXPANSION[self.block]
+
+    @property
+    def stem_channels(self) -> int:
+        """Channels entering the first stage."""
+        return self.stem_width * 2 if "deep" in self.stem_type else 64
+
+
+def _check_choice(arg, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"{arg}={value!r} is not one of {', '.join(repr(a) for a in allowed)}")

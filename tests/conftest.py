@@ -1,0 +1,24 @@
+"""Shared test set-up.
+
+torch (and timm, which imports it) must be imported before TensorFlow: with TF 2.21 and torch 2.14
+on this platform, importing torch after TensorFlow has initialised segfaults the process.
+"""
+
+import os
+
+import torch  # noqa: F401  (import order: see the module docstring)
+import timm  # noqa: F401
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    """Every test starts from the same random state."""
+    keras.utils.set_random_seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)

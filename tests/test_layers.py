@@ -1,0 +1,741 @@
+"""Tests for keras_senet.layers.
+
+Every attention layer is checked for shape/dtype, serialization, layout
+(channels_first vs channels_last), argument validation, against an
+independent float64 NumPy implementation, and against timm's PyTorch module
+with the same weights. Runs on whichever Keras backend KERAS_BACKEND selects.
+"""
+
+import itertools
+
+# torch / timm must be imported before keras: with the TensorFlow backend,
+# importing triton (pulled in by timm -> torchvision -> torch._dynamo) after
+# TensorFlow segfaults the interpreter.
+import torch  # isort: skip
+from timm.layers.cbam import CbamModule  # isort: skip
+from timm.layers.eca import CecaModule, EcaModule  # isort: skip
+from timm.layers.helpers import make_divisible as timm_make_divisible  # isort: skip
+from timm.layers.squeeze_excite import EffectiveSEModule, SEModule  # isort: skip
+
+import keras
+import numpy as np
+import pytest
+
+from keras_senet.layers import (
+    ATTENTION_LAYERS,
+    CBAM,
+    EffectiveSqueezeExcite,
+    EfficientChannelAttention,
+    SpatialChannelSqueezeExcite,
+    SqueezeExcite,
+    get_attention,
+    list_attention,
+    make_divisible,
+)
+from keras_senet.layers.eca import eca_kernel_size
+
+ATOL = 1e-5
+CHANNELS = 64
+INPUT_SHAPE = (2, 7, 9, CHANNELS)  # (batch, height, width, channels)
+ATTENTION_NAMES = list_attention()
+
+# Weight paths (relative to the layer name) that the timm checkpoint converter relies on.
+EXPECTED_WEIGHTS = {
+    "se": {"fc1/kernel": (64, 8), "fc1/bias": (8,), "fc2/kernel": (8, 64), "fc2/bias": (64,)},
+    "ese": {"fc/kernel": (64, 64), "fc/bias": (64,)},
+    "eca": {"conv/kernel": (3, 1, 1)},
+    "ceca": {"conv/kernel": (3, 1, 1)},
+    "cbam": {
+        "fc1/kernel": (64, 4),
+        "fc2/kernel": (4, 64),
+        "spatial_conv/kernel": (7, 7, 2, 1),
+        "spatial_bn/gamma": (1,),
+        "spatial_bn/beta": (1,),
+        "spatial_bn/moving_mean": (1,),
+        "spatial_bn/moving_variance": (1,),
+    },
+    "scse": {
+        "cse_fc1/kernel": (64, 4),
+        "cse_fc1/bias": (4,),
+        "cse_fc2/kernel": (4, 64),
+        "cse_fc2/bias": (64,),
+        "sse_conv/kernel": (64, 1),
+        "sse_conv/bias": (1,),
+    },
+}
+
+
+# ----------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------
+
+
+def to_numpy(tensor):
+    return np.asarray(keras.ops.convert_to_numpy(tensor))
+
+
+def random_input(shape=INPUT_SHAPE, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype("float32")
+
+
+def relative_path(variable):
+    """'layer_name/fc1/kernel' -> 'fc1/kernel'."""
+    return variable.path.split("/", 1)[1]
+
+
+def randomize_weights(layer, seed=0):
+    """Give every weight a random, non-default value.
+
+    Default initializers leave biases at 0 and BN at identity, which would let
+    a wrongly wired bias or BN statistic go unnoticed. Kernels are scaled by
+    1/sqrt(fan_in) so that the gates stay away from saturation.
+    """
+    rng = np.random.default_rng(seed)
+    for variable in layer.weights:
+        shape = tuple(variable.shape)
+        name = relative_path(variable)
+        if name.endswith("moving_variance"):
+            value = rng.uniform(0.5, 2.0, shape)
+        elif name.endswith("gamma"):
+            value = rng.uniform(0.5, 1.5, shape)
+        elif name.endswith("kernel"):
+            value = rng.standard_normal(shape) / np.sqrt(np.prod(shape[:-1]))
+        else:
+            value = rng.normal(0.0, 0.5, shape)
+        variable.assign(value.astype(variable.dtype))
+
+
+def built_layer(name, input_shape=INPUT_SHAPE, seed=0, **kwargs):
+    layer = get_attention(name, **kwargs)
+    layer.build(input_shape)
+    randomize_weights(layer, seed)
+    return layer
+
+
+def weights_f64(layer):
+    """{relative path: float64 array} of a layer's weights."""
+    return {relative_path(v): to_numpy(v).astype(np.float64) for v in layer.weights}
+
+
+def assert_close(actual, expected, atol=ATOL):
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    max_diff = float(np.max(np.abs(actual.astype(np.float64) - expected.astype(np.float64))))
+    assert max_diff <= atol, f"max abs diff {max_diff:.3g} > {atol}"
+
+
+# ----------------------------------------------------------------------------
+# Independent float64 NumPy references (channels_last input)
+# ----------------------------------------------------------------------------
+
+
+def np_sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+NP_GATES = {
+    "sigmoid": np_sigmoid,
+    "hard_sigmoid": lambda z: np.clip(z / 6.0 + 0.5, 0.0, 1.0),
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+}
+NP_ACTIVATIONS = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "silu": lambda z: z * np_sigmoid(z),
+}
+
+
+def np_global_pool(x, mode):
+    if mode == "avg":
+        return x.mean(axis=(1, 2))
+    if mode == "max":
+        return x.max(axis=(1, 2))
+    return 0.5 * x.mean(axis=(1, 2)) + 0.5 * x.max(axis=(1, 2))
+
+
+def np_dense(v, w, prefix):
+    return v @ w[f"{prefix}/kernel"] + w.get(f"{prefix}/bias", 0.0)
+
+
+def np_conv2d_same(image, kernel):
+    """Zero-padded stride-1 cross-correlation: (B, H, W, Cin) * (k, k, Cin, Cout)."""
+    k = kernel.shape[0]
+    pad = (k - 1) // 2
+    _, height, width, _ = image.shape
+    padded = np.pad(image, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    out = 0.0
+    for i in range(k):
+        for j in range(k):
+            out = out + padded[:, i : i + height, j : j + width, :] @ kernel[i, j]
+    return out
+
+
+def reference_se(x, w, squeeze="avg", activation="relu", gate="sigmoid"):
+    hidden = NP_ACTIVATIONS[activation](np_dense(np_global_pool(x, squeeze), w, "fc1"))
+    return x * NP_GATES[gate](np_dense(hidden, w, "fc2"))[:, None, None, :]
+
+
+def reference_ese(x, w, squeeze="avg", gate="hard_sigmoid"):
+    return x * NP_GATES[gate](np_dense(np_global_pool(x, squeeze), w, "fc"))[:, None, None, :]
+
+
+def reference_eca(x, w, circular=False, gate="sigmoid"):
+    descriptor = x.mean(axis=(1, 2))  # (B, C)
+    kernel = w["conv/kernel"][:, 0, 0]
+    pad = (len(kernel) - 1) // 2
+    padded = np.pad(descriptor, ((0, 0), (pad, pad)), mode="wrap" if circular else "constant")
+    channels = descriptor.shape[1]
+    logits = sum(kernel[j] * padded[:, j : j + channels] for j in range(len(kernel)))
+    return x * NP_GATES[gate](logits)[:, None, None, :]
+
+
+def reference_cbam(x, w, activation="relu", gate="sigmoid", batch_stats=False):
+    """batch_stats: normalize with the batch's statistics (training) instead of the moving ones."""
+    act, gate_fn = NP_ACTIVATIONS[activation], NP_GATES[gate]
+
+    def mlp(v):
+        return np_dense(act(np_dense(v, w, "fc1")), w, "fc2")
+
+    x = x * gate_fn(mlp(x.mean(axis=(1, 2))) + mlp(x.max(axis=(1, 2))))[:, None, None, :]
+    pooled = np.stack([x.mean(axis=-1), x.max(axis=-1)], axis=-1)
+    logits = np_conv2d_same(pooled, w["spatial_conv/kernel"])
+    if batch_stats:
+        mean, var = logits.mean(), logits.var()  # biased variance, as both frameworks normalize
+    else:
+        mean, var = w["spatial_bn/moving_mean"], w["spatial_bn/moving_variance"]
+    normed = (logits - mean) / np.sqrt(var + 1e-5) * w["spatial_bn/gamma"] + w["spatial_bn/beta"]
+    return x * gate_fn(normed)
+
+
+def reference_scse(x, w):
+    hidden = np.maximum(np_dense(x.mean(axis=(1, 2)), w, "cse_fc1"), 0.0)
+    channel_gate = np_sigmoid(np_dense(hidden, w, "cse_fc2"))[:, None, None, :]
+    spatial_gate = np_sigmoid(np_dense(x, w, "sse_conv"))  # (B, H, W, 1)
+    return x * channel_gate + x * spatial_gate
+
+
+# ----------------------------------------------------------------------------
+# Generic behaviour, swept over every attention name
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ATTENTION_NAMES)
+def test_output_shape_and_dtype(name):
+    layer = get_attention(name)
+    x = random_input()
+    y = layer(x)
+    assert tuple(y.shape) == INPUT_SHAPE
+    assert keras.backend.standardize_dtype(y.dtype) == "float32"
+    assert layer.compute_output_shape((None, 7, 9, CHANNELS)) == (None, 7, 9, CHANNELS)
+    symbolic = layer(keras.Input(shape=INPUT_SHAPE[1:]))
+    assert tuple(symbolic.shape) == (None,) + INPUT_SHAPE[1:]
+
+
+@pytest.mark.parametrize("name", ATTENTION_NAMES)
+def test_float64_layer_returns_float64(name):
+    layer = get_attention(name, dtype="float64")
+    y = layer(random_input().astype("float64"))
+    assert keras.backend.standardize_dtype(y.dtype) == "float64"
+    assert all(keras.backend.standardize_dtype(v.dtype) == "float64" for v in layer.weights)
+
+
+@pytest.mark.parametrize("name", ATTENTION_NAMES)
+def test_weight_paths_and_shapes(name):
+    layer = get_attention(name, name="attn")
+    layer.build(INPUT_SHAPE)
+    expected = {f"attn/{path}": shape for path, shape in EXPECTED_WEIGHTS[name].items()}
+    assert {v.path: tuple(v.shape) for v in layer.weights} == expected
+
+
+@pytest.mark.parametrize("name", ATTENTION_NAMES)
+def test_config_round_trip(name):
+    layer = built_layer(name)
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+    clone.build(INPUT_SHAPE)
+    clone.set_weights(layer.get_weights())
+    x = random_input()
+    np.testing.assert_array_equal(to_numpy(clone(x)), to_numpy(layer(x)))
+
+
+@pytest.mark.parametrize("name", ATTENTION_NAMES)
+def test_keras_file_save_load(name, tmp_path):
+    inputs = keras.Input(shape=INPUT_SHAPE[1:])
+    layer = get_attention(name)
+    model = keras.Model(inputs, layer(inputs))
+    randomize_weights(layer, seed=1)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+
+    loaded_layer = loaded.layers[-1]
+    assert type(loaded_layer) is type(layer)
+    assert loaded_layer.get_config() == layer.get_config()
+    assert [v.path for v in loaded.weights] == [v.path for v in model.weights]
+    x = random_input(seed=2)
+    np.testing.assert_array_equal(to_numpy(loaded(x)), to_numpy(model(x)))
+
+
+@pytest.mark.parametrize("name", ATTENTION_NAMES)
+def test_channels_first_is_transposed_channels_last(name):
+    last = built_layer(name, data_format="channels_last")
+    first = get_attention(name, data_format="channels_first")
+    first.build((2, CHANNELS, 7, 9))
+    first.set_weights(last.get_weights())
+    x = random_input()
+    expected = to_numpy(last(x)).transpose(0, 3, 1, 2)
+    assert_close(to_numpy(first(x.transpose(0, 3, 1, 2))), expected)
+
+
+@pytest.mark.parametrize("name", ATTENTION_NAMES)
+def test_data_format_defaults_to_keras_config(name):
+    original = keras.config.image_data_format()
+    try:
+        keras.config.set_image_data_format("channels_first")
+        assert get_attention(name).data_format == "channels_first"
+        keras.config.set_image_data_format("channels_last")
+        assert get_attention(name).data_format == "channels_last"
+    finally:
+        keras.config.set_image_data_format(original)
+
+
+@pytest.mark.parametrize("name", ATTENTION_NAMES)
+@pytest.mark.parametrize("bad_shape", [(None, 9, CHANNELS), (None, 2, 7, 9, CHANNELS), (None, 7, 9, None)])
+def test_build_rejects_non_4d_or_unknown_channels(name, bad_shape):
+    with pytest.raises(ValueError, match="4-D|channel"):
+        get_attention(name).build(bad_shape)
+
+
+@pytest.mark.parametrize("name", ATTENTION_NAMES)
+def test_call_rejects_other_channel_count_after_build(name):
+    layer = get_attention(name)
+    layer.build(INPUT_SHAPE)
+    with pytest.raises(ValueError):
+        layer(random_input((2, 7, 9, CHANNELS // 2)))
+
+
+# ----------------------------------------------------------------------------
+# Factory
+# ----------------------------------------------------------------------------
+
+
+def test_list_attention_names():
+    assert list_attention() == ["cbam", "ceca", "eca", "ese", "scse", "se"]
+    assert list_attention() == sorted(ATTENTION_LAYERS)
+
+
+@pytest.mark.parametrize(
+    "name, cls, attrs",
+    [
+        ("se", SqueezeExcite, {}),
+        ("SE", SqueezeExcite, {}),
+        ("ese", EffectiveSqueezeExcite, {}),
+        ("eca", EfficientChannelAttention, {"circular": False}),
+        ("ceca", EfficientChannelAttention, {"circular": True}),
+        ("cbam", CBAM, {}),
+        ("scse", SpatialChannelSqueezeExcite, {}),
+    ],
+)
+def test_get_attention_returns_layer(name, cls, attrs):
+    layer = get_attention(name)
+    assert type(layer) is cls
+    for attr, value in attrs.items():
+        assert getattr(layer, attr) == value
+
+
+def test_get_attention_forwards_kwargs():
+    layer = get_attention("se", rd_ratio=0.25, gate="tanh", name="my_se")
+    assert (layer.rd_ratio, layer.gate, layer.name) == (0.25, "tanh", "my_se")
+
+
+@pytest.mark.parametrize("name", [None, ""])
+def test_get_attention_none(name):
+    assert get_attention(name) is None
+
+
+@pytest.mark.parametrize("name", ["gc", "squeeze", 3])
+def test_get_attention_unknown_name_lists_valid_names(name):
+    with pytest.raises(ValueError) as info:
+        get_attention(name)
+    message = str(info.value)
+    assert repr(name) in message
+    for valid in list_attention():
+        assert repr(valid) in message
+
+
+# ----------------------------------------------------------------------------
+# Argument validation
+# ----------------------------------------------------------------------------
+
+
+def test_bad_choice_message_lists_allowed_values():
+    with pytest.raises(ValueError) as info:
+        SqueezeExcite(squeeze="sum")
+    assert str(info.value) == "squeeze='sum' is not one of 'avg', 'max', 'avgmax'"
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs",
+    [
+        (SqueezeExcite, {"squeeze": "sum"}),
+        (SqueezeExcite, {"gate": "softmax"}),
+        (SqueezeExcite, {"activation": "no_such_activation"}),
+        (SqueezeExcite, {"rd_ratio": 0}),
+        (SqueezeExcite, {"rd_channels": 0}),
+        (SqueezeExcite, {"rd_divisor": 2.5}),
+        (SqueezeExcite, {"data_format": "NHWC"}),
+        (EffectiveSqueezeExcite, {"squeeze": "max"}),
+        (EffectiveSqueezeExcite, {"gate": "swish"}),
+        (EffectiveSqueezeExcite, {"data_format": "channels_middle"}),
+        (EfficientChannelAttention, {"kernel_size": 4}),
+        (EfficientChannelAttention, {"kernel_size": 0}),
+        (EfficientChannelAttention, {"gamma": 0}),
+        (EfficientChannelAttention, {"beta": "one"}),
+        (EfficientChannelAttention, {"gate": "softmax"}),
+        (CBAM, {"spatial_kernel_size": 6}),
+        (CBAM, {"rd_divisor": -1}),
+        (CBAM, {"rd_ratio": -0.5}),
+        (CBAM, {"activation": 7}),
+        (CBAM, {"gate": "linear"}),
+        (SpatialChannelSqueezeExcite, {"reduction": 0}),
+        (SpatialChannelSqueezeExcite, {"data_format": "nchw"}),
+    ],
+)
+def test_bad_argument_raises_value_error_naming_it(cls, kwargs):
+    (arg, value), = kwargs.items()
+    with pytest.raises(ValueError) as info:
+        cls(**kwargs)
+    message = str(info.value)
+    assert message.startswith(f"{arg}={value!r}"), message
+
+
+def test_circular_padding_wider_than_channels_is_rejected():
+    layer = EfficientChannelAttention(kernel_size=9, circular=True)
+    with pytest.raises(ValueError, match="kernel_size=9"):
+        layer.build((None, 5, 5, 3))
+
+
+# ----------------------------------------------------------------------------
+# Reduction width and ECA kernel size vs timm
+# ----------------------------------------------------------------------------
+
+
+def test_make_divisible_matches_timm():
+    values = [0.5, 1, 3.9, 4, 4.1, 7.5, 12, 15.99, 24, 37.3, 100, 255.5, 1000]
+    for v, divisor, min_value, round_limit in itertools.product(
+        values, [1, 3, 4, 8, 16], [None, 16], [0.0, 0.9]
+    ):
+        expected = timm_make_divisible(v, divisor, min_value, round_limit)
+        assert make_divisible(v, divisor, min_value, round_limit) == expected, (v, divisor)
+
+
+@pytest.mark.parametrize("channels", [8, 16, 24, 40, 64, 96, 100, 256, 1000, 2048])
+def test_reduced_channels_match_timm(channels):
+    for rd_ratio, rd_divisor in itertools.product([1 / 16, 1 / 8, 0.25, 1 / 3], [1, 4, 8, 16]):
+        shape = (None, 1, 1, channels)
+        se = SqueezeExcite(rd_ratio=rd_ratio, rd_divisor=rd_divisor)
+        se.build(shape)
+        timm_rd = timm_make_divisible(channels * rd_ratio, rd_divisor, round_limit=0.0)
+        assert se.fc1.units == timm_rd, (channels, rd_ratio, rd_divisor)
+        cbam = CBAM(rd_ratio=rd_ratio, rd_divisor=rd_divisor)
+        cbam.build(shape)
+        assert cbam.fc1.units == timm_rd, (channels, rd_ratio, rd_divisor)
+    # Module defaults, taken from the timm modules themselves.
+    se, cbam = SqueezeExcite(), CBAM()
+    se.build((None, 1, 1, channels))
+    cbam.build((None, 1, 1, channels))
+    assert se.fc1.units == SEModule(channels).fc1.out_channels
+    assert cbam.fc1.units == CbamModule(channels).channel.fc1.out_channels
+
+
+def test_explicit_rd_channels_wins():
+    layer = SqueezeExcite(rd_channels=5)
+    layer.build(INPUT_SHAPE)
+    assert layer.fc1.units == 5
+
+
+@pytest.mark.parametrize("gamma, beta", [(2, 1), (1, 0), (3, 2)])
+def test_eca_kernel_size_matches_timm(gamma, beta):
+    for channels in [3, 8, 16, 32, 64, 100, 128, 256, 512, 1024, 2048, 4096]:
+        expected = EcaModule(channels, gamma=gamma, beta=beta).conv.kernel_size[0]
+        assert eca_kernel_size(channels, gamma, beta) == expected, channels
+        layer = EfficientChannelAttention(gamma=gamma, beta=beta)
+        layer.build((None, 1, 1, channels))
+        assert layer.conv.kernel.shape[0] == expected, channels
+
+
+def test_eca_kernel_size_examples():
+    # Spot values so the sweep above cannot pass with both sides wrong.
+    assert [eca_kernel_size(c) for c in (64, 256, 1024)] == [3, 5, 5]
+
+
+# ----------------------------------------------------------------------------
+# Against the float64 NumPy references
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "squeeze, gate", list(itertools.product(["avg", "max", "avgmax"], list(NP_GATES)))
+)
+def test_se_matches_reference(squeeze, gate):
+    layer = built_layer("se", squeeze=squeeze, gate=gate)
+    x = random_input()
+    expected = reference_se(x.astype(np.float64), weights_f64(layer), squeeze=squeeze, gate=gate)
+    assert_close(to_numpy(layer(x)), expected)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"activation": "silu"},
+        {"use_bias": False},
+        {"rd_channels": 5, "rd_ratio": 0.5},
+        {"rd_ratio": 0.25, "rd_divisor": 1},
+    ],
+)
+def test_se_options_match_reference(kwargs):
+    layer = built_layer("se", **kwargs)
+    x = random_input()
+    activation = kwargs.get("activation", "relu")
+    expected = reference_se(x.astype(np.float64), weights_f64(layer), activation=activation)
+    assert_close(to_numpy(layer(x)), expected)
+
+
+@pytest.mark.parametrize("squeeze, gate", list(itertools.product(["avg", "avgmax"], list(NP_GATES))))
+def test_ese_matches_reference(squeeze, gate):
+    layer = built_layer("ese", squeeze=squeeze, gate=gate)
+    x = random_input()
+    expected = reference_ese(x.astype(np.float64), weights_f64(layer), squeeze=squeeze, gate=gate)
+    assert_close(to_numpy(layer(x)), expected)
+
+
+@pytest.mark.parametrize("circular", [False, True])
+@pytest.mark.parametrize(
+    "channels, kwargs, kernel_size",
+    [(64, {}, 3), (256, {}, 5), (16, {"kernel_size": 7}, 7), (64, {"gate": "hard_sigmoid"}, 3)],
+)
+def test_eca_matches_reference(circular, channels, kwargs, kernel_size):
+    shape = INPUT_SHAPE[:-1] + (channels,)
+    layer = built_layer("eca", input_shape=shape, circular=circular, **kwargs)
+    assert layer.conv.kernel.shape[0] == kernel_size
+    x = random_input(shape)
+    gate = kwargs.get("gate", "sigmoid")
+    expected = reference_eca(x.astype(np.float64), weights_f64(layer), circular=circular, gate=gate)
+    assert_close(to_numpy(layer(x)), expected)
+
+
+def test_circular_and_zero_padding_differ():
+    # Guards against `circular` being silently ignored: edge channels must differ.
+    zero = built_layer("eca")
+    circ = built_layer("ceca")
+    circ.set_weights(zero.get_weights())
+    x = random_input()
+    diff = np.abs(to_numpy(zero(x)) - to_numpy(circ(x))).max(axis=(0, 1, 2))
+    assert diff[0] > 1e-4 and diff[-1] > 1e-4
+    assert np.all(diff[1:-1] == 0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"gate": "hard_sigmoid"},
+        {"mlp_bias": True},
+        {"spatial_kernel_size": 3, "activation": "silu"},
+        {"rd_channels": 7},
+    ],
+)
+def test_cbam_matches_reference(kwargs):
+    layer = built_layer("cbam", **kwargs)
+    x = random_input()
+    expected = reference_cbam(
+        x.astype(np.float64),
+        weights_f64(layer),
+        activation=kwargs.get("activation", "relu"),
+        gate=kwargs.get("gate", "sigmoid"),
+    )
+    assert_close(to_numpy(layer(x)), expected)
+    assert_close(to_numpy(layer(x, training=False)), expected)
+
+
+def test_cbam_training_uses_batch_statistics():
+    layer = built_layer("cbam")
+    x = random_input()
+    expected = reference_cbam(x.astype(np.float64), weights_f64(layer), batch_stats=True)
+    assert_close(to_numpy(layer(x, training=True)), expected)
+
+
+@pytest.mark.parametrize("channels, reduction", [(64, 16), (64, 4), (8, 16)])
+def test_scse_matches_reference(channels, reduction):
+    shape = INPUT_SHAPE[:-1] + (channels,)
+    layer = built_layer("scse", input_shape=shape, reduction=reduction)
+    assert layer.cse_fc1.units == max(channels // reduction, 1)
+    x = random_input(shape)
+    assert_close(to_numpy(layer(x)), reference_scse(x.astype(np.float64), weights_f64(layer)))
+
+
+# ----------------------------------------------------------------------------
+# Against timm's modules, weights copied timm -> keras as a converter would
+# ----------------------------------------------------------------------------
+
+
+def conv1x1_to_dense(weight):
+    """torch Conv2d 1x1 weight (out, in, 1, 1) -> keras Dense kernel (in, out)."""
+    return weight[:, :, 0, 0].T
+
+
+def load_from_timm(layer, weights):
+    """Assign {relative keras path: numpy array}; every keras weight must be covered."""
+    assert set(weights) == {relative_path(v) for v in layer.weights}
+    for variable in layer.weights:
+        value = weights[relative_path(variable)]
+        assert value.shape == tuple(variable.shape), relative_path(variable)
+        variable.assign(value.astype("float32"))
+
+
+def state_dict_numpy(module):
+    return {k: v.detach().numpy() for k, v in module.state_dict().items()}
+
+
+def timm_forward(module, x_nhwc):
+    module.eval()
+    with torch.no_grad():
+        y = module(torch.from_numpy(x_nhwc.transpose(0, 3, 1, 2)))
+    return y.numpy().transpose(0, 2, 3, 1)
+
+
+def randomize_biases(module, seed=0):
+    """timm / torch leave 1x1 conv biases small; draw larger ones so they matter."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in module.named_parameters():
+            if name.endswith("bias"):
+                param.copy_(0.5 * torch.randn(param.shape, generator=generator))
+
+
+def timm_dense_weights(sd, torch_prefix, keras_prefix):
+    weights = {f"{keras_prefix}/kernel": conv1x1_to_dense(sd[f"{torch_prefix}.weight"])}
+    if f"{torch_prefix}.bias" in sd:
+        weights[f"{keras_prefix}/bias"] = sd[f"{torch_prefix}.bias"]
+    return weights
+
+
+@pytest.mark.parametrize("add_maxpool", [False, True])
+@pytest.mark.parametrize("gate", ["sigmoid", "hard_sigmoid", "tanh", "relu"])
+def test_se_matches_timm(add_maxpool, gate):
+    torch.manual_seed(0)
+    module = SEModule(CHANNELS, add_maxpool=add_maxpool, gate_layer=gate)
+    randomize_biases(module)
+    sd = state_dict_numpy(module)
+    layer = SqueezeExcite(squeeze="avgmax" if add_maxpool else "avg", gate=gate)
+    layer.build(INPUT_SHAPE)
+    load_from_timm(layer, {**timm_dense_weights(sd, "fc1", "fc1"), **timm_dense_weights(sd, "fc2", "fc2")})
+    x = random_input()
+    assert_close(to_numpy(layer(x)), timm_forward(module, x))
+
+
+@pytest.mark.parametrize(
+    "timm_kwargs, keras_kwargs",
+    [
+        ({"bias": False}, {"use_bias": False}),
+        ({"act_layer": torch.nn.SiLU}, {"activation": "silu"}),
+        ({"rd_ratio": 0.25, "rd_divisor": 4}, {"rd_ratio": 0.25, "rd_divisor": 4}),
+    ],
+)
+def test_se_options_match_timm(timm_kwargs, keras_kwargs):
+    torch.manual_seed(1)
+    module = SEModule(CHANNELS, **timm_kwargs)
+    randomize_biases(module)
+    sd = state_dict_numpy(module)
+    layer = SqueezeExcite(**keras_kwargs)
+    layer.build(INPUT_SHAPE)
+    load_from_timm(layer, {**timm_dense_weights(sd, "fc1", "fc1"), **timm_dense_weights(sd, "fc2", "fc2")})
+    x = random_input()
+    assert_close(to_numpy(layer(x)), timm_forward(module, x))
+
+
+@pytest.mark.parametrize("add_maxpool", [False, True])
+@pytest.mark.parametrize("gate", ["hard_sigmoid", "sigmoid"])
+def test_ese_matches_timm(add_maxpool, gate):
+    torch.manual_seed(0)
+    module = EffectiveSEModule(CHANNELS, add_maxpool=add_maxpool, gate_layer=gate)
+    randomize_biases(module)
+    sd = state_dict_numpy(module)
+    layer = EffectiveSqueezeExcite(squeeze="avgmax" if add_maxpool else "avg", gate=gate)
+    layer.build(INPUT_SHAPE)
+    load_from_timm(layer, timm_dense_weights(sd, "fc", "fc"))
+    x = random_input()
+    assert_close(to_numpy(layer(x)), timm_forward(module, x))
+
+
+@pytest.mark.parametrize("timm_cls, circular", [(EcaModule, False), (CecaModule, True)])
+@pytest.mark.parametrize("channels", [64, 256])
+def test_eca_matches_timm(timm_cls, circular, channels):
+    torch.manual_seed(0)
+    module = timm_cls(channels)
+    sd = state_dict_numpy(module)
+    layer = EfficientChannelAttention(circular=circular)
+    shape = INPUT_SHAPE[:-1] + (channels,)
+    layer.build(shape)
+    # torch Conv1d weight (out=1, in=1, k) -> keras Conv1D kernel (k, in=1, out=1).
+    load_from_timm(layer, {"conv/kernel": sd["conv.weight"].transpose(2, 1, 0)})
+    x = random_input(shape)
+    assert_close(to_numpy(layer(x)), timm_forward(module, x))
+
+
+def timm_cbam_weights(sd):
+    return {
+        **timm_dense_weights(sd, "channel.fc1", "fc1"),
+        **timm_dense_weights(sd, "channel.fc2", "fc2"),
+        # torch Conv2d weight (out, in, kh, kw) -> keras Conv2D kernel (kh, kw, in, out).
+        "spatial_conv/kernel": sd["spatial.conv.conv.weight"].transpose(2, 3, 1, 0),
+        "spatial_bn/gamma": sd["spatial.conv.bn.weight"],
+        "spatial_bn/beta": sd["spatial.conv.bn.bias"],
+        "spatial_bn/moving_mean": sd["spatial.conv.bn.running_mean"],
+        "spatial_bn/moving_variance": sd["spatial.conv.bn.running_var"],
+    }
+
+
+def make_timm_cbam(seed, **kwargs):
+    torch.manual_seed(seed)
+    module = CbamModule(CHANNELS, **kwargs)
+    randomize_biases(module, seed)
+    bn = module.spatial.conv.bn
+    with torch.no_grad():  # non-trivial BN affine parameters and running statistics
+        bn.weight.fill_(1.3)
+        bn.bias.fill_(-0.2)
+        bn.running_mean.fill_(0.4)
+        bn.running_var.fill_(2.5)
+    return module
+
+
+@pytest.mark.parametrize(
+    "timm_kwargs, keras_kwargs",
+    [
+        ({}, {}),
+        ({"mlp_bias": True}, {"mlp_bias": True}),
+        ({"gate_layer": "hard_sigmoid", "spatial_kernel_size": 5}, {"gate": "hard_sigmoid", "spatial_kernel_size": 5}),
+    ],
+)
+def test_cbam_matches_timm_eval(timm_kwargs, keras_kwargs):
+    module = make_timm_cbam(0, **timm_kwargs)
+    layer = CBAM(**keras_kwargs)
+    layer.build(INPUT_SHAPE)
+    load_from_timm(layer, timm_cbam_weights(state_dict_numpy(module)))
+    x = random_input()
+    assert_close(to_numpy(layer(x, training=False)), timm_forward(module, x))
+
+
+def test_cbam_matches_timm_train_mode():
+    module = make_timm_cbam(1)
+    layer = CBAM()
+    layer.build(INPUT_SHAPE)
+    load_from_timm(layer, timm_cbam_weights(state_dict_numpy(module)))
+    x = random_input()
+    module.train()
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy().transpose(0, 2, 3, 1)
+    assert_close(to_numpy(layer(x, training=True)), expected)
+    # Both frameworks update the running mean the same way (keras momentum 0.9 == torch 0.1).
+    assert_close(to_numpy(layer.spatial_bn.moving_mean), module.spatial.conv.bn.running_mean.numpy())

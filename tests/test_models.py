@@ -1,0 +1,124 @@
+"""Every registered model, swept: builds, shapes, timm's exact parameter counts, MACs, save/load, a fit step.
+
+Models are built once per module (a module-scoped fixture parametrised by name), so pytest groups the
+tests of one model together; under pytest-xdist the tests of a model stay on one worker
+(``--dist loadgroup``). The largest models carry the ``slow`` mark; CI runs them too.
+"""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+import keras_senet as ks
+from keras_senet.complexity import count_macs
+from timm_reference import timm_macs, timm_model, timm_param_counts
+
+SIZE = 64  # small input: every model downsamples by 32, giving a 2x2 final feature map
+BATCH = 2
+# Models over ~60M parameters: a slower tier that CI still runs.
+LARGE = {"legacy_senet154", "senet154", "seresnet200d", "seresnet269d", "ecaresnet200d",
+         "ecaresnet269d", "seresnextaa201d_32x8d", "seresnext101_64x4d", "seresnext101_32x8d",
+         "seresnext101d_32x8d", "seresnextaa101d_32x8d"}
+NAMES = ks.list_models()
+
+
+def _param(name):
+    marks = [pytest.mark.xdist_group(name)]
+    if name in LARGE:
+        marks.append(pytest.mark.slow)
+    return pytest.param(name, marks=marks, id=name)
+
+
+@pytest.fixture(scope="module", params=[_param(n) for n in NAMES])
+def name(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def model(name):
+    """Logit-output model at SIZE x SIZE with 10 classes."""
+    return ks.create_model(name, input_shape=(SIZE, SIZE, 3), classes=10, classifier_activation=None)
+
+
+def _count(weights):
+    return sum(math.prod(w.shape) for w in weights)
+
+
+def _images(size=SIZE, batch=BATCH):
+    return np.random.default_rng(1).normal(size=(batch, size, size, 3)).astype("float32")
+
+
+def test_output_shape_and_name(name, model):
+    assert model.name == name
+    out = keras.ops.convert_to_numpy(model(_images(), training=False))
+    assert out.shape == (BATCH, 10)
+    assert np.all(np.isfinite(out))
+
+
+def test_parameter_counts_equal_timm(name):
+    """Trainable parameters == timm's parameters(); non-trainable == BatchNorm running statistics."""
+    keras_model = ks.create_model(name, input_shape=(SIZE, SIZE, 3))  # 1000 classes, like timm
+    params, stats = timm_param_counts(name)
+    assert _count(keras_model.trainable_weights) == params
+    assert _count(keras_model.non_trainable_weights) == stats
+
+
+def test_macs_equal_timm(name):
+    """MACs counted from our graph == conv/linear MACs of timm's forward pass, same input size."""
+    keras_model = ks.create_model(name, input_shape=(SIZE, SIZE, 3))
+    assert count_macs(keras_model) == timm_macs(name, SIZE)
+
+
+def test_layer_names_cover_timm_modules(name, model):
+    """Every timm module holding weights has a Keras layer of the same path ('.' -> '_')."""
+    keras_names = {layer.name for layer in model.layers}
+    for module_name, module in timm_model(name).named_modules():
+        has_own_weights = any(True for _ in module.parameters(recurse=False))
+        if not has_own_weights or module_name.rsplit(".", 1)[0].endswith(("se", "se_module")):
+            continue  # attention internals (fc1/fc2/conv) live inside the attention layer
+        assert module_name.replace(".", "_") in keras_names, module_name
+
+
+def test_without_top_each_pooling(name):
+    features = ks.create_model(name, include_top=False, input_shape=(SIZE, SIZE, 3))
+    num_features = ks.zoo.get_entry(name).spec.num_features
+    assert features.output.shape == (None, SIZE // 32, SIZE // 32, num_features)
+    source = keras.Input((SIZE, SIZE, 3), name="pixels")
+    scaled = keras.layers.Rescaling(1 / 255.0)(source)
+    for pooling in ("avg", "max"):
+        pooled = ks.create_model(name, include_top=False, pooling=pooling, input_tensor=scaled)
+        assert pooled.inputs[0] is source  # input_tensor: the model starts at its source input
+        out = keras.ops.convert_to_numpy(pooled(_images() * 255.0))
+        assert out.shape == (BATCH, num_features)
+
+
+def test_keras_save_and_load_identical(name, model, tmp_path):
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)  # safe_mode: only registered layers, no lambdas
+    images = _images()
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(images, training=False)),
+                                  keras.ops.convert_to_numpy(restored(images, training=False)))
+
+
+def test_one_fit_step_learns(name, model):
+    model.compile(optimizer=keras.optimizers.SGD(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = [keras.ops.convert_to_numpy(w).copy() for w in model.weights]
+    history = model.fit(_images(), np.array([1, 7]), batch_size=BATCH, epochs=1, verbose=0)
+    loss = history.history["loss"][0]
+    assert np.isfinite(loss) and loss > 0
+    after = [keras.ops.convert_to_numpy(w) for w in model.weights]
+    changed = {w.path for w, a, b in zip(model.weights, before, after) if not np.array_equal(a, b)}
+    assert {w.path for w in model.trainable_weights} <= changed  # every trainable weight moved
+    assert any("moving_mean" in p for p in changed)  # BatchNorm statistics updated in training
+
+
+@pytest.mark.parametrize("name", ["seresnet18", "legacy_seresnet50", "ecaresnet26t", "seresnet152d"])
+def test_builds_at_default_size(name):
+    entry = ks.zoo.get_entry(name)
+    model = ks.create_model(name)
+    assert model.input.shape == (None, entry.default_size, entry.default_size, 3)
+    assert model.output.shape == (None, 1000)
