@@ -115,11 +115,14 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
     if weights == "imagenet" and include_top and classes != 1000:
         raise ValueError(f"If using weights='imagenet' with include_top=True, classes should be 1000; "
                          f"received classes={classes}")
-    weights_kind = _check_weights(weights)
     if input_tensor is not None and not keras.backend.is_keras_tensor(input_tensor):
         raise ValueError(f"input_tensor must be a Keras tensor (from keras.Input or a layer), got "
                          f"{type(input_tensor).__name__}")
     input_shape = _resolve_input_shape(input_shape, input_tensor, include_top, entry)
+    if weights == "imagenet" and input_shape[_channels_axis()] != 3:
+        raise ValueError(f"input_shape={input_shape!r}: ImageNet weights need 3 channels (RGB) "
+                         "images; use weights=None for another channel count.")
+    weights_kind = _check_weights(weights)
 
     spec = entry.spec
     if overrides:

@@ -739,3 +739,69 @@ def test_cbam_matches_timm_train_mode():
     assert_close(to_numpy(layer(x, training=True)), expected)
     # Both frameworks update the running mean the same way (keras momentum 0.9 == torch 0.1).
     assert_close(to_numpy(layer.spatial_bn.moving_mean), module.spatial.conv.bn.running_mean.numpy())
+
+
+# ----------------------------------------------------------------------------
+# MACs (used by keras_senet.complexity.count_macs) vs hooks on timm's modules
+# ----------------------------------------------------------------------------
+
+
+def timm_hook_macs(module, input_shape_nhwc):
+    """Conv/Linear MACs of one forward pass: weight elements x output positions per sample."""
+    total = []
+
+    def hook(mod, inputs, output):
+        positions = output.numel() // output.shape[0] // mod.weight.shape[0]
+        total.append(mod.weight.numel() * positions)
+
+    handles = [m.register_forward_hook(hook) for m in module.modules()
+               if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear))]
+    batch, height, width, channels = input_shape_nhwc
+    try:
+        with torch.no_grad():
+            module.eval()(torch.zeros(batch, channels, height, width))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return sum(total)
+
+
+TIMM_MODULES = {
+    "se": SEModule,
+    "ese": EffectiveSEModule,
+    "eca": EcaModule,
+    "ceca": CecaModule,
+    "cbam": CbamModule,
+}
+
+
+@pytest.mark.parametrize("name", sorted(TIMM_MODULES))
+@pytest.mark.parametrize("shape", [INPUT_SHAPE, (1, 5, 6, 256)])
+def test_macs_match_timm_hook_count(name, shape):
+    layer = get_attention(name)
+    layer.build(shape)
+    assert layer.macs(shape) == timm_hook_macs(TIMM_MODULES[name](shape[-1]), shape)
+
+
+def test_scse_macs():
+    layer = SpatialChannelSqueezeExcite()
+    layer.build(INPUT_SHAPE)
+    assert layer.macs(INPUT_SHAPE) == 2 * CHANNELS * (CHANNELS // 16) + CHANNELS * 7 * 9
+
+
+@pytest.mark.parametrize("name", ["cbam", "scse"])
+def test_spatial_macs_need_fixed_size(name):
+    layer = get_attention(name)
+    layer.build((None, None, None, CHANNELS))
+    with pytest.raises(ValueError, match="fixed height and width"):
+        layer.macs((None, None, None, CHANNELS))
+
+
+@pytest.mark.parametrize("name", ATTENTION_NAMES)
+def test_macs_independent_of_data_format(name):
+    last = get_attention(name, data_format="channels_last")
+    last.build(INPUT_SHAPE)
+    first = get_attention(name, data_format="channels_first")
+    first_shape = (2, CHANNELS, 7, 9)
+    first.build(first_shape)
+    assert first.macs(first_shape) == last.macs(INPUT_SHAPE)

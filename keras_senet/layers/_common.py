@@ -5,6 +5,8 @@ and the gate non-linearities live here so that every layer handles them the
 same way.
 """
 
+import math
+
 import keras
 from keras import ops
 
@@ -130,6 +132,19 @@ def channels_from_shape(layer_name, input_shape, data_format):
             f"with data_format={data_format!r}"
         )
     return int(channels)
+
+
+def spatial_positions(input_shape, data_format):
+    """height * width of a 4-D shape; ValueError if either is unknown (needed to count MACs)."""
+    height, width = (input_shape[axis] for axis in spatial_axes(data_format))
+    if height is None or width is None:
+        raise ValueError(f"MACs need a fixed height and width; got input shape {tuple(input_shape)}")
+    return int(height) * int(width)
+
+
+def kernel_elements(dense_or_conv):
+    """Number of elements of a built sublayer's kernel (= its MACs per output position)."""
+    return math.prod(int(dim) for dim in dense_or_conv.kernel.shape)
 
 
 def squeeze(x, mode, data_format):

@@ -45,7 +45,7 @@ class CBAM(keras.layers.Layer):
 
     Weights (created in `build`): `fc1` Dense(rd), kernel `(C, rd)`; `fc2`
     Dense(C), kernel `(rd, C)`; `spatial_conv` Conv2D(1), kernel `(k, k, 2, 1)`;
-    `spatial_bn` BatchNormalization(epsilon=1e-3, momentum=0.9) over 1 channel.
+    `spatial_bn` BatchNormalization(epsilon=1e-5, momentum=0.9) over 1 channel.
     """
 
     def __init__(
@@ -96,7 +96,7 @@ class CBAM(keras.layers.Layer):
         )
         # torch BatchNorm2d defaults: eps 1e-5, momentum 0.1 (= keras momentum 0.9).
         self.spatial_bn = keras.layers.BatchNormalization(
-            axis=axis, epsilon=1e-3, momentum=0.9, name="spatial_bn", dtype=self.dtype_policy
+            axis=axis, epsilon=1e-5, momentum=0.9, name="spatial_bn", dtype=self.dtype_policy
         )
         self.fc1.build((None, channels))
         self.fc2.build((None, rd_channels))
@@ -128,6 +128,17 @@ class CBAM(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+    def macs(self, input_shape):
+        """Multiply-accumulates per sample on `input_shape` (built layer only).
+
+        Counts the shared MLP twice (avg and max descriptors) and
+        `spatial_conv` at every pixel, like a forward hook on timm's Conv/Linear modules;
+        pooling, gates and the rescaling multiply are left out (fvcore convention).
+        """
+        mlp = _common.kernel_elements(self.fc1) + _common.kernel_elements(self.fc2)
+        pixels = _common.spatial_positions(input_shape, self.data_format)
+        return 2 * mlp + _common.kernel_elements(self.spatial_conv) * pixels
 
     def get_config(self):
         config = super().get_config()

@@ -114,6 +114,15 @@ class EfficientChannelAttention(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def macs(self, input_shape):
+        """Multiply-accumulates per sample on `input_shape` (built layer only).
+
+        Counts `conv` (kernel_size MACs at each of the C channel positions), like a forward hook on timm's Conv/Linear modules;
+        pooling, gates and the rescaling multiply are left out (fvcore convention).
+        """
+        channels = input_shape[_common.channel_axis(self.data_format)]
+        return _common.kernel_elements(self.conv) * int(channels)
+
     def get_config(self):
         config = super().get_config()
         config.update(

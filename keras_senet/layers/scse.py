@@ -62,6 +62,16 @@ class SpatialChannelSqueezeExcite(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def macs(self, input_shape):
+        """Multiply-accumulates per sample on `input_shape` (built layer only).
+
+        Counts `cse_fc1` and `cse_fc2` once and `sse_conv` at every pixel, like a forward hook on timm's Conv/Linear modules;
+        pooling, gates and the rescaling multiply are left out (fvcore convention).
+        """
+        mlp = _common.kernel_elements(self.cse_fc1) + _common.kernel_elements(self.cse_fc2)
+        pixels = _common.spatial_positions(input_shape, self.data_format)
+        return mlp + _common.kernel_elements(self.sse_conv) * pixels
+
     def get_config(self):
         config = super().get_config()
         config.update(reduction=self.reduction, data_format=self.data_format)

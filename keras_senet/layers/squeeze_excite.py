@@ -1,7 +1,6 @@
 """Squeeze-and-Excitation (SE) and Effective Squeeze-Excitation (eSE) layers."""
 
 import keras
-from keras import ops
 
 from keras_senet.layers import _common
 
@@ -86,6 +85,14 @@ class SqueezeExcite(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def macs(self, input_shape):
+        """Multiply-accumulates per sample on `input_shape` (built layer only).
+
+        Counts `fc1` and `fc2` (each applied once to the pooled vector), like a forward hook on timm's Conv/Linear modules;
+        pooling, gates and the rescaling multiply are left out (fvcore convention).
+        """
+        return _common.kernel_elements(self.fc1) + _common.kernel_elements(self.fc2)
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -147,6 +154,14 @@ class EffectiveSqueezeExcite(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+    def macs(self, input_shape):
+        """Multiply-accumulates per sample on `input_shape` (built layer only).
+
+        Counts `fc` (applied once to the pooled vector), like a forward hook on timm's Conv/Linear modules;
+        pooling, gates and the rescaling multiply are left out (fvcore convention).
+        """
+        return _common.kernel_elements(self.fc)
 
     def get_config(self):
         config = super().get_config()

@@ -103,6 +103,10 @@ def _block(x, spec, planes, stride, downsample, name):
         y = _conv(y, out_channels, 3, name=f"{name}_conv2")
         y = _bn(y, f"{name}_bn2")
         last_act = f"{act}2"
+        if spec.layout == "legacy":
+            # Caffe SEResNetBlock quirk (kept by timm's legacy port): a ReLU before the SE module.
+            y = layers.ReLU(name=f"{name}_{act}2")(y)
+            last_act = f"{act}3"
     else:
         width = int(math.floor(planes * (spec.base_width / 64)) * spec.cardinality)
         first = width // spec.block_reduce_first

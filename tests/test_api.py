@@ -1,0 +1,226 @@
+"""The public API around the models: registry data, keras.applications functions and their argument
+checks, preprocessing and label decoding, model_info, and the command line."""
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import timm
+
+import keras_senet as ks
+from keras_senet import zoo
+from keras_senet.applications import APPLICATIONS
+from timm_reference import timm_macs
+
+SMALL = (64, 64, 3)
+
+
+# --- registry data --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ks.list_models())
+def test_registry_config_matches_timm_default(name):
+    """Default input size, interpolation, crop and normalisation are timm's default pretrained config."""
+    entry = zoo.get_entry(name)
+    cfg = timm.models.get_pretrained_cfg(name)
+    assert cfg is not None, f"timm has no model {name}"
+    assert (3, entry.default_size, entry.default_size) == tuple(cfg.input_size)
+    assert entry.interpolation == cfg.interpolation
+    assert entry.crop_pct == pytest.approx(cfg.crop_pct)
+    assert entry.mean == pytest.approx(cfg.mean) and entry.std == pytest.approx(cfg.std)
+
+
+def test_registry_holds_every_required_name():
+    required = """legacy_seresnet18 legacy_seresnet34 legacy_seresnet50 legacy_seresnet101 legacy_seresnet152
+    legacy_seresnext26_32x4d legacy_seresnext50_32x4d legacy_seresnext101_32x4d legacy_senet154 seresnet18
+    seresnet34 seresnet50 seresnet50t seresnet101 seresnet152 seresnet152d seresnet200d seresnet269d
+    seresnetaa50d seresnext26d_32x4d seresnext26t_32x4d seresnext50_32x4d seresnext101_32x4d
+    seresnext101_32x8d seresnext101d_32x8d seresnext101_64x4d seresnextaa101d_32x8d seresnextaa201d_32x8d
+    senet154 ecaresnet26t ecaresnet50d ecaresnet50t ecaresnet101d ecaresnet200d ecaresnet269d ecaresnetlight
+    ecaresnext26t_32x4d ecaresnext50t_32x4d resnet50 resnext50_32x4d""".split()
+    assert sorted(required) == ks.list_models()
+
+
+def test_list_models_pattern_and_pretrained():
+    assert ks.list_models("legacy_seresnext*") == [
+        "legacy_seresnext101_32x4d", "legacy_seresnext26_32x4d", "legacy_seresnext50_32x4d"]
+    assert ks.list_models("nothing*") == []
+    assert ks.list_models(pretrained=True) == []  # no weights are shipped yet
+
+
+def test_unknown_model_suggests_close_names():
+    with pytest.raises(ValueError, match="Unknown model 'seresnet5'.*seresnet50"):
+        ks.create_model("seresnet5")
+
+
+# --- keras.applications functions -----------------------------------------------------------------
+
+@pytest.mark.parametrize("function_name", sorted(APPLICATIONS))
+def test_application_signature_is_keras_applications(function_name):
+    """Same parameters, order and defaults as keras.applications.ResNet50, except name=None (which
+    defaults to the registry entry's name rather than a fixed string)."""
+    function = getattr(ks, function_name)
+    reference = inspect.signature(keras.applications.ResNet50)
+    reference = reference.replace(parameters=[
+        p.replace(default=None) if p.name == "name" else p for p in reference.parameters.values()])
+    assert inspect.signature(function) == reference
+    assert APPLICATIONS[function_name] in function.__doc__
+
+
+@pytest.mark.parametrize("function_name", sorted(APPLICATIONS))
+def test_application_builds_its_registry_entry(function_name):
+    entry = APPLICATIONS[function_name]
+    model = getattr(ks, function_name)(weights=None, input_shape=SMALL)
+    reference = ks.create_model(entry, input_shape=SMALL)
+    assert model.name == entry
+    assert [layer.name for layer in model.layers] == [layer.name for layer in reference.layers]
+    assert model.count_params() == reference.count_params()
+
+
+def test_application_defaults_like_keras():
+    model = ks.SEResNet50(weights=None)
+    assert model.input.shape == (None, 224, 224, 3)
+    assert model.output.shape == (None, 1000)
+    assert model.layers[-1].activation is keras.activations.softmax
+    features = ks.SEResNet50(weights=None, include_top=False)
+    assert features.input.shape == (None, None, None, 3)
+    assert features.output.shape == (None, None, None, 2048)
+
+
+def test_input_shape_other_than_default_and_channels():
+    model = ks.create_model("seresnet18", input_shape=(96, 128, 1), classes=5)
+    out = model(np.zeros((1, 96, 128, 1), "float32"))
+    assert out.shape == (1, 5)
+
+
+BAD_ARGUMENTS = [
+    (dict(weights="imagenet"), "not available"),
+    (dict(weights="imagenet", classes=10), "classes should be 1000"),
+    (dict(weights="imagenet", input_shape=(224, 224, 1)), "3 channels"),
+    (dict(weights="/no/such/file.weights.h5"), "no such file"),
+    (dict(weights="model.h5"), "'.weights.h5'"),
+    (dict(weights=3), "weights=3"),
+    (dict(include_top="yes"), "include_top"),
+    (dict(pooling="mean"), "pooling='mean'"),
+    (dict(classes=0), "classes"),
+    (dict(classes=2.5), "classes"),
+    (dict(input_shape=(16, 16, 3)), "at least 32"),
+    (dict(input_shape=(64, 64)), "3 entries"),
+    (dict(input_shape="64x64"), "input_shape"),
+    (dict(input_shape=(64, 64, 0)), "channel"),
+    (dict(input_tensor=np.zeros((1, 64, 64, 3))), "input_tensor"),
+    (dict(attention="squeeze"), "valid names"),
+    (dict(dropout=0.5), "Unknown argument"),
+]
+
+
+@pytest.mark.parametrize("kwargs,message", BAD_ARGUMENTS, ids=[str(k) for k, _ in BAD_ARGUMENTS])
+def test_bad_arguments_raise_clear_value_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ks.create_model("seresnet18", **kwargs)
+
+
+def test_applications_check_arguments_too():
+    with pytest.raises(ValueError, match="classes should be 1000"):
+        ks.SEResNet50(classes=10)
+    with pytest.raises(ValueError, match="pretrained ImageNet weights are not available"):
+        ks.SEResNet50()
+
+
+def test_weights_file_round_trip(tmp_path):
+    model = ks.create_model("seresnet18", input_shape=SMALL, classes=3)
+    path = tmp_path / "seresnet18.weights.h5"
+    model.save_weights(path)
+    loaded = ks.create_model("seresnet18", weights=str(path), input_shape=SMALL, classes=3)
+    images = np.random.default_rng(0).normal(size=(2, *SMALL)).astype("float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(images)),
+                                  keras.ops.convert_to_numpy(loaded(images)))
+
+
+def test_attention_override_builds_an_ablation():
+    plain = ks.create_model("resnet50", input_shape=SMALL)
+    with_se = ks.create_model("resnet50", input_shape=SMALL, attention="se")
+    with_cbam = ks.create_model("resnet50", input_shape=SMALL, attention="cbam")
+    se50 = ks.create_model("seresnet50", input_shape=SMALL)
+    assert with_se.count_params() == se50.count_params()
+    assert plain.count_params() < with_se.count_params()
+    assert any(isinstance(layer, ks.layers.CBAM) for layer in with_cbam.layers)
+
+
+# --- preprocessing and labels ---------------------------------------------------------------------
+
+def test_preprocess_input_matches_float64_reference():
+    images = np.random.default_rng(0).integers(0, 256, size=(2, 5, 7, 3), dtype=np.uint8)
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    expected = (images.astype("float64") / 255.0 - mean) / std
+    out = ks.preprocess_input(images, model="seresnet50")
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    tensor_out = keras.ops.convert_to_numpy(ks.preprocess_input(keras.ops.convert_to_tensor(images)))
+    np.testing.assert_allclose(tensor_out, expected, atol=1e-5)
+    first = ks.preprocess_input(images.transpose(0, 3, 1, 2), data_format="channels_first")
+    np.testing.assert_allclose(first, expected.transpose(0, 3, 1, 2), atol=1e-5)
+
+
+def test_preprocess_input_rejects_wrong_channels():
+    with pytest.raises(ValueError, match="3 \\(RGB\\) channels"):
+        ks.preprocess_input(np.zeros((1, 8, 8, 4)))
+
+
+def test_decode_predictions_uses_shipped_imagenet_labels():
+    scores = np.zeros((2, 1000), "float32")
+    scores[0, 1], scores[0, 2], scores[1, 999] = 0.9, 0.05, 1.0
+    decoded = ks.decode_predictions(scores, top=2)
+    assert decoded[0][0] == ("n01443537", "goldfish", pytest.approx(0.9))
+    assert decoded[0][1][:2] == ("n01484850", "great_white_shark")
+    assert decoded[1][0][:2] == ("n15075141", "toilet_tissue")
+    # All 1000 WordNet ids in timm's class order (the order of the upstream checkpoints).
+    info = timm.data.ImageNetInfo()
+    decoded = ks.decode_predictions(np.eye(1000), top=1)
+    assert [row[0][0] for row in decoded] == [info.index_to_label_name(i) for i in range(1000)]
+
+
+@pytest.mark.parametrize("scores,top,message", [
+    (np.zeros((2, 10)), 5, "shape"), (np.zeros(1000), 5, "shape"), (np.zeros((1, 1000)), 0, "top")])
+def test_decode_predictions_bad_input(scores, top, message):
+    with pytest.raises(ValueError, match=message):
+        ks.decode_predictions(scores, top=top)
+
+
+# --- model_info and CLI ---------------------------------------------------------------------------
+
+def test_model_info_figures():
+    info = ks.model_info("seresnet50")
+    assert info["trainable_params"] == 28088024  # timm: sum(p.numel() for p in parameters())
+    assert info["non_trainable_params"] == 53120
+    assert info["gmacs"] * 1e9 == pytest.approx(timm_macs("seresnet50", 224))
+    assert info["gflops"] == pytest.approx(2 * info["gmacs"])
+    assert info["input_size"] == (224, 224, 3) and info["crop_pct"] == 0.95
+
+
+def _cli(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([sys.executable, "-m", "keras_senet.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_cli_list_and_info():
+    listed = _cli("list", "ecaresnet*")
+    assert listed.returncode == 0
+    assert listed.stdout.split() == ks.list_models("ecaresnet*")
+    info = _cli("info", "seresnet18", "--json", "--input-size", "64")
+    assert info.returncode == 0, info.stderr
+    data = json.loads(info.stdout)
+    assert data["name"] == "seresnet18" and data["input_size"] == [64, 64, 3]
+    assert data["gmacs"] * 1e9 == pytest.approx(timm_macs("seresnet18", 64))
+
+
+def test_cli_errors_are_clear():
+    result = _cli("info", "seresnet5")
+    assert result.returncode == 2
+    assert "Unknown model 'seresnet5'" in result.stderr and "Traceback" not in result.stderr
+    assert _cli("list", "nothing*").returncode == 1
