@@ -13,7 +13,8 @@ import pytest
 
 import keras_senet as ks
 from keras_senet.complexity import count_macs
-from timm_reference import timm_macs, timm_model, timm_param_counts
+from keras_senet.weights.timm_convert import load_timm_state_dict
+from timm_reference import timm_logits, timm_macs, timm_model, timm_model_with_statistics, timm_param_counts
 
 SIZE = 64  # small input: every model downsamples by 32, giving a 2x2 final feature map
 BATCH = 2
@@ -21,13 +22,20 @@ BATCH = 2
 LARGE = {"legacy_senet154", "senet154", "seresnet200d", "seresnet269d", "ecaresnet200d",
          "ecaresnet269d", "seresnextaa201d_32x8d", "seresnext101_64x4d", "seresnext101_32x8d",
          "seresnext101d_32x8d", "seresnextaa101d_32x8d"}
+# One model per architectural feature (basic/bottleneck, ResNeXt, deep/tiered stem, avg-down,
+# anti-aliasing, legacy Caffe layout, SENet-154 layout, ECA): the sweep run on the other Keras backends.
+REPRESENTATIVE = {"seresnet18", "legacy_seresnet18", "legacy_seresnet50", "seresnext26t_32x4d",
+                  "seresnext26d_32x4d", "seresnetaa50d", "ecaresnet26t", "ecaresnetlight",
+                  "legacy_seresnext26_32x4d"}
 NAMES = ks.list_models()
 
 
 def _param(name):
-    marks = [pytest.mark.xdist_group(name)]
+    marks = [pytest.mark.xdist_group(name), pytest.mark.registry]
     if name in LARGE:
         marks.append(pytest.mark.slow)
+    if name in REPRESENTATIVE:
+        marks.append(pytest.mark.representative)
     return pytest.param(name, marks=marks, id=name)
 
 
@@ -38,8 +46,8 @@ def name(request):
 
 @pytest.fixture(scope="module")
 def model(name):
-    """Logit-output model at SIZE x SIZE with 10 classes."""
-    return ks.create_model(name, input_shape=(SIZE, SIZE, 3), classes=10, classifier_activation=None)
+    """The model with timm's defaults (1000 classes, logits) on any input size; built once per model."""
+    return ks.create_model(name, input_shape=(None, None, 3), classifier_activation=None)
 
 
 def _count(weights):
@@ -53,22 +61,33 @@ def _images(size=SIZE, batch=BATCH):
 def test_output_shape_and_name(name, model):
     assert model.name == name
     out = keras.ops.convert_to_numpy(model(_images(), training=False))
-    assert out.shape == (BATCH, 10)
+    assert out.shape == (BATCH, 1000)
     assert np.all(np.isfinite(out))
 
 
-def test_parameter_counts_equal_timm(name):
+def test_parameter_counts_equal_timm(name, model):
     """Trainable parameters == timm's parameters(); non-trainable == BatchNorm running statistics."""
-    keras_model = ks.create_model(name, input_shape=(SIZE, SIZE, 3))  # 1000 classes, like timm
     params, stats = timm_param_counts(name)
-    assert _count(keras_model.trainable_weights) == params
-    assert _count(keras_model.non_trainable_weights) == stats
+    assert _count(model.trainable_weights) == params
+    assert _count(model.non_trainable_weights) == stats
 
 
 def test_macs_equal_timm(name):
     """MACs counted from our graph == conv/linear MACs of timm's forward pass, same input size."""
     keras_model = ks.create_model(name, input_shape=(SIZE, SIZE, 3))
     assert count_macs(keras_model) == timm_macs(name, SIZE)
+
+
+def test_same_function_as_timm(name, model):
+    """With timm's weights (non-trivial BatchNorm statistics), the logits equal timm's on an odd-sized
+    input, which exercises every padding and ceil-mode pooling rule."""
+    reference = timm_model_with_statistics(name)
+    load_timm_state_dict(model, {k: v.numpy() for k, v in reference.state_dict().items()})
+    images = _images(SIZE + 1)
+    expected = timm_logits(reference, images)
+    out = keras.ops.convert_to_numpy(model(images, training=False))
+    assert np.abs(out - expected).max() <= 1e-4 * np.abs(expected).max()
+    np.testing.assert_array_equal(out.argmax(-1), expected.argmax(-1))
 
 
 def test_layer_names_cover_timm_modules(name, model):
@@ -82,16 +101,14 @@ def test_layer_names_cover_timm_modules(name, model):
 
 
 def test_without_top_each_pooling(name):
-    features = ks.create_model(name, include_top=False, input_shape=(SIZE, SIZE, 3))
     num_features = ks.zoo.get_entry(name).spec.num_features
-    assert features.output.shape == (None, SIZE // 32, SIZE // 32, num_features)
     source = keras.Input((SIZE, SIZE, 3), name="pixels")
     scaled = keras.layers.Rescaling(1 / 255.0)(source)
-    for pooling in ("avg", "max"):
-        pooled = ks.create_model(name, include_top=False, pooling=pooling, input_tensor=scaled)
-        assert pooled.inputs[0] is source  # input_tensor: the model starts at its source input
-        out = keras.ops.convert_to_numpy(pooled(_images() * 255.0))
-        assert out.shape == (BATCH, num_features)
+    for pooling, shape in ((None, (BATCH, SIZE // 32, SIZE // 32, num_features)),
+                           ("avg", (BATCH, num_features)), ("max", (BATCH, num_features))):
+        model = ks.create_model(name, include_top=False, pooling=pooling, input_tensor=scaled)
+        assert model.inputs[0] is source  # input_tensor: the model starts at its source input
+        assert keras.ops.convert_to_numpy(model(_images() * 255.0)).shape == shape
 
 
 def test_keras_save_and_load_identical(name, model, tmp_path):
@@ -104,7 +121,10 @@ def test_keras_save_and_load_identical(name, model, tmp_path):
 
 
 def test_one_fit_step_learns(name, model):
-    model.compile(optimizer=keras.optimizers.SGD(0.01),
+    # run_eagerly: tracing (and XLA-compiling) the training graph of the 100+ layer models costs a
+    # minute of CI per model; graph mode with the default jit_compile is exercised by
+    # test_fit_with_default_jit_compile.
+    model.compile(optimizer=keras.optimizers.SGD(0.01), run_eagerly=True,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     before = [keras.ops.convert_to_numpy(w).copy() for w in model.weights]
     history = model.fit(_images(), np.array([1, 7]), batch_size=BATCH, epochs=1, verbose=0)
@@ -122,3 +142,13 @@ def test_builds_at_default_size(name):
     model = ks.create_model(name)
     assert model.input.shape == (None, entry.default_size, entry.default_size, 3)
     assert model.output.shape == (None, 1000)
+
+
+def test_fit_with_default_jit_compile():
+    """model.fit with Keras' default compile settings (XLA on TensorFlow) reduces the loss."""
+    model = ks.create_model("seresnet18", input_shape=(32, 32, 3), classes=2)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    images = np.concatenate([np.zeros((4, 32, 32, 3)), np.ones((4, 32, 32, 3))]).astype("float32")
+    labels = np.array([0] * 4 + [1] * 4)
+    history = model.fit(images, labels, batch_size=8, epochs=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]

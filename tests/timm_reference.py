@@ -40,3 +40,31 @@ def timm_macs(name, size):
         for handle in handles:
             handle.remove()
     return sum(total)
+
+
+def timm_model_with_statistics(name, seed=0):
+    """A fresh timm model (eval mode) whose BatchNorms have non-trivial affine parameters and running
+    statistics, so a converter that mixes them up or drops them changes the outputs."""
+    torch.manual_seed(seed)
+    model = timm.create_model(name, pretrained=False).eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 1.5)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+        # Like a trained network (and timm's zero_init_last), damp each residual branch's last
+        # BatchNorm; otherwise activations grow ~exponentially with depth and float32 round-off,
+        # not the architecture, dominates the comparison of the 100+ layer models.
+        for module in model.modules():
+            if hasattr(module, "downsample"):
+                norms = [m for m in module.children() if isinstance(m, torch.nn.BatchNorm2d)]
+                norms[-1].weight.mul_(0.1)
+    return model
+
+
+def timm_logits(model, images_nhwc):
+    """timm's logits for channels-last float32 images."""
+    with torch.inference_mode():
+        return model(torch.from_numpy(images_nhwc.transpose(0, 3, 1, 2).copy())).numpy()

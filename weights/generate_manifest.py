@@ -1,0 +1,84 @@
+"""Maintainer tool: regenerate the pretrained-weights data from timm's pretrained configs.
+
+    python weights/generate_manifest.py            # needs timm (the test extra), no network
+
+Writes
+  keras_senet/data/pretrained.json  what the library needs at run time: per model, its tags with
+                                    source (hub id or URL), classes, input size, crop, mean/std
+  weights/manifest.json             provenance of every checkpoint: the above plus license, upstream
+                                    top-1/top-5 (timm's results-imagenet.csv, copied into
+                                    weights/upstream_accuracy.json with its commit) and param count
+and prints the README table. Only tags with a downloadable upstream file are listed (timm's
+"untrained" placeholders are not).
+"""
+
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+import timm  # noqa: E402  (torch/timm before TensorFlow: see tests/conftest.py)
+from timm.models._registry import get_arch_pretrained_cfgs  # noqa: E402
+
+from keras_senet import zoo  # noqa: E402
+
+
+def _tag_record(cfg):
+    hub_id = cfg.hf_hub_id or None
+    return {
+        "hub_id": hub_id,
+        "file": "model.safetensors" if hub_id else None,
+        # Legacy checkpoints are published only as PyTorch .pth files; their file name carries the
+        # first hex digits of the SHA-256 (torch.hub convention), which the loader checks.
+        "url": None if hub_id else (cfg.url or None),
+        "num_classes": cfg.num_classes,
+        "input_size": cfg.input_size[-1],
+        "test_input_size": cfg.test_input_size[-1] if cfg.test_input_size else None,
+        "interpolation": cfg.interpolation,
+        "crop_pct": cfg.crop_pct,
+        "mean": list(cfg.mean),
+        "std": list(cfg.std),
+    }
+
+
+def main():
+    with open(os.path.join(HERE, "upstream_accuracy.json")) as f:
+        accuracy = json.load(f)
+    runtime, manifest = {}, []
+    for name in zoo.list_models():
+        tags = {}
+        for full_tag, cfg in get_arch_pretrained_cfgs(name).items():
+            tag = full_tag.split(".", 1)[1]
+            record = _tag_record(cfg)
+            if not (record["hub_id"] or record["url"]):
+                continue  # "untrained": nothing to download
+            tags[tag] = record
+            row = accuracy["rows"].get(full_tag) or {}
+            manifest.append(dict(
+                model=name, tag=tag, **record, license=cfg.license,
+                top1=row.get("top1"), top5=row.get("top5"), eval_size=row.get("img_size"),
+                param_count_m=row.get("param_count_m"), paper=cfg.paper_ids or None,
+                accuracy_source=accuracy["source"] if row else None))
+        if tags:
+            runtime[name] = {"default": next(iter(tags)), "tags": tags}
+    with open(os.path.join(ROOT, "keras_senet", "data", "pretrained.json"), "w") as f:
+        json.dump(runtime, f, indent=1, sort_keys=True)
+        f.write("\n")
+    with open(os.path.join(HERE, "manifest.json"), "w") as f:
+        json.dump({"timm_version": timm.__version__, "checkpoints": manifest}, f, indent=1)
+        f.write("\n")
+    print("| model.tag | source | input | top-1 | top-5 | license |")
+    print("|---|---|---|---|---|---|")
+    for row in manifest:
+        top1 = f"{row['top1']:.2f}" if row["top1"] else "n/a"
+        top5 = f"{row['top5']:.2f}" if row["top5"] else "n/a"
+        source = "hub safetensors" if row["hub_id"] else ".pth (needs torch)"
+        print(f"| {row['model']}.{row['tag']} | {source} | {row['input_size']} | {top1} | {top5} | "
+              f"{row['license']} |")
+
+
+if __name__ == "__main__":
+    main()
