@@ -29,9 +29,10 @@ _EXPORTS = {
     "model_info": "keras_senet.info",
     "list_models": "keras_senet.zoo",
 }
-_SUBMODULES = ("layers", "models", "zoo", "applications", "factory", "imagenet", "info", "complexity")
+_SUBMODULES = ("layers", "models", "weights", "zoo", "applications", "factory", "imagenet", "info",
+               "complexity")
 
-__all__ = sorted(_EXPORTS) + ["layers", "__version__"]
+__all__ = sorted(_EXPORTS) + ["layers", "weights", "__version__"]
 
 
 def __getattr__(name):

@@ -56,6 +56,14 @@ def _cmd_info(args):
     return 0
 
 
+def _cmd_convert(args):
+    from keras_senet.weights.loading import convert_checkpoint
+
+    output, classes = convert_checkpoint(args.model, args.checkpoint, args.output, overwrite=args.overwrite)
+    print(f"wrote {output} ({args.model}, {classes} classes)")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-senet", description=__doc__.split(":")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +79,13 @@ def build_parser():
     p.add_argument("--input-size", type=int, default=None, help="square input side for GFLOPs")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("convert", help="convert a timm checkpoint (.safetensors/.pth) to .weights.h5")
+    p.add_argument("--model", required=True, help="registry name of the checkpoint's architecture")
+    p.add_argument("checkpoint", help="timm state dict: .safetensors (NumPy only) or .pth (needs torch)")
+    p.add_argument("output", help="output path ending in .weights.h5")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=_cmd_convert)
     return parser
 
 
@@ -79,7 +94,10 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as error:
+    except BrokenPipeError:  # e.g. `keras-senet list | head`: the reader left, not an error
+        sys.stderr.close()
+        return 0
+    except (ValueError, OSError, RuntimeError, ImportError) as error:
         print(f"keras-senet {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -21,28 +21,48 @@ POOLING = (None, "avg", "max")
 _SPEC_OVERRIDES = ("attention", "attention_kwargs", "drop_rate")
 
 
-def _check_weights(weights):
-    """Return the weights source kind: None, "imagenet" or "file"."""
-    if weights is None:
-        return None
-    if weights == "imagenet":
-        from keras_senet import __version__
+def _resolve_weights(weights, model_name, tag):
+    """Check `weights` before building. Returns (source or None, PretrainedConfig or None).
 
-        raise ValueError(
-            f"weights='imagenet': pretrained ImageNet weights are not available in keras-senet "
-            f"{__version__} yet (they arrive with the weights subpackage). Use weights=None for a "
-            "randomly initialised model, or weights='/path/to/model.weights.h5' for weights you saved.")
-    if isinstance(weights, (str, os.PathLike)):
-        path = os.fspath(weights)
-        if not path.endswith(".weights.h5"):
-            raise ValueError(f"weights={path!r}: a weights file must end in '.weights.h5' (Keras "
-                             "model.save_weights format). Allowed: None, 'imagenet' or such a path.")
-        if not os.path.isfile(path):
-            raise ValueError(f"weights={path!r}: no such file. Allowed: None, 'imagenet' or the path "
-                             "to an existing '.weights.h5' file.")
-        return "file"
-    raise ValueError(f"weights={weights!r} is not allowed: use None, 'imagenet' or the path to a "
-                     "'.weights.h5' file.")
+    A pretrained source (``"imagenet"``, a tag) yields its config, so classes and channels can be
+    checked against it; files and URLs are checked for existence / allowed scheme.
+    """
+    from keras_senet.weights import loading
+    from keras_senet.weights.pretrained import get_pretrained
+
+    if weights is None:
+        if tag:
+            raise ValueError(f"{model_name}.{tag}: a tag picks pretrained weights; pass "
+                             "weights='imagenet' (or drop the tag for a random initialisation).")
+        return None, None
+    if isinstance(weights, os.PathLike):
+        weights = os.fspath(weights)
+    if not isinstance(weights, str) or not weights:
+        raise ValueError(f"weights={weights!r} is not allowed: use None, 'imagenet', a tag, a file path, "
+                         "an https:// URL or 'hf://org/repo'.")
+    if weights.startswith("hf://"):
+        loading.hub_url(weights)
+        return weights, None
+    if weights.startswith(("http://", "https://")):
+        from keras_senet.weights.download import check_url
+
+        check_url(weights)
+        return weights, None
+    if os.path.isfile(weights):
+        if not any(weights.lower().endswith(s) for s in loading.KERAS_SUFFIXES + loading.STATE_DICT_SUFFIXES):
+            raise ValueError(f"weights={weights!r}: unknown checkpoint kind; a file must end in one of "
+                             f"{', '.join(loading.KERAS_SUFFIXES + loading.STATE_DICT_SUFFIXES)}")
+        return weights, None
+    if os.sep in weights or any(weights.lower().endswith(s) for s in loading.KERAS_SUFFIXES
+                                + loading.STATE_DICT_SUFFIXES):
+        raise ValueError(f"weights={weights!r}: no such file. Allowed: None, 'imagenet', a tag, an "
+                         "existing checkpoint file, an https:// URL or 'hf://org/repo'.")
+    if weights != "imagenet":
+        if tag:
+            raise ValueError(f"Both a tag in the model name ({model_name}.{tag}) and weights={weights!r}; "
+                             "give one.")
+        tag = weights[len(model_name) + 1:] if weights.startswith(model_name + ".") else weights
+    return "pretrained", get_pretrained(model_name, tag)
 
 
 def _channels_axis():
@@ -96,9 +116,12 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
     """Build a registered model with the keras.applications arguments.
 
     Args:
-        model_name: a name from `keras_senet.list_models()`, e.g. ``"seresnet50"``.
-        weights: ``None`` (random initialisation), ``"imagenet"`` or a path to a ``.weights.h5`` file
-            saved from the same architecture. Default None.
+        model_name: a name from `keras_senet.list_models()`, e.g. ``"seresnet50"``, optionally with a
+            pretrained tag: ``"seresnet50.a1_in1k"``.
+        weights: ``None`` (random initialisation, the default), ``"imagenet"`` (the model's default
+            upstream checkpoint), a tag (``"a1_in1k"``; or put it in the name: ``"seresnet50.a1_in1k"``),
+            a checkpoint file (``.safetensors``/``.pth`` in timm layout, ``.weights.h5``, ``.keras``),
+            an ``https://`` URL of one, or ``"hf://org/repo"``. See `keras_senet.weights`.
         include_top: include global average pooling and the ``classes``-way classifier.
         input_tensor: optional Keras tensor (output of `keras.Input`) to use as the image input.
         input_shape: ``(height, width, channels)``; default ``(S, S, 3)`` with the top (S the model's
@@ -114,6 +137,7 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
     Returns:
         A `keras.Model` mapping images to class scores (or features without the top).
     """
+    model_name, _, tag = str(model_name).partition(".")
     entry = zoo.get_entry(model_name)
     unknown = sorted(set(overrides) - set(_SPEC_OVERRIDES))
     if unknown:
@@ -125,17 +149,17 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
         raise ValueError(f"pooling={pooling!r} is not one of None, 'avg', 'max'")
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
         raise ValueError(f"classes must be a positive integer, got {classes!r}")
-    if weights == "imagenet" and include_top and classes != 1000:
-        raise ValueError(f"If using weights='imagenet' with include_top=True, classes should be 1000; "
-                         f"received classes={classes}")
+    source, pretrained = _resolve_weights(weights, model_name, tag)
+    if pretrained is not None and include_top and classes != pretrained.num_classes:
+        raise ValueError(f"If using weights={weights!r} ({pretrained.name}) with include_top=True, classes "
+                         f"should be {pretrained.num_classes}; received classes={classes}")
     if input_tensor is not None and not keras.backend.is_keras_tensor(input_tensor):
         raise ValueError(f"input_tensor must be a Keras tensor (from keras.Input or a layer), got "
                          f"{type(input_tensor).__name__}")
     input_shape = _resolve_input_shape(input_shape, input_tensor, include_top, entry)
-    if weights == "imagenet" and input_shape[_channels_axis()] != 3:
-        raise ValueError(f"input_shape={input_shape!r}: ImageNet weights need 3 channels (RGB) "
+    if pretrained is not None and input_shape[_channels_axis()] != 3:
+        raise ValueError(f"input_shape={input_shape!r}: pretrained weights need 3 channels (RGB) "
                          "images; use weights=None for another channel count.")
-    weights_kind = _check_weights(weights)
 
     spec = entry.spec
     if overrides:
@@ -153,6 +177,12 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
         model = build_resnet(spec, image, include_top=include_top, pooling=pooling, classes=classes,
                              classifier_activation=classifier_activation, name=name or model_name,
                              model_inputs=model_inputs)
-    if weights_kind == "file":
-        model.load_weights(os.fspath(weights))
+    if pretrained is not None:
+        from keras_senet.weights.loading import load_pretrained
+
+        load_pretrained(model, model_name, pretrained.tag)
+    elif source is not None:
+        from keras_senet.weights.loading import load
+
+        load(model, source, model_name=model_name)
     return model

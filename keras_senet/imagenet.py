@@ -23,7 +23,8 @@ def preprocess_input(x, model="seresnet50", data_format=None):
         x: images, ``(..., height, width, 3)`` channels-last or ``(..., 3, height, width)``
             channels-first; a NumPy array (uint8 or float) or a backend tensor, RGB order, values in
             [0, 255].
-        model: registry name whose configuration to use. Default ``"seresnet50"``.
+        model: registry name whose configuration to use, optionally with a pretrained tag
+            (``"seresnet50.a1_in1k"``: that checkpoint's mean/std). Default ``"seresnet50"``.
         data_format: ``"channels_last"`` / ``"channels_first"``; default
             ``keras.config.image_data_format()``.
 
@@ -32,7 +33,12 @@ def preprocess_input(x, model="seresnet50", data_format=None):
     """
     import keras
 
-    entry = zoo.get_entry(model)
+    name, _, tag = model.partition(".")
+    entry = zoo.get_entry(name)
+    if tag:
+        from keras_senet.weights.pretrained import get_pretrained
+
+        entry = get_pretrained(name, tag)
     data_format = data_format or keras.config.image_data_format()
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(f"data_format={data_format!r} is not one of 'channels_last', 'channels_first'")

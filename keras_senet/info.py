@@ -6,6 +6,7 @@ import math
 
 from keras_senet import zoo
 from keras_senet.complexity import count_macs
+from keras_senet.weights.pretrained import pretrained_tags
 
 
 def _count(weights):
@@ -24,7 +25,7 @@ def model_info(model_name, input_size=None):
         (BatchNorm running statistics), ``gmacs`` (10^9 multiply-accumulates per image at
         ``input_size``), ``gflops`` (2 x gmacs), ``input_size`` (H, W, C), ``default_size``,
         ``interpolation``, ``crop_pct``, ``mean``, ``std``, ``num_features``, ``paper``,
-        ``architecture`` (the spec as a dict) and ``pretrained_tags`` (empty until weights ship).
+        ``architecture`` (the spec as a dict) and ``pretrained_tags`` (default first).
     """
     import dataclasses
 
@@ -52,5 +53,5 @@ def model_info(model_name, input_size=None):
         "num_features": entry.spec.num_features,
         "paper": entry.paper,
         "architecture": dataclasses.asdict(entry.spec),
-        "pretrained_tags": [],
+        "pretrained_tags": pretrained_tags(model_name),
     }

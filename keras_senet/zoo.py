@@ -140,12 +140,13 @@ def get_entry(name: str) -> ModelEntry:
 def list_models(pattern: Optional[str] = None, pretrained: bool = False) -> list:
     """Registered model names, sorted; `pattern` is a shell-style wildcard such as ``"seresne*"``.
 
-    With ``pretrained=True`` only models with downloadable pretrained weights are listed (none yet:
-    pretrained weights arrive with the weights subpackage).
+    With ``pretrained=True`` only models with upstream pretrained weights are listed.
     """
     names = sorted(_REGISTRY)
     if pattern:
         names = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
     if pretrained:
-        names = []
+        from keras_senet.weights.pretrained import models_with_weights
+
+        names = [n for n in names if n in set(models_with_weights())]
     return names

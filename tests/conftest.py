@@ -22,3 +22,22 @@ def _seed():
     keras.utils.set_random_seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def checkpoint_server(tmp_path_factory):
+    """An HTTP server on 127.0.0.1 serving test-made checkpoints (see checkpoint_server.py)."""
+    from checkpoint_server import CheckpointServer
+
+    server = CheckpointServer(str(tmp_path_factory.mktemp("served")))
+    yield server
+    server.close()
+
+
+@pytest.fixture(autouse=True)
+def _private_keras_home(tmp_path, monkeypatch):
+    """Each test gets an empty KERAS_HOME (weights cache) of its own, never ~/.keras."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.delenv("KERAS_SENET_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)

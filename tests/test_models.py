@@ -10,10 +10,10 @@ import math
 import keras
 import numpy as np
 import pytest
+import safetensors.numpy
 
 import keras_senet as ks
 from keras_senet.complexity import count_macs
-from keras_senet.weights.timm_convert import load_timm_state_dict
 from timm_reference import timm_logits, timm_macs, timm_model, timm_model_with_statistics, timm_param_counts
 
 SIZE = 64  # small input: every model downsamples by 32, giving a 2x2 final feature map
@@ -78,11 +78,15 @@ def test_macs_equal_timm(name):
     assert count_macs(keras_model) == timm_macs(name, SIZE)
 
 
-def test_same_function_as_timm(name, model):
-    """With timm's weights (non-trivial BatchNorm statistics), the logits equal timm's on an odd-sized
-    input, which exercises every padding and ceil-mode pooling rule."""
+def test_same_function_as_timm(name, model, checkpoint_server):
+    """timm's weights (non-trivial BatchNorm statistics), saved as safetensors and served over HTTP
+    on 127.0.0.1, loaded through the real download + convert + cache path: the logits equal timm's
+    (max abs diff <= 1e-4 x max |logit|, same top-1) on an odd-sized input, which exercises every
+    padding and ceil-mode pooling rule."""
     reference = timm_model_with_statistics(name)
-    load_timm_state_dict(model, {k: v.numpy() for k, v in reference.state_dict().items()})
+    state_dict = {k: v.numpy() for k, v in reference.state_dict().items()}
+    url = checkpoint_server.add(f"parity/{name}/model.safetensors", safetensors.numpy.save(state_dict))
+    ks.weights.load(model, url)
     images = _images(SIZE + 1)
     expected = timm_logits(reference, images)
     out = keras.ops.convert_to_numpy(model(images, training=False))

@@ -1,25 +1,31 @@
 """The local weights cache: converted ``.weights.h5`` files with a provenance record each.
 
-Layout under ``$KERAS_HOME/keras_senet/weights`` (``~/.keras`` when KERAS_HOME is unset):
+Layout under ``$KERAS_HOME/keras_senet/weights`` (``~/.keras`` when KERAS_HOME is unset), one folder
+per entry:
 
-    <key>.weights.h5    Keras weights of the full model (with its classifier)
-    <key>.json          provenance: source URL, SHA-256 of the upstream file, SHA-256 of the
-                        .weights.h5, converter version
+    <key>/model.weights.h5   Keras weights of the full model (with its classifier)
+    <key>/provenance.json    source URL, SHA-256 of the upstream file, SHA-256 of model.weights.h5,
+                             converter version, time
 
-An entry is used only when both files exist and the ``.weights.h5`` still has the recorded SHA-256,
-so a truncated or corrupted entry is never loaded. Entries are written to temporary names and renamed
-into place, the record last, so readers never see half an entry.
+An entry is written in a temporary folder and renamed into place whole, so readers never see half an
+entry; when two processes race, the second rename fails harmlessly and both keep their result. An entry
+is used only if its ``.weights.h5`` still has the recorded SHA-256: a corrupt entry is removed, never
+loaded.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+import time
 
 from keras_senet.weights.download import sha256_file
 
 CONVERTER_VERSION = 1  # bump when the conversion changes: older cache entries are then re-made
+WEIGHTS_FILE = "model.weights.h5"
+RECORD_FILE = "provenance.json"
 
 
 def cache_dir():
@@ -28,42 +34,62 @@ def cache_dir():
     return os.path.join(root, "keras_senet", "weights")
 
 
-def entry_paths(key):
-    """(weights path, record path) of cache entry `key` (a file-name-safe string)."""
-    base = os.path.join(cache_dir(), key)
-    return base + ".weights.h5", base + ".json"
+def entry_dir(key):
+    return os.path.join(cache_dir(), key)
 
 
 def read_entry(key):
-    """The verified ``.weights.h5`` path and record of `key`, or (None, None) if absent or corrupt."""
-    weights_path, record_path = entry_paths(key)
-    try:
-        with open(record_path) as f:
-            record = json.load(f)
-        if record.get("converter_version") != CONVERTER_VERSION:
-            return None, None
-        if sha256_file(weights_path) != record["keras_sha256"]:
-            return None, None
-    except (OSError, ValueError, KeyError):
+    """(weights path, provenance record) of a verified entry, or (None, None).
+
+    An entry that exists but fails verification (missing file, unreadable record, SHA-256 mismatch,
+    older converter) is deleted so that it is fetched again.
+    """
+    folder = entry_dir(key)
+    if not os.path.isdir(folder):
         return None, None
-    return weights_path, record
+    weights_path = os.path.join(folder, WEIGHTS_FILE)
+    try:
+        with open(os.path.join(folder, RECORD_FILE)) as f:
+            record = json.load(f)
+        if (record.get("converter_version") == CONVERTER_VERSION
+                and sha256_file(weights_path) == record["keras_sha256"]):
+            return weights_path, record
+    except (OSError, ValueError, KeyError):
+        pass
+    remove_entry(key)
+    return None, None
+
+
+def remove_entry(key):
+    folder = entry_dir(key)
+    if os.path.isdir(folder):
+        # Rename first so a concurrent reader never sees a half-deleted entry.
+        trash = tempfile.mkdtemp(prefix=".trash-", dir=cache_dir())
+        try:
+            os.replace(folder, os.path.join(trash, "entry"))
+        except OSError:
+            pass
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def write_entry(key, save_weights, record):
-    """Create entry `key`: ``save_weights(path)`` writes the weights; `record` is the provenance."""
-    weights_path, record_path = entry_paths(key)
+    """Create entry `key`: ``save_weights(path)`` writes the weights; `record` is the provenance.
+
+    Returns the path of the cached weights (this process's or a concurrent writer's identical one).
+    """
     os.makedirs(cache_dir(), exist_ok=True)
-    fd, partial = tempfile.mkstemp(prefix=".partial-", suffix=".weights.h5", dir=cache_dir())
-    os.close(fd)
+    staging = tempfile.mkdtemp(prefix=".partial-", dir=cache_dir())
     try:
-        save_weights(partial)
-        record = dict(record, keras_sha256=sha256_file(partial), converter_version=CONVERTER_VERSION)
-        os.replace(partial, weights_path)
-        fd, partial = tempfile.mkstemp(prefix=".partial-", suffix=".json", dir=cache_dir())
-        with os.fdopen(fd, "w") as f:
+        weights_path = os.path.join(staging, WEIGHTS_FILE)
+        save_weights(weights_path)
+        record = dict(record, keras_sha256=sha256_file(weights_path), converter_version=CONVERTER_VERSION,
+                      created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        with open(os.path.join(staging, RECORD_FILE), "w") as f:
             json.dump(record, f, indent=1)
-        os.replace(partial, record_path)
+        try:
+            os.rename(staging, entry_dir(key))
+        except OSError:
+            pass  # another process completed the same entry first
     finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-    return weights_path, record
+        shutil.rmtree(staging, ignore_errors=True)
+    return os.path.join(entry_dir(key), WEIGHTS_FILE)

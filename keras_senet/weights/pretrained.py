@@ -79,7 +79,7 @@ def get_pretrained(model, tag=None):
         with_weights = ", ".join(sorted(_table()))
         raise ValueError(f"Model {model!r} has no pretrained weights upstream (timm publishes none). "
                          f"Use weights=None, or one of the models with weights: {with_weights}.")
-    if tag in (None, "imagenet"):
+    if tag in (None, "", "imagenet"):
         tag = entry["default"]
     if tag not in entry["tags"]:
         raise ValueError(f"Unknown pretrained tag {tag!r} for model {model!r}; available: "

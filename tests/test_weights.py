@@ -1,0 +1,304 @@
+"""Pretrained weights: resolution, download from a real HTTP server on 127.0.0.1, verification, cache,
+offline mode, every failure mode, and the convert command. The numeric parity of every registered
+model through the URL path is in test_models.py::test_same_function_as_timm."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import safetensors.numpy
+import torch
+
+import keras_senet as ks
+from keras_senet.weights import cache
+from keras_senet.weights.download import DownloadError, download
+from timm_reference import timm_logits, timm_model_with_statistics
+
+SIZE = 64
+# A model with a hub checkpoint (timm/seresnext26d_32x4d.bt_in1k) and a small parameter count.
+HUB_MODEL, HUB_TAG = "seresnext26d_32x4d", "bt_in1k"
+
+
+def _state_dict(name, seed=0):
+    return {k: v.numpy() for k, v in timm_model_with_statistics(name, seed).state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def seresnet18_checkpoint():
+    """(timm reference model, safetensors bytes) of a seresnet18 with non-trivial statistics."""
+    reference = timm_model_with_statistics("seresnet18")
+    data = safetensors.numpy.save({k: v.numpy() for k, v in reference.state_dict().items()})
+    return reference, data
+
+
+@pytest.fixture
+def hub(checkpoint_server, monkeypatch):
+    """The test server as the hub: HF_ENDPOINT points at it and it serves the hub model's checkpoint."""
+    monkeypatch.setenv("HF_ENDPOINT", checkpoint_server.url)
+    reference = timm_model_with_statistics(HUB_MODEL)
+    data = safetensors.numpy.save({k: v.numpy() for k, v in reference.state_dict().items()})
+    path = f"timm/{HUB_MODEL}.{HUB_TAG}/resolve/main/model.safetensors"
+    checkpoint_server.add(path, data)
+    checkpoint_server.requests.clear()
+    return reference, path
+
+
+def _images(size=SIZE):
+    return np.random.default_rng(3).normal(size=(2, size, size, 3)).astype("float32")
+
+
+def _logits(model, images):
+    return keras.ops.convert_to_numpy(model(images, training=False))
+
+
+def _cache_files():
+    root = cache.cache_dir()
+    if not os.path.isdir(root):
+        return []
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, files in os.walk(root) for f in files)
+
+
+# --- the pretrained ("imagenet") path through the hub --------------------------------------------
+
+def test_imagenet_weights_from_hub_match_timm_then_load_from_cache(hub, checkpoint_server, monkeypatch):
+    reference, path = hub
+    model = ks.create_model(HUB_MODEL, weights="imagenet", input_shape=(SIZE, SIZE, 3),
+                            classifier_activation=None)
+    images = _images()
+    expected = timm_logits(reference, images)
+    np.testing.assert_allclose(_logits(model, images), expected, atol=1e-4 * np.abs(expected).max())
+    assert checkpoint_server.requests == [path]
+    record = json.load(open(os.path.join(cache.entry_dir(f"{HUB_MODEL}.{HUB_TAG}"), cache.RECORD_FILE)))
+    assert record["source_url"].endswith(path) and record["tag"] == HUB_TAG
+    assert record["upstream_sha256"] == hashlib.sha256(open(os.path.join(checkpoint_server.root, path),
+                                                            "rb").read()).hexdigest()
+    # Second call: no network at all (offline mode, server path removed) -- served from the cache.
+    os.remove(os.path.join(checkpoint_server.root, path))
+    monkeypatch.setenv("KERAS_SENET_OFFLINE", "1")
+    again = ks.create_model(f"{HUB_MODEL}.{HUB_TAG}", weights="imagenet", input_shape=(SIZE, SIZE, 3),
+                            classifier_activation=None)
+    np.testing.assert_array_equal(_logits(again, images), _logits(model, images))
+    assert checkpoint_server.requests == [path]
+
+
+def test_imagenet_without_top_takes_all_but_classifier(hub):
+    reference, _ = hub
+    features = ks.create_model(HUB_MODEL, weights="imagenet", include_top=False, pooling="avg")
+    with torch.inference_mode():
+        x = torch.from_numpy(_images().transpose(0, 3, 1, 2).copy())
+        expected = reference.forward_head(reference.forward_features(x), pre_logits=True).numpy()
+    np.testing.assert_allclose(_logits(features, _images()), expected, atol=1e-4 * np.abs(expected).max())
+
+
+def test_preprocess_follows_tag_config():
+    cfg = ks.weights.get_pretrained("seresnet50", "a1_in1k")
+    images = np.full((1, 2, 2, 3), 128, np.uint8)
+    expected = (128 / 255.0 - np.array(cfg.mean)) / np.array(cfg.std)
+    np.testing.assert_allclose(ks.preprocess_input(images, model="seresnet50.a1_in1k")[0, 0, 0], expected,
+                               atol=1e-5)
+
+
+def test_pretrained_tags_and_defaults():
+    assert ks.weights.pretrained_tags("seresnet50")[0] == "a1_in1k"  # timm's default tag first
+    assert "ra2_in1k" in ks.weights.pretrained_tags("seresnet50")
+    assert "seresnet50" in ks.list_models(pretrained=True)
+    assert "seresnet18" not in ks.list_models(pretrained=True)  # timm publishes no weights for it
+    assert ks.model_info("seresnet18")["pretrained_tags"] == []
+
+
+# --- local files and URLs -------------------------------------------------------------------------
+
+def test_local_safetensors_weights_h5_and_keras_files(tmp_path, seresnet18_checkpoint):
+    reference, data = seresnet18_checkpoint
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(data)
+    model = ks.create_model("seresnet18", weights=str(path), classifier_activation=None,
+                            input_shape=(SIZE, SIZE, 3))
+    images = _images()
+    expected = timm_logits(reference, images)
+    np.testing.assert_allclose(_logits(model, images), expected, atol=1e-4 * np.abs(expected).max())
+    model.save_weights(tmp_path / "a.weights.h5")
+    model.save(tmp_path / "a.keras")
+    for other in ("a.weights.h5", "a.keras"):
+        loaded = ks.create_model("seresnet18", weights=str(tmp_path / other), classifier_activation=None,
+                                 input_shape=(SIZE, SIZE, 3))
+        np.testing.assert_array_equal(_logits(loaded, images), _logits(model, images))
+
+
+def test_pth_checkpoint_read_without_unpickling(tmp_path, seresnet18_checkpoint):
+    reference, _ = seresnet18_checkpoint
+    path = tmp_path / "model.pth"
+    torch.save(reference.state_dict(), path)
+    model = ks.create_model("seresnet18", weights=str(path), classifier_activation=None,
+                            input_shape=(SIZE, SIZE, 3))
+    expected = timm_logits(reference, _images())
+    np.testing.assert_allclose(_logits(model, _images()), expected, atol=1e-4 * np.abs(expected).max())
+    evil = tmp_path / "evil.pth"
+    torch.save({"x": Exploit()}, evil)  # a pickle that would run code when unpickled unsafely
+    with pytest.raises(ks.weights.CheckpointMismatchError, match="not a readable PyTorch state dict"):
+        ks.weights.read_state_dict(str(evil))
+    assert not os.path.exists(tmp_path / "pwned")
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_pth_url_hash_prefix_is_checked(checkpoint_server, seresnet18_checkpoint, tmp_path):
+    reference, _ = seresnet18_checkpoint
+    torch.save(reference.state_dict(), tmp_path / "x.pth")
+    data = (tmp_path / "x.pth").read_bytes()
+    good = checkpoint_server.add(f"pth/seresnet18-{hashlib.sha256(data).hexdigest()[:8]}.pth", data)
+    model = ks.create_model("seresnet18", weights=good, classifier_activation=None, input_shape=(SIZE, SIZE, 3))
+    expected = timm_logits(reference, _images())
+    np.testing.assert_allclose(_logits(model, _images()), expected, atol=1e-4 * np.abs(expected).max())
+    bad = checkpoint_server.add("pth/seresnet18-deadbeef.pth", data)
+    with pytest.raises(ks.weights.CheckpointMismatchError, match="does not start with deadbeef"):
+        ks.create_model("seresnet18", weights=bad)
+
+
+def test_hf_scheme_resolves_through_hub_endpoint(hub, checkpoint_server):
+    reference, path = hub
+    model = ks.create_model(HUB_MODEL, weights=f"hf://timm/{HUB_MODEL}.{HUB_TAG}", classifier_activation=None,
+                            input_shape=(SIZE, SIZE, 3))
+    expected = timm_logits(reference, _images())
+    np.testing.assert_allclose(_logits(model, _images()), expected, atol=1e-4 * np.abs(expected).max())
+    assert checkpoint_server.requests == [path]
+
+
+# --- failures: each a clear error, nothing partial left behind ------------------------------------
+
+def test_404(checkpoint_server):
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        ks.create_model("seresnet18", weights=f"{checkpoint_server.url}/missing/model.safetensors")
+    assert not any(f.endswith(".h5") for f in _cache_files())
+
+
+def test_connection_refused():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(DownloadError, match="cannot connect"):
+        ks.create_model("seresnet18", weights=f"http://127.0.0.1:{port}/model.safetensors")
+
+
+def test_timeout(checkpoint_server, tmp_path, seresnet18_checkpoint):
+    url = checkpoint_server.add("slow/model.safetensors", seresnet18_checkpoint[1])
+    checkpoint_server.behaviour["slow/model.safetensors"] = "stall"
+    with pytest.raises(DownloadError, match="cannot connect|interrupted"):
+        download(url, tmp_path / "out.safetensors", timeout=0.5)
+    assert os.listdir(tmp_path) == []
+
+
+def test_truncated_download(checkpoint_server, seresnet18_checkpoint):
+    url = checkpoint_server.add("truncated/model.safetensors", seresnet18_checkpoint[1])
+    checkpoint_server.behaviour["truncated/model.safetensors"] = "truncate"
+    with pytest.raises(DownloadError, match="truncated|interrupted"):
+        ks.create_model("seresnet18", weights=url)
+    assert not any(f.endswith((".h5", ".safetensors")) for f in _cache_files())
+
+
+def test_sha256_mismatch(checkpoint_server, seresnet18_checkpoint, tmp_path):
+    url = checkpoint_server.add("badhash/model.safetensors", seresnet18_checkpoint[1])
+    checkpoint_server.behaviour["badhash/model.safetensors"] = "bad-etag"
+    with pytest.raises(DownloadError, match="SHA-256 mismatch"):
+        ks.create_model("seresnet18", weights=url)
+    url = checkpoint_server.add("hashed/model.safetensors", seresnet18_checkpoint[1])
+    with pytest.raises(DownloadError, match="SHA-256 mismatch"):
+        download(url, tmp_path / "x.safetensors", sha256="1" * 64)
+    assert os.listdir(tmp_path) == []
+
+
+def test_checkpoint_of_another_architecture(checkpoint_server, seresnet18_checkpoint):
+    url = checkpoint_server.add("other/model.safetensors", seresnet18_checkpoint[1])
+    with pytest.raises(ks.weights.CheckpointMismatchError, match=r"layer1\.0\.conv1\.weight|shape"):
+        ks.create_model("seresnet50", weights=url)
+    assert not any(f.endswith(".h5") for f in _cache_files())
+
+
+def test_corrupt_file(checkpoint_server):
+    url = checkpoint_server.add("corrupt/model.safetensors", os.urandom(4096))
+    with pytest.raises(ks.weights.CheckpointMismatchError, match="not a readable safetensors"):
+        ks.create_model("seresnet18", weights=url)
+
+
+def test_unknown_tag_and_model_without_weights():
+    with pytest.raises(ValueError, match="Unknown pretrained tag 'b9_in1k'.*a1_in1k"):
+        ks.create_model("seresnet50", weights="b9_in1k")
+    with pytest.raises(ValueError, match="has no pretrained weights upstream"):
+        ks.create_model("seresnet18", weights="imagenet")
+
+
+def test_plain_http_only_to_loopback():
+    with pytest.raises(ValueError, match="only https://"):
+        ks.create_model("seresnet18", weights="http://example.com/model.safetensors")
+
+
+def test_offline_miss_names_the_file(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ks.weights.OfflineError, match=r"seresnet50\.a1_in1k.*model\.weights\.h5"):
+        ks.create_model("seresnet50", weights="imagenet")
+
+
+def test_corrupt_cache_entry_is_never_used(checkpoint_server, seresnet18_checkpoint, monkeypatch):
+    url = checkpoint_server.add("cached/model.safetensors", seresnet18_checkpoint[1])
+    good = ks.create_model("seresnet18", weights=url, classifier_activation=None, input_shape=(SIZE, SIZE, 3))
+    (entry,) = [f for f in _cache_files() if f.endswith(cache.WEIGHTS_FILE) and "url" in f]
+    with open(os.path.join(cache.cache_dir(), entry), "r+b") as f:
+        f.seek(-64, os.SEEK_END)
+        f.write(b"\0" * 64)
+    monkeypatch.setenv("KERAS_SENET_OFFLINE", "1")
+    with pytest.raises(ks.weights.OfflineError):
+        ks.create_model("seresnet18", weights=url)
+    monkeypatch.delenv("KERAS_SENET_OFFLINE")
+    again = ks.create_model("seresnet18", weights=url, classifier_activation=None, input_shape=(SIZE, SIZE, 3))
+    np.testing.assert_array_equal(_logits(again, _images()), _logits(good, _images()))
+
+
+def test_two_processes_fetch_the_same_weights(checkpoint_server, seresnet18_checkpoint, tmp_path):
+    url = checkpoint_server.add("race/model.safetensors", seresnet18_checkpoint[1])
+    script = ("import torch, keras_senet as ks, numpy as np\n"
+              f"m = ks.create_model('seresnet18', weights='{url}', input_shape=({SIZE}, {SIZE}, 3))\n"
+              "print('ok', float(np.asarray(m.get_layer('fc').kernel).sum()))\n")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-2000:]
+    sums = [out.split()[-1] for out, _ in outputs]
+    assert sums[0] == sums[1]
+    assert sum(f.endswith(cache.WEIGHTS_FILE) for f in _cache_files()) >= 1
+    assert not any(os.path.basename(f).startswith(".partial") for f in _cache_files())
+
+
+# --- the convert command --------------------------------------------------------------------------
+
+def test_convert_command(tmp_path, seresnet18_checkpoint):
+    reference, data = seresnet18_checkpoint
+    checkpoint = tmp_path / "model.safetensors"
+    checkpoint.write_bytes(data)
+    out = tmp_path / "seresnet18.weights.h5"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    cmd = [sys.executable, "-m", "keras_senet.cli", "convert", "--model", "seresnet18", str(checkpoint), str(out)]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    model = ks.create_model("seresnet18", weights=str(out), classifier_activation=None,
+                            input_shape=(SIZE, SIZE, 3))
+    expected = timm_logits(reference, _images())
+    np.testing.assert_allclose(_logits(model, _images()), expected, atol=1e-4 * np.abs(expected).max())
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 2 and "exists" in again.stderr
+    wrong = subprocess.run([*cmd[:5], "seresnet34", *cmd[6:-1], str(tmp_path / "x.weights.h5")],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert wrong.returncode == 2
+    assert "no tensor in the checkpoint" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert not (tmp_path / "x.weights.h5").exists()
