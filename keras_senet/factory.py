@@ -18,6 +18,8 @@ from keras_senet import zoo
 from keras_senet.models.resnet import build_resnet
 
 POOLING = (None, "avg", "max")
+# A weights string with one of these endings is a file path, never a tag.
+_FILE_EXTENSIONS = (".h5", ".keras", ".safetensors", ".pth", ".pt", ".bin", ".ckpt", ".npz", ".pkl")
 _SPEC_OVERRIDES = ("attention", "attention_kwargs", "drop_rate")
 
 
@@ -48,13 +50,15 @@ def _resolve_weights(weights, model_name, tag):
 
         check_url(weights)
         return weights, None
+    if "://" in weights:
+        raise ValueError(f"weights={weights!r}: unsupported URL scheme; use https:// (http:// for loopback "
+                         "hosts) or hf://org/repo.")
     if os.path.isfile(weights):
         if not any(weights.lower().endswith(s) for s in loading.KERAS_SUFFIXES + loading.STATE_DICT_SUFFIXES):
             raise ValueError(f"weights={weights!r}: unknown checkpoint kind; a file must end in one of "
                              f"{', '.join(loading.KERAS_SUFFIXES + loading.STATE_DICT_SUFFIXES)}")
         return weights, None
-    if os.sep in weights or any(weights.lower().endswith(s) for s in loading.KERAS_SUFFIXES
-                                + loading.STATE_DICT_SUFFIXES):
+    if os.sep in weights or os.path.splitext(weights)[1].lower() in _FILE_EXTENSIONS:
         raise ValueError(f"weights={weights!r}: no such file. Allowed: None, 'imagenet', a tag, an "
                          "existing checkpoint file, an https:// URL or 'hf://org/repo'.")
     if weights != "imagenet":

@@ -49,7 +49,9 @@ def test_list_models_pattern_and_pretrained():
     assert ks.list_models("legacy_seresnext*") == [
         "legacy_seresnext101_32x4d", "legacy_seresnext26_32x4d", "legacy_seresnext50_32x4d"]
     assert ks.list_models("nothing*") == []
-    assert ks.list_models(pretrained=True) == []  # no weights are shipped yet
+    with_weights = ks.list_models(pretrained=True)
+    assert "legacy_senet154" in with_weights and "seresnet18" not in with_weights
+    assert ks.list_models("seresnet5*", pretrained=True) == ["seresnet50"]
 
 
 def test_unknown_model_suggests_close_names():
@@ -98,11 +100,13 @@ def test_input_shape_other_than_default_and_channels():
 
 
 BAD_ARGUMENTS = [
-    (dict(weights="imagenet"), "not available"),
     (dict(weights="imagenet", classes=10), "classes should be 1000"),
     (dict(weights="imagenet", input_shape=(224, 224, 1)), "3 channels"),
     (dict(weights="/no/such/file.weights.h5"), "no such file"),
-    (dict(weights="model.h5"), "'.weights.h5'"),
+    (dict(weights="model.h5"), "no such file"),
+    (dict(weights="b9_in1k"), "Unknown pretrained tag 'b9_in1k'"),
+    (dict(weights="ftp://host/model.safetensors"), "unsupported URL scheme"),
+    (dict(weights="http://example.com/model.safetensors"), "only https://"),
     (dict(weights=3), "weights=3"),
     (dict(include_top="yes"), "include_top"),
     (dict(pooling="mean"), "pooling='mean'"),
@@ -121,14 +125,26 @@ BAD_ARGUMENTS = [
 @pytest.mark.parametrize("kwargs,message", BAD_ARGUMENTS, ids=[str(k) for k, _ in BAD_ARGUMENTS])
 def test_bad_arguments_raise_clear_value_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        ks.create_model("seresnet18", **kwargs)
+        ks.create_model("seresnet50", **kwargs)  # a model with pretrained weights
+
+
+def test_imagenet_for_a_model_without_upstream_weights():
+    with pytest.raises(ValueError, match="'seresnet18' has no pretrained weights upstream"):
+        ks.create_model("seresnet18", weights="imagenet")
+
+
+def test_existing_file_of_unknown_kind(tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"x")
+    with pytest.raises(ValueError, match="unknown checkpoint kind"):
+        ks.create_model("seresnet50", weights=str(path))
 
 
 def test_applications_check_arguments_too():
     with pytest.raises(ValueError, match="classes should be 1000"):
         ks.SEResNet50(classes=10)
-    with pytest.raises(ValueError, match="pretrained ImageNet weights are not available"):
-        ks.SEResNet50()
+    with pytest.raises(ValueError, match="pretrained weights need 3 channels"):
+        ks.SENet154(input_shape=(224, 224, 4))
 
 
 def test_weights_file_round_trip(tmp_path):

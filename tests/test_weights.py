@@ -302,3 +302,28 @@ def test_convert_command(tmp_path, seresnet18_checkpoint):
     assert wrong.returncode == 2
     assert "no tensor in the checkpoint" in wrong.stderr and "Traceback" not in wrong.stderr
     assert not (tmp_path / "x.weights.h5").exists()
+
+
+def test_pretrained_table_matches_timm_configs():
+    """keras_senet/data/pretrained.json and weights/manifest.json hold exactly timm's downloadable tags
+    for our models, with timm's classes, sizes and preprocessing."""
+    from timm.models._registry import get_arch_pretrained_cfgs
+
+    manifest = json.load(open(os.path.join(os.path.dirname(__file__), "..", "weights", "manifest.json")))
+    listed = {f"{row['model']}.{row['tag']}" for row in manifest["checkpoints"]}
+    expected = set()
+    for name in ks.list_models():
+        tags = ks.weights.pretrained_tags(name)
+        for full_tag, cfg in get_arch_pretrained_cfgs(name).items():
+            if cfg.hf_hub_id or cfg.url:
+                expected.add(full_tag)
+                tag = full_tag.split(".", 1)[1]
+                assert tag in tags
+                ours = ks.weights.get_pretrained(name, tag)
+                assert (ours.num_classes, ours.input_size, ours.interpolation) == (
+                    cfg.num_classes, cfg.input_size[-1], cfg.interpolation)
+                assert ours.crop_pct == pytest.approx(cfg.crop_pct) and ours.mean == pytest.approx(cfg.mean)
+        if tags:
+            assert tags[0] == next(iter(get_arch_pretrained_cfgs(name))).split(".", 1)[1]
+    assert listed == expected
+    assert {f"{m}.{t}" for m in ks.weights.models_with_weights() for t in ks.weights.pretrained_tags(m)} == expected

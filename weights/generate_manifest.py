@@ -24,6 +24,7 @@ import timm  # noqa: E402  (torch/timm before TensorFlow: see tests/conftest.py)
 from timm.models._registry import get_arch_pretrained_cfgs  # noqa: E402
 
 from keras_senet import zoo  # noqa: E402
+from keras_senet.info import model_info  # noqa: E402
 
 
 def _tag_record(cfg):
@@ -64,20 +65,30 @@ def main():
                 accuracy_source=accuracy["source"] if row else None))
         if tags:
             runtime[name] = {"default": next(iter(tags)), "tags": tags}
+            # Our own figures, from the built Keras graph at each tag's input size.
+            sizes = {r["input_size"] for r in manifest if r["model"] == name}
+            figures = {size: model_info(name, input_size=size) for size in sizes}
+            for row in manifest:
+                if row["model"] == name:
+                    info = figures[row["input_size"]]
+                    # model_info builds the 1000-class head; adjust for other heads (in12k: 11821).
+                    head = (row["num_classes"] - 1000) * (info["num_features"] + 1)
+                    row["params"] = info["trainable_params"] + head
+                    row["gflops"] = round(info["gflops"], 2)
     with open(os.path.join(ROOT, "keras_senet", "data", "pretrained.json"), "w") as f:
         json.dump(runtime, f, indent=1, sort_keys=True)
         f.write("\n")
     with open(os.path.join(HERE, "manifest.json"), "w") as f:
         json.dump({"timm_version": timm.__version__, "checkpoints": manifest}, f, indent=1)
         f.write("\n")
-    print("| model.tag | source | input | top-1 | top-5 | license |")
-    print("|---|---|---|---|---|---|")
+    print("| model.tag | params (M) | GFLOPs | input | top-1 | top-5 (at eval size) | upstream file |")
+    print("|---|---|---|---|---|---|---|")
     for row in manifest:
-        top1 = f"{row['top1']:.2f}" if row["top1"] else "n/a"
-        top5 = f"{row['top5']:.2f}" if row["top5"] else "n/a"
+        accuracy = (f"{row['top1']:.2f} | {row['top5']:.2f} ({row['eval_size']})" if row["top1"]
+                    else "n/a | n/a")
         source = "hub safetensors" if row["hub_id"] else ".pth (needs torch)"
-        print(f"| {row['model']}.{row['tag']} | {source} | {row['input_size']} | {top1} | {top5} | "
-              f"{row['license']} |")
+        print(f"| {row['model']}.{row['tag']} | {row['params'] / 1e6:.1f} | {row['gflops']:.1f} | "
+              f"{row['input_size']} | {accuracy} | {source} |")
 
 
 if __name__ == "__main__":
