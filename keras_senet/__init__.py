@@ -5,13 +5,22 @@
     model = ks.create_model("seresnet50", weights=None)
     model = ks.SEResNet50(weights=None)
 
-Attributes are imported on first use, so ``import keras_senet`` (and ``keras-senet list``) does not
-start TensorFlow until a model or layer is needed.
+The attention layers are imported (and so registered for Keras deserialisation) with the package,
+so ``import keras_senet`` is all a process needs before ``keras.saving.load_model("model.keras")``;
+everything else is imported on first use.
 """
 
 import importlib
+import sys
 
 __version__ = "0.1.0"
+
+# Keras builds and reloads functional models with recursive graph walks; the 269-layer models need
+# more frames than Python's default 1000 (RecursionError in keras.saving.load_model otherwise).
+if sys.getrecursionlimit() < 10_000:
+    sys.setrecursionlimit(10_000)
+
+from keras_senet import layers  # noqa: E402  (registers the layers for .keras loading)
 
 # public name -> module that defines it
 _EXPORTS = {
@@ -29,7 +38,7 @@ _EXPORTS = {
     "model_info": "keras_senet.info",
     "list_models": "keras_senet.zoo",
 }
-_SUBMODULES = ("layers", "models", "weights", "zoo", "applications", "factory", "imagenet", "info",
+_SUBMODULES = ("models", "weights", "zoo", "applications", "factory", "imagenet", "info",
                "complexity")
 
 __all__ = sorted(_EXPORTS) + ["layers", "weights", "__version__"]

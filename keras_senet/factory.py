@@ -6,10 +6,8 @@ argument, the value and what is allowed.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import sys
 
 import keras
 from keras import layers
@@ -104,17 +102,6 @@ def _resolve_input_shape(input_shape, input_tensor, include_top, entry):
     return input_shape
 
 
-@contextlib.contextmanager
-def _recursion_limit(limit):
-    """Keras walks the functional graph recursively; the 269-layer models exceed Python's default."""
-    previous = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(previous, limit))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(previous)
-
-
 def create_model(model_name, weights=None, *, include_top=True, input_tensor=None, input_shape=None,
                  pooling=None, classes=1000, classifier_activation="softmax", name=None, **overrides):
     """Build a registered model with the keras.applications arguments.
@@ -177,10 +164,9 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
 
     image = layers.Input(shape=input_shape, name="image") if input_tensor is None else input_tensor
     model_inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else image
-    with _recursion_limit(10_000):
-        model = build_resnet(spec, image, include_top=include_top, pooling=pooling, classes=classes,
-                             classifier_activation=classifier_activation, name=name or model_name,
-                             model_inputs=model_inputs)
+    model = build_resnet(spec, image, include_top=include_top, pooling=pooling, classes=classes,
+                         classifier_activation=classifier_activation, name=name or model_name,
+                         model_inputs=model_inputs)
     if pretrained is not None:
         from keras_senet.weights.loading import load_pretrained
 

@@ -240,3 +240,17 @@ def test_cli_errors_are_clear():
     assert result.returncode == 2
     assert "Unknown model 'seresnet5'" in result.stderr and "Traceback" not in result.stderr
     assert _cli("list", "nothing*").returncode == 1
+
+
+def test_keras_file_loads_in_a_fresh_process(tmp_path):
+    """`import keras_senet` alone registers the custom layers that keras.saving.load_model needs."""
+    path = tmp_path / "m.keras"
+    model = ks.create_model("ecaresnetlight", input_shape=SMALL, classes=3, attention="cbam")
+    model.save(path)
+    code = ("import keras, keras_senet, numpy as np\n"
+            f"m = keras.saving.load_model({str(path)!r})\n"
+            f"print(m.predict(np.ones((1, 64, 64, 3)), verbose=0).shape)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("(1, 3)")

@@ -194,8 +194,8 @@ def test_timeout(checkpoint_server, tmp_path, seresnet18_checkpoint):
     url = checkpoint_server.add("slow/model.safetensors", seresnet18_checkpoint[1])
     checkpoint_server.behaviour["slow/model.safetensors"] = "stall"
     with pytest.raises(DownloadError, match="cannot connect|interrupted"):
-        download(url, tmp_path / "out.safetensors", timeout=0.5)
-    assert os.listdir(tmp_path) == []
+        download(url, tmp_path / "out" / "model.safetensors", timeout=0.5)
+    assert os.listdir(tmp_path / "out") == []  # no partial file left
 
 
 def test_truncated_download(checkpoint_server, seresnet18_checkpoint):
@@ -213,8 +213,8 @@ def test_sha256_mismatch(checkpoint_server, seresnet18_checkpoint, tmp_path):
         ks.create_model("seresnet18", weights=url)
     url = checkpoint_server.add("hashed/model.safetensors", seresnet18_checkpoint[1])
     with pytest.raises(DownloadError, match="SHA-256 mismatch"):
-        download(url, tmp_path / "x.safetensors", sha256="1" * 64)
-    assert os.listdir(tmp_path) == []
+        download(url, tmp_path / "out" / "x.safetensors", sha256="1" * 64)
+    assert os.listdir(tmp_path / "out") == []  # no partial file left
 
 
 def test_checkpoint_of_another_architecture(checkpoint_server, seresnet18_checkpoint):
