@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-
-
-def _quiet_tensorflow():
-    # TensorFlow's C++ start-up chatter is noise on a command line; errors still show.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _cmd_list(args):
@@ -90,7 +84,6 @@ def build_parser():
 
 
 def main(argv=None):
-    _quiet_tensorflow()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

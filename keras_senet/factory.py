@@ -16,8 +16,6 @@ from keras_senet import zoo
 from keras_senet.models.resnet import build_resnet
 
 POOLING = (None, "avg", "max")
-# A weights string with one of these endings is a file path, never a tag.
-_FILE_EXTENSIONS = (".h5", ".keras", ".safetensors", ".pth", ".pt", ".bin", ".ckpt", ".npz", ".pkl")
 _SPEC_OVERRIDES = ("attention", "attention_kwargs", "drop_rate")
 
 
@@ -30,10 +28,10 @@ def _resolve_weights(weights, model_name, tag):
     from keras_senet.weights import loading
     from keras_senet.weights.pretrained import get_pretrained
 
+    if tag and weights != "imagenet":
+        raise ValueError(f"{model_name}.{tag}: a tag in the model name picks pretrained weights and needs "
+                         f"weights='imagenet'; got weights={weights!r}.")
     if weights is None:
-        if tag:
-            raise ValueError(f"{model_name}.{tag}: a tag picks pretrained weights; pass "
-                             "weights='imagenet' (or drop the tag for a random initialisation).")
         return None, None
     if isinstance(weights, os.PathLike):
         weights = os.fspath(weights)
@@ -47,22 +45,25 @@ def _resolve_weights(weights, model_name, tag):
         from keras_senet.weights.download import check_url
 
         check_url(weights)
+        suffixes = loading.KERAS_SUFFIXES + loading.STATE_DICT_SUFFIXES
+        if not any(weights.split("?")[0].lower().endswith(s) for s in suffixes):
+            raise ValueError(f"weights={weights!r}: unknown checkpoint kind; the URL must end in one of "
+                             f"{', '.join(suffixes)}")
         return weights, None
     if "://" in weights:
         raise ValueError(f"weights={weights!r}: unsupported URL scheme; use https:// (http:// for loopback "
                          "hosts) or hf://org/repo.")
+    if weights == "imagenet":
+        return "pretrained", get_pretrained(model_name, tag)
     if os.path.isfile(weights):
         if not any(weights.lower().endswith(s) for s in loading.KERAS_SUFFIXES + loading.STATE_DICT_SUFFIXES):
             raise ValueError(f"weights={weights!r}: unknown checkpoint kind; a file must end in one of "
                              f"{', '.join(loading.KERAS_SUFFIXES + loading.STATE_DICT_SUFFIXES)}")
         return weights, None
-    if os.sep in weights or os.path.splitext(weights)[1].lower() in _FILE_EXTENSIONS:
+    if loading.looks_like_path(weights):
         raise ValueError(f"weights={weights!r}: no such file. Allowed: None, 'imagenet', a tag, an "
                          "existing checkpoint file, an https:// URL or 'hf://org/repo'.")
     if weights != "imagenet":
-        if tag:
-            raise ValueError(f"Both a tag in the model name ({model_name}.{tag}) and weights={weights!r}; "
-                             "give one.")
         tag = weights[len(model_name) + 1:] if weights.startswith(model_name + ".") else weights
     return "pretrained", get_pretrained(model_name, tag)
 
@@ -88,8 +89,8 @@ def _resolve_input_shape(input_shape, input_tensor, include_top, entry):
     except (TypeError, ValueError):
         raise ValueError(f"input_shape must be a tuple of 3 integers (or None), got {input_shape!r}")
     if len(input_shape) != 3:
-        raise ValueError(f"input_shape must have 3 entries (height, width, channels) for "
-                         f"channels_last, got {input_shape!r}")
+        order = "(height, width, channels)" if channels_last else "(channels, height, width)"
+        raise ValueError(f"input_shape must have 3 entries {order}, got {input_shape!r}")
     channels = input_shape[_channels_axis()]
     spatial = input_shape[:2] if channels_last else input_shape[1:]
     if channels is None or channels < 1:
@@ -141,6 +142,18 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
         raise ValueError(f"classes must be a positive integer, got {classes!r}")
     source, pretrained = _resolve_weights(weights, model_name, tag)
+    if source is not None and overrides.get("attention", entry.spec.attention) != entry.spec.attention:
+        raise ValueError(f"attention={overrides['attention']!r} changes the architecture of {model_name!r}, "
+                         "so its weights cannot be loaded; use weights=None for an ablation.")
+    if source is not None and "attention_kwargs" in overrides:
+        raise ValueError("attention_kwargs changes the architecture, so pretrained or saved weights cannot be "
+                         "loaded; use weights=None for an ablation.")
+    if pretrained is not None and pretrained.num_classes == 0 and include_top:
+        raise ValueError(f"{pretrained.name} has no classifier (a feature extractor checkpoint); use "
+                         "include_top=False.")
+    if pretrained is not None and include_top and classifier_activation not in (None, "softmax"):
+        raise ValueError(f"classifier_activation={classifier_activation!r}: only None and 'softmax' are "
+                         "allowed with pretrained weights and include_top=True.")
     if pretrained is not None and include_top and classes != pretrained.num_classes:
         raise ValueError(f"If using weights={weights!r} ({pretrained.name}) with include_top=True, classes "
                          f"should be {pretrained.num_classes}; received classes={classes}")

@@ -12,7 +12,9 @@ class CheckpointServer:
     """Serves files from `root` at ``http://127.0.0.1:<port>/<relative path>``.
 
     ``behaviour[path]`` may be ``"truncate"`` (announce the full length, send half, close),
-    ``"stall"`` (wait 5 s before answering) or ``"bad-etag"`` (send a wrong X-Linked-Etag).
+    ``"stall"`` (wait 5 s before answering), ``"bad-etag"`` (send a wrong X-Linked-Etag), or
+    ``("redirect", location, etag)``: answer 302 to `location` with that X-Linked-Etag, as the hub
+    redirects to its CDN.
     Every served file gets the hub's ``X-Linked-Etag: "<sha256>"`` header, as LFS files on the hub do.
     """
 
@@ -31,6 +33,13 @@ class CheckpointServer:
                 server.requests.append(path)
                 local = os.path.join(server.root, path)
                 mode = server.behaviour.get(path)
+                if isinstance(mode, tuple) and mode[0] == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", mode[1])
+                    self.send_header("X-Linked-Etag", f'"{mode[2]}"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if mode == "stall":
                     time.sleep(5)
                 if not os.path.isfile(local):
@@ -41,7 +50,8 @@ class CheckpointServer:
                 digest = "0" * 64 if mode == "bad-etag" else hashlib.sha256(body).hexdigest()
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
-                self.send_header("X-Linked-Etag", f'"{digest}"')
+                if mode != "cdn":  # a CDN answer carries no hub hash header
+                    self.send_header("X-Linked-Etag", f'"{digest}"')
                 self.end_headers()
                 try:
                     self.wfile.write(body[: len(body) // 2] if mode == "truncate" else body)

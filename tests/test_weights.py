@@ -139,15 +139,22 @@ def test_pth_checkpoint_read_without_unpickling(tmp_path, seresnet18_checkpoint)
     expected = timm_logits(reference, _images())
     np.testing.assert_allclose(_logits(model, _images()), expected, atol=1e-4 * np.abs(expected).max())
     evil = tmp_path / "evil.pth"
-    torch.save({"x": Exploit()}, evil)  # a pickle that would run code when unpickled unsafely
+    marker = tmp_path / "pwned"
+    torch.save({"x": Exploit(str(marker))}, evil)  # a pickle that would run code if unpickled unsafely
     with pytest.raises(ks.weights.CheckpointMismatchError, match="not a readable PyTorch state dict"):
         ks.weights.read_state_dict(str(evil))
-    assert not os.path.exists(tmp_path / "pwned")
+    assert not marker.exists()
+    wrapped = tmp_path / "train.pth"  # a training checkpoint: {"model": state_dict, "epoch": ...}
+    torch.save({"model": reference.state_dict(), "epoch": 3}, wrapped)
+    assert set(ks.weights.read_state_dict(str(wrapped))) == set(reference.state_dict())
 
 
 class Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
     def __reduce__(self):
-        return (os.system, ("touch pwned",))
+        return (os.system, (f"touch {self.marker}",))
 
 
 def test_pth_url_hash_prefix_is_checked(checkpoint_server, seresnet18_checkpoint, tmp_path):
@@ -219,7 +226,8 @@ def test_sha256_mismatch(checkpoint_server, seresnet18_checkpoint, tmp_path):
 
 def test_checkpoint_of_another_architecture(checkpoint_server, seresnet18_checkpoint):
     url = checkpoint_server.add("other/model.safetensors", seresnet18_checkpoint[1])
-    with pytest.raises(ks.weights.CheckpointMismatchError, match=r"layer1\.0\.conv1\.weight|shape"):
+    with pytest.raises(ks.weights.CheckpointMismatchError,
+                       match=r"'fc\.weight' has shape \(1000, 512\).*has shape \(2048, 1000\)"):
         ks.create_model("seresnet50", weights=url)
     assert not any(f.endswith(".h5") for f in _cache_files())
 
@@ -277,7 +285,7 @@ def test_two_processes_fetch_the_same_weights(checkpoint_server, seresnet18_chec
     sums = [out.split()[-1] for out, _ in outputs]
     assert sums[0] == sums[1]
     assert sum(f.endswith(cache.WEIGHTS_FILE) for f in _cache_files()) >= 1
-    assert not any(os.path.basename(f).startswith(".partial") for f in _cache_files())
+    assert not any(part.startswith((".partial", ".download")) for f in _cache_files() for part in f.split(os.sep))
 
 
 # --- the convert command --------------------------------------------------------------------------
@@ -327,3 +335,40 @@ def test_pretrained_table_matches_timm_configs():
             assert tags[0] == next(iter(get_arch_pretrained_cfgs(name))).split(".", 1)[1]
     assert listed == expected
     assert {f"{m}.{t}" for m in ks.weights.models_with_weights() for t in ks.weights.pretrained_tags(m)} == expected
+
+
+def test_hub_redirect_hash_is_checked_and_redirects_are_restricted(checkpoint_server, seresnet18_checkpoint,
+                                                                   tmp_path):
+    """The hub answers /resolve/ with a 302 to its CDN carrying X-Linked-Etag (the SHA-256); the CDN's
+    own answer has none. The hash from the redirect must still be enforced, and a redirect to plain
+    http on a public host refused."""
+    data = seresnet18_checkpoint[1]
+    cdn = checkpoint_server.add("cdn/blob", data)
+    checkpoint_server.behaviour["cdn/blob"] = "cdn"
+    good = checkpoint_server.add("hub/good/model.safetensors", b"")
+    checkpoint_server.behaviour["hub/good/model.safetensors"] = ("redirect", cdn, hashlib.sha256(data).hexdigest())
+    assert download(good, tmp_path / "ok" / "m.safetensors") == hashlib.sha256(data).hexdigest()
+    bad = checkpoint_server.add("hub/bad/model.safetensors", b"")
+    checkpoint_server.behaviour["hub/bad/model.safetensors"] = ("redirect", cdn, "2" * 64)
+    with pytest.raises(DownloadError, match="SHA-256 mismatch"):
+        download(bad, tmp_path / "bad" / "m.safetensors")
+    public = checkpoint_server.add("hub/public/model.safetensors", b"")
+    checkpoint_server.behaviour["hub/public/model.safetensors"] = ("redirect", "http://203.0.113.5/x", "3" * 64)
+    with pytest.raises(DownloadError, match="refused redirect"):
+        download(public, tmp_path / "public" / "m.safetensors")
+    assert os.listdir(tmp_path / "bad") == [] and os.listdir(tmp_path / "public") == []
+
+
+def test_weights_and_architecture_overrides_do_not_mix(tmp_path, seresnet18_checkpoint):
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(seresnet18_checkpoint[1])
+    with pytest.raises(ValueError, match="changes the architecture"):
+        ks.create_model("seresnet18", weights=str(path), attention="eca")
+    with pytest.raises(ValueError, match="needs weights='imagenet'"):
+        ks.create_model("seresnet50.a1_in1k", weights=str(path))
+    with pytest.raises(ValueError, match="only None and 'softmax'"):
+        ks.create_model("seresnet50", weights="imagenet", classifier_activation="sigmoid")
+    renamed = ks.create_model("seresnet18", name="backbone", input_shape=(SIZE, SIZE, 3))
+    with pytest.raises(ValueError, match="Unknown model 'backbone'"):
+        ks.weights.load(renamed, str(path))
+    ks.weights.load(renamed, str(path), model_name="seresnet18")

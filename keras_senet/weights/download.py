@@ -48,6 +48,19 @@ def check_url(url):
                      "are allowed for weights")
 
 
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to allowed URLs, and keep the hub's SHA-256 header: the hub sends
+    ``X-Linked-Etag`` on its redirect to the CDN, not on the CDN's response."""
+
+    def __init__(self):
+        self.linked_etag = None
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        check_url(newurl)
+        self.linked_etag = headers.get("X-Linked-Etag") or self.linked_etag
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def sha256_file(path):
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -86,11 +99,14 @@ def download(url, destination, *, sha256=None, timeout=DEFAULT_TIMEOUT, label=No
     fd, partial = tempfile.mkstemp(prefix=".partial-", dir=os.path.dirname(destination) or ".")
     try:
         with os.fdopen(fd, "wb") as out:
+            redirects = _CheckedRedirects()
             try:
-                response = urllib.request.urlopen(request, timeout=timeout)
+                response = urllib.request.build_opener(redirects).open(request, timeout=timeout)
             except urllib.error.HTTPError as error:
                 raise DownloadError(f"{url}: HTTP {error.code} {error.reason}. Check the URL or tag; "
                                     "to work offline, put the file in place yourself.") from None
+            except ValueError as error:  # a redirect to a URL that check_url refuses
+                raise DownloadError(f"{url}: refused redirect ({error})") from None
             except (urllib.error.URLError, socket.timeout, OSError) as error:
                 reason = getattr(error, "reason", error)
                 raise DownloadError(f"{url}: cannot connect ({reason}). Check the network, or work "
@@ -98,7 +114,8 @@ def download(url, destination, *, sha256=None, timeout=DEFAULT_TIMEOUT, label=No
             with response:
                 expected_length = response.headers.get("Content-Length")
                 expected_length = int(expected_length) if expected_length else None
-                hub_sha256 = (response.headers.get("X-Linked-Etag") or "").strip('"').lower()
+                hub_sha256 = (response.headers.get("X-Linked-Etag") or redirects.linked_etag or "")
+                hub_sha256 = hub_sha256.strip('"').lower()
                 digest, done = hashlib.sha256(), 0
                 try:
                     for block in iter(lambda: response.read(_CHUNK), b""):

@@ -33,6 +33,15 @@ _CLASSIFIERS = ("fc", "last_linear")
 _PTH_HASH = re.compile(r"-([0-9a-f]{8,64})\.pth$")  # torch.hub convention: name-<sha256 prefix>.pth
 
 
+# A weights string with one of these endings, or with a path separator, is a file path, never a tag.
+FILE_EXTENSIONS = (".h5", ".keras", ".safetensors", ".pth", ".pt", ".bin", ".ckpt", ".npz", ".pkl")
+
+
+def looks_like_path(source):
+    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    return any(sep in source for sep in separators) or os.path.splitext(source)[1].lower() in FILE_EXTENSIONS
+
+
 class OfflineError(RuntimeError):
     """Weights are needed from the network while offline mode is on."""
 
@@ -64,7 +73,7 @@ def read_state_dict(path):
 
         try:
             return load_file(path)
-        except (SafetensorError, OSError, ValueError) as error:
+        except (SafetensorError, OSError, ValueError, TypeError) as error:
             raise CheckpointMismatchError(f"{path}: not a readable safetensors file ({error}); the file "
                                           "is corrupt or truncated.") from None
     try:
@@ -76,9 +85,17 @@ def read_state_dict(path):
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for corrupt or unsafe files
         raise CheckpointMismatchError(f"{path}: not a readable PyTorch state dict ({error}).") from None
-    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if isinstance(state, dict):  # training checkpoints wrap the state dict
+        for wrapper in ("state_dict_ema", "state_dict", "model"):
+            if isinstance(state.get(wrapper), dict):
+                state = state[wrapper]
+                break
     if not isinstance(state, dict):
         raise CheckpointMismatchError(f"{path}: expected a state dict, found {type(state).__name__}")
+    bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointMismatchError(f"{path}: entry {bad[0]!r} is a {type(state[bad[0]]).__name__}, not a "
+                                      "tensor; expected a plain state dict.")
     return {k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in state.items()}
 
 
@@ -103,7 +120,18 @@ def apply_state_dict(model, state_dict, source):
 
 
 def copy_weights_by_name(model, donor, source):
-    """Copy every weighted layer of `model` from the layer of the same name in `donor` (strict)."""
+    """Copy every weighted layer of `model` from the layer of the same name in `donor`.
+
+    Strict both ways: every weighted layer of `model` must be in `donor` with the same shapes, and
+    every weighted layer of `donor` must be used, except its classifier when `model` has no top.
+    """
+    wanted = {layer.name for layer in model.layers if layer.weights}
+    skippable = set(_CLASSIFIERS) if _classifier(model) is None else set()
+    unused = [layer.name for layer in donor.layers
+              if layer.weights and layer.name not in wanted and layer.name not in skippable]
+    if unused:
+        raise CheckpointMismatchError(f"{source}: layer {unused[0]!r} (and {len(unused) - 1} more) has no "
+                                      f"counterpart in model {model.name!r}; is it another architecture?")
     plan = []
     for layer in model.layers:
         if not layer.weights:
@@ -124,10 +152,13 @@ def copy_weights_by_name(model, donor, source):
 
 
 def _full_model(model_name, num_classes):
+    import keras
+
     from keras_senet.factory import create_model
 
-    return create_model(model_name, weights=None, input_shape=(None, None, 3), classes=num_classes,
-                        classifier_activation=None)
+    channels_last = keras.config.image_data_format() == "channels_last"
+    return create_model(model_name, weights=None, input_shape=(None, None, 3) if channels_last else (3, None, None),
+                        classes=num_classes, classifier_activation=None)
 
 
 def _is_full(model, num_classes):
@@ -140,9 +171,11 @@ def _fetch_convert(model, model_name, key, url, sha256=None, record=None):
     if is_offline():
         raise OfflineError(
             f"Offline mode is on and weights {key!r} for model {model_name!r} are not in the cache "
-            f"(looked for {os.path.join(cache.entry_dir(key), cache.WEIGHTS_FILE)}). Unset "
-            f"KERAS_SENET_OFFLINE/HF_HUB_OFFLINE once to download {url}, or fetch that file yourself "
-            "and pass its path as weights=... (or run `keras-senet convert` on it).")
+            f"(looked for {os.path.join(cache.entry_dir(key), cache.WEIGHTS_FILE)}). Either unset "
+            f"KERAS_SENET_OFFLINE/HF_HUB_OFFLINE once so it is downloaded from {url} and cached, or fetch "
+            "that file on another machine, copy it here and pass its path: weights='/path/to/"
+            f"{os.path.basename(urllib.parse.urlsplit(url).path)}' (or convert it once with "
+            f"`keras-senet convert --model {model_name} FILE OUT.weights.h5` and pass OUT.weights.h5).")
     os.makedirs(cache.cache_dir(), exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".download-", dir=cache.cache_dir()) as tmp:
         filename = os.path.basename(urllib.parse.urlsplit(url).path) or "checkpoint"
@@ -223,14 +256,15 @@ def load_url(model, url, model_name):
     if not _has_suffix(filename, KERAS_SUFFIXES):
         raise ValueError(f"{url}: unknown checkpoint kind; the URL must end in one of "
                          f"{', '.join(KERAS_SUFFIXES + STATE_DICT_SUFFIXES)}")
-    folder = cache.entry_dir(key)
-    local = os.path.join(folder, filename)
-    if not os.path.isfile(local):
-        if is_offline():
-            raise OfflineError(f"Offline mode is on and {url} is not in the cache (looked for {local}); "
-                               "download it yourself and pass its path as weights=...")
+    # Keras files need no conversion: fetched (verified) into a temporary folder and loaded, not cached.
+    if is_offline():
+        raise OfflineError(f"Offline mode is on: cannot fetch {url}; download it yourself and pass its "
+                           "path as weights=...")
+    os.makedirs(cache.cache_dir(), exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=cache.cache_dir()) as tmp:
+        local = os.path.join(tmp, filename)
         download(url, local, label=filename)
-    load_file(model, local, model_name)
+        load_file(model, local, model_name)
 
 
 def load(model, source, model_name=None):
@@ -241,17 +275,22 @@ def load(model, source, model_name=None):
         source: ``"imagenet"``, a tag, a path, an ``https://`` URL or ``hf://org/repo``.
         model_name: the registry name of `model`'s architecture; default ``model.name``.
     """
+    from keras_senet import zoo
+
     model_name = model_name or model.name
+    zoo.get_entry(model_name)  # a renamed model needs model_name=...: fail before any work
     source = os.fspath(source) if isinstance(source, os.PathLike) else source
     if not isinstance(source, str):
         raise ValueError(f"weights source must be a string or path, got {type(source).__name__}")
+    if source == "imagenet":
+        return load_pretrained(model, model_name)
     if source.startswith("hf://"):
         return load_url(model, hub_url(source), model_name)
     if source.startswith(("http://", "https://")):
         return load_url(model, source, model_name)
     if os.path.isfile(source):
         return load_file(model, source, model_name)
-    if _has_suffix(source, KERAS_SUFFIXES + STATE_DICT_SUFFIXES) or os.sep in source:
+    if looks_like_path(source):
         raise ValueError(f"weights={source!r}: no such file.")
     tag = source.split(".", 1)[1] if source.startswith(model_name + ".") else source
     return load_pretrained(model, model_name, tag)
