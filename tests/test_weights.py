@@ -372,3 +372,18 @@ def test_weights_and_architecture_overrides_do_not_mix(tmp_path, seresnet18_chec
     with pytest.raises(ValueError, match="Unknown model 'backbone'"):
         ks.weights.load(renamed, str(path))
     ks.weights.load(renamed, str(path), model_name="seresnet18")
+
+
+def test_stale_temporary_folders_are_swept(checkpoint_server, seresnet18_checkpoint):
+    os.makedirs(cache.cache_dir(), exist_ok=True)
+    stale = os.path.join(cache.cache_dir(), ".partial-killed")
+    fresh = os.path.join(cache.cache_dir(), ".download-running")
+    for folder in (stale, fresh):
+        os.makedirs(folder)
+        open(os.path.join(folder, "model.weights.h5"), "wb").close()
+    old = os.path.getmtime(stale) - 2 * cache.STALE_SECONDS
+    os.utime(stale, (old, old))
+    url = checkpoint_server.add("sweep/model.safetensors", seresnet18_checkpoint[1])
+    ks.create_model("seresnet18", weights=url, input_shape=(SIZE, SIZE, 3))
+    assert not os.path.exists(stale)  # left by a killed process a day ago
+    assert os.path.exists(fresh)  # may belong to a process still downloading

@@ -3,8 +3,8 @@
 Layout under ``$KERAS_HOME/keras_senet/weights`` (``~/.keras`` when KERAS_HOME is unset), one folder
 per entry:
 
-    <key>/model.weights.h5   Keras weights of the full model (with its classifier)
-    <key>/provenance.json    source URL, SHA-256 of the upstream file, SHA-256 of model.weights.h5,
+    <key>.v<N>/model.weights.h5   Keras weights of the full model (with its classifier)
+    <key>.v<N>/provenance.json    source URL, SHA-256 of the upstream file, SHA-256 of model.weights.h5,
                              converter version, time
 
 An entry is written in a temporary folder and renamed into place whole, so readers never see half an
@@ -23,7 +23,10 @@ import time
 
 from keras_senet.weights.download import sha256_file
 
-CONVERTER_VERSION = 1  # bump when the conversion changes: older cache entries are then re-made
+# Part of every entry's folder name: bump when the conversion or the layer naming changes, so new
+# entries are made while installs of other versions sharing the cache keep theirs.
+CONVERTER_VERSION = 1
+STALE_SECONDS = 24 * 3600  # temporary folders older than this were left by a killed process
 WEIGHTS_FILE = "model.weights.h5"
 RECORD_FILE = "provenance.json"
 
@@ -35,14 +38,27 @@ def cache_dir():
 
 
 def entry_dir(key):
-    return os.path.join(cache_dir(), key)
+    return os.path.join(cache_dir(), f"{key}.v{CONVERTER_VERSION}")
+
+
+def _sweep_stale(now=None):
+    """Remove temporary folders a killed process left behind (Ctrl-C is cleaned up by `finally`)."""
+    now = now or time.time()
+    for name in os.listdir(cache_dir()):
+        path = os.path.join(cache_dir(), name)
+        if name.startswith((".partial-", ".download-", ".trash-")):
+            try:
+                if now - os.path.getmtime(path) > STALE_SECONDS:
+                    shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+            except OSError:
+                pass
 
 
 def read_entry(key):
     """(weights path, provenance record) of a verified entry, or (None, None).
 
-    An entry that exists but fails verification (missing file, unreadable record, SHA-256 mismatch,
-    older converter) is deleted so that it is fetched again.
+    An entry that exists but fails verification (missing file, unreadable record, SHA-256 mismatch)
+    is deleted so that it is fetched again.
     """
     folder = entry_dir(key)
     if not os.path.isdir(folder):
@@ -51,8 +67,7 @@ def read_entry(key):
     try:
         with open(os.path.join(folder, RECORD_FILE)) as f:
             record = json.load(f)
-        if (record.get("converter_version") == CONVERTER_VERSION
-                and sha256_file(weights_path) == record["keras_sha256"]):
+        if sha256_file(weights_path) == record["keras_sha256"]:
             return weights_path, record
     except (OSError, ValueError, KeyError):
         pass
@@ -78,6 +93,7 @@ def write_entry(key, save_weights, record):
     Returns the path of the cached weights (this process's or a concurrent writer's identical one).
     """
     os.makedirs(cache_dir(), exist_ok=True)
+    _sweep_stale()
     staging = tempfile.mkdtemp(prefix=".partial-", dir=cache_dir())
     try:
         weights_path = os.path.join(staging, WEIGHTS_FILE)
