@@ -24,7 +24,7 @@ import urllib.parse
 
 from keras_senet.weights import cache
 from keras_senet.weights.download import check_url, download
-from keras_senet.weights.pretrained import HUB_ENDPOINT, get_pretrained
+from keras_senet.weights.pretrained import get_pretrained, hub_file_url
 from keras_senet.weights.timm_convert import CheckpointMismatchError, load_timm_state_dict
 
 STATE_DICT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
@@ -60,9 +60,7 @@ def hub_url(spec):
     parts = spec[len("hf://"):].strip("/").split("/")
     if len(parts) < 2 or not all(parts[:2]):
         raise ValueError(f"{spec!r}: a hub source is 'hf://org/repo' or 'hf://org/repo/file'")
-    filename = "/".join(parts[2:]) or "model.safetensors"
-    endpoint = os.environ.get("HF_ENDPOINT", HUB_ENDPOINT).rstrip("/")
-    return f"{endpoint}/{parts[0]}/{parts[1]}/resolve/main/{filename}"
+    return hub_file_url(f"{parts[0]}/{parts[1]}", "/".join(parts[2:]) or "model.safetensors")
 
 
 def read_state_dict(path):

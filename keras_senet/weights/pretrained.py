@@ -48,10 +48,13 @@ class PretrainedConfig:
 
     def source_url(self):
         """Where the upstream file is fetched from (``HF_ENDPOINT`` overrides the hub address)."""
-        if self.hub_id:
-            endpoint = os.environ.get("HF_ENDPOINT", HUB_ENDPOINT).rstrip("/")
-            return f"{endpoint}/{self.hub_id}/resolve/main/{self.file}"
-        return self.url
+        return hub_file_url(self.hub_id, self.file) if self.hub_id else self.url
+
+
+def hub_file_url(repo_id, filename):
+    """URL of `filename` in hub repository `repo_id` (``HF_ENDPOINT`` overrides the hub address)."""
+    endpoint = os.environ.get("HF_ENDPOINT", HUB_ENDPOINT).rstrip("/")
+    return f"{endpoint}/{repo_id}/resolve/main/{filename}"
 
 
 @functools.lru_cache(maxsize=1)
