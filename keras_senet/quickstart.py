@@ -1,0 +1,205 @@
+"""`keras-senet quickstart`: fine-tune, test and export a small SE-ResNet offline, in minutes on a CPU.
+
+scikit-learn ships 1,797 real 8x8 handwritten digits; they are written as an image folder
+(``digits/{train,test}/<digit>/*.png``, 80/20 stratified), and a randomly initialised SE-ResNet-18 is
+trained on them at 32x32 through the library's own path (`keras_senet.data.load_dataset` ->
+`keras_senet.training.finetune`). The model is then exported as SavedModel, TFLite int8 and ONNX
+(`keras_senet.export`), each export is scored on the test split in its own runtime, and one table
+(format, size, accuracy, latency) is printed. ``data=``/``model=``/``weights=`` switch it to a real
+dataset and pretrained weights. Needs scikit-learn for the digits (the ``quickstart`` extra).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+FORMATS = ("saved_model", "tflite", "onnx")
+# The digits recipe: measured >= 97% test accuracy in well under 5 minutes on 2 CPU cores.
+DIGITS = dict(model="seresnet18", weights=None, image_size=32, batch_size=64, head_epochs=0, epochs=12,
+              lr=3e-3, crop_pct=1.0, flip=False, crop_scale=(0.6, 1.0))
+
+
+def write_digits(root, *, test_fraction=0.2, seed=0):
+    """Write scikit-learn's digits as PNGs: ``root/{train,test}/<digit>/<index>.png``. Returns `root`.
+
+    Grey levels 0..16 become 0..255 (8x8, one channel). The split is stratified and fixed by `seed`.
+    An existing complete folder is reused; the folder appears only when fully written.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError as error:
+        raise ImportError("The quickstart's digits need scikit-learn: pip install 'keras-senet[quickstart]' "
+                          "(or pass data=... for another dataset).") from error
+    root = os.path.abspath(os.fspath(root))
+    if os.path.exists(os.path.join(root, ".complete")):
+        return root
+    digits = load_digits()
+    images = np.round(digits.images * (255.0 / 16.0)).clip(0, 255).astype("uint8")[..., None]
+    index = np.arange(len(images))
+    train, test = train_test_split(index, test_size=test_fraction, random_state=seed, stratify=digits.target)
+    tmp = f"{root}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for split, indices in (("train", train), ("test", test)):
+        for i in indices:
+            folder = os.path.join(tmp, split, str(digits.target[i]))
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, f"{i:04d}.png"), "wb") as f:
+                f.write(tf.io.encode_png(images[i]).numpy())
+    open(os.path.join(tmp, ".complete"), "w").close()
+    if os.path.exists(root):
+        shutil.rmtree(root)
+    os.replace(tmp, root)
+    return root
+
+
+def _batches(data):
+    for images, labels in data:
+        yield images.numpy(), labels.numpy()
+
+
+def _accuracy(predict, data):
+    import numpy as np
+
+    correct = total = 0
+    for images, labels in _batches(data):
+        scores = np.asarray(predict(images))
+        correct += int((scores.argmax(-1) == labels).sum())
+        total += len(labels)
+    return correct / total
+
+
+def _latency_ms(predict, image, repeats=30):
+    """Median wall time of one single-image call, after a warm-up call."""
+    import numpy as np
+
+    predict(image)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predict(image)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000)
+
+
+def _size(path):
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+    return os.path.getsize(path)
+
+
+def _table(rows):
+    lines = [f"{'format':<22} {'size':>10} {'test accuracy':>14} {'latency (1 image)':>18}"]
+    for name, size, accuracy, latency in rows:
+        size_text = f"{size / 2**20:.1f} MiB" if size is not None else "-"
+        acc_text = f"{accuracy * 100:.2f}%" if accuracy is not None else "-"
+        lat_text = f"{latency:.2f} ms" if latency is not None else "-"
+        lines.append(f"{name:<22} {size_text:>10} {acc_text:>14} {lat_text:>18}")
+    return "\n".join(lines)
+
+
+def quickstart(workdir="keras_senet_quickstart", *, data=None, model=None, weights=None, epochs=None,
+               head_epochs=None, image_size=None, batch_size=None, train_split="train", test_split="test",
+               formats=FORMATS, overwrite=True, verbose="auto"):
+    """Train, test and export; returns ``{"accuracy": float, "seconds": float, "rows": [...]}``.
+
+    Args:
+        workdir: everything goes here: ``digits/``, ``run/`` (finetune's workdir), ``export/``.
+        data: None (scikit-learn digits) or a `keras_senet.data.load_dataset` source (``"tfds:NAME"``,
+            a folder) with splits `train_split` and `test_split`.
+        model, weights: registry name and backbone weights; default ``"seresnet18"``, None for the
+            digits, ``"seresnet50"`` with ``"imagenet"`` for other data.
+        epochs, head_epochs, image_size, batch_size: override the recipe.
+        formats: exports to make and score (subset of ``("saved_model", "tflite", "onnx")``); TFLite is
+            int8-quantised with training batches as representative data.
+        overwrite: retrain even if ``workdir/run`` holds a finished model.
+        verbose: `model.fit` verbosity.
+
+    ``rows`` are ``(format, size_bytes, accuracy, latency_ms)``, the Keras model first.
+    """
+    import numpy as np
+
+    from keras_senet.data import load_dataset
+    from keras_senet.training import finetune
+
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ValueError(f"formats {unknown} not among {', '.join(FORMATS)}")
+    start = time.perf_counter()
+    workdir = os.path.abspath(os.fspath(workdir))
+    if data is None:
+        recipe = dict(DIGITS)
+        print(f"[1/4] Writing scikit-learn's 8x8 digits as PNG files under {workdir}/digits", flush=True)
+        data = write_digits(os.path.join(workdir, "digits"))
+        data_options = dict(crop_pct=recipe.pop("crop_pct"), flip=recipe.pop("flip"),
+                            crop_scale=recipe.pop("crop_scale"))
+    else:
+        recipe = dict(model="seresnet50", weights="imagenet", image_size=None, batch_size=32, head_epochs=1,
+                      epochs=3, lr=1e-4)
+        data_options = {}
+        print(f"[1/4] Data: {data}", flush=True)
+    if model is not None:
+        recipe["model"], recipe["weights"] = model, weights
+    elif weights is not None:
+        recipe["weights"] = weights
+    overrides = dict(epochs=epochs, head_epochs=head_epochs, image_size=image_size, batch_size=batch_size)
+    recipe.update({k: v for k, v in overrides.items() if v is not None})
+    preprocessing = recipe["model"] if recipe["weights"] else recipe["model"].partition(".")[0]
+    common = dict(model=preprocessing, image_size=recipe["image_size"], **data_options)
+    train = load_dataset(data, train_split, batch_size=recipe["batch_size"], training=True, seed=0, cache=True,
+                         **common)
+    test = load_dataset(data, test_split, batch_size=recipe["batch_size"], training=False, cache=True,
+                        class_names=train.class_names, **common)
+    print(f"      {train.num_examples} training / {test.num_examples} test images, {train.num_classes} classes, "
+          f"{train.preprocessing.image_size}x{train.preprocessing.image_size} input", flush=True)
+
+    print(f"[2/4] Fine-tuning {recipe['model']} (weights={recipe['weights']}) for "
+          f"{recipe['head_epochs']}+{recipe['epochs']} epochs", flush=True)
+    result = finetune(recipe["model"], train, test, train.num_classes, weights=recipe["weights"],
+                      workdir=os.path.join(workdir, "run"), head_epochs=recipe["head_epochs"],
+                      epochs=recipe["epochs"], lr=recipe["lr"], overwrite=overwrite, verbose=verbose)
+    model = result.model
+
+    print("[3/4] Scoring the Keras model on the test split", flush=True)
+    accuracy = _accuracy(lambda x: model.predict_on_batch(x), test)
+    sample = next(_batches(test))[0][:1]
+    rows = [("keras (.keras)", _size(result.model_path), accuracy,
+             _latency_ms(lambda x: model.predict_on_batch(x), sample))]
+    print(f"      test accuracy {accuracy * 100:.2f}% after {time.perf_counter() - start:.0f} s", flush=True)
+
+    if formats:
+        print(f"[4/4] Exporting ({', '.join(formats)}) and scoring each export in its own runtime", flush=True)
+        rows += _export_rows(model, os.path.join(workdir, "export"), formats, train, test, sample)
+    seconds = time.perf_counter() - start
+    print()
+    print(_table(rows))
+    print(f"\nDone in {seconds:.0f} s. Model: {result.model_path}; history: {result.history_path}")
+    return {"accuracy": accuracy, "seconds": seconds, "rows": rows, "model_path": result.model_path,
+            "class_names": np.asarray(train.class_names).tolist()}
+
+
+def _export_rows(model, folder, formats, train, test, sample):
+    try:
+        from keras_senet.export import export, load_exported
+    except ImportError as error:
+        print(f"      export skipped: {error}", flush=True)
+        return []
+    representative = train.take(8).map(lambda x, y: x)
+    rows = []
+    for fmt in formats:
+        quantize = "int8" if fmt == "tflite" else None
+        suffix = {"saved_model": "", "tflite": ".tflite", "onnx": ".onnx"}[fmt]
+        path = os.path.join(folder, f"model_{quantize}{suffix}" if quantize else f"model{suffix}")
+        os.makedirs(folder, exist_ok=True)
+        report = export(model, path, fmt, quantize=quantize,
+                        representative_data=representative if quantize else None, overwrite=True)
+        predict = load_exported(report.path)
+        label = f"{fmt} ({quantize})" if quantize else fmt
+        rows.append((label, report.size_bytes, _accuracy(predict, test), _latency_ms(predict, sample)))
+        print(f"      {label}: {report.path}", flush=True)
+    return rows

@@ -1,0 +1,513 @@
+"""Fine-tuning recipe around `model.fit`: new head, frozen-backbone warm-up, unfreeze, resume.
+
+    ds = load_dataset("/data/pets", "train", model="seresnet50", batch_size=32)
+    val = load_dataset("/data/pets", "validation", model="seresnet50", batch_size=64)
+    result = finetune("seresnet50", ds, val, num_classes=ds.num_classes, workdir="runs/pets")
+    result.model, result.history, result.model_path   # runs/pets/model.keras, runs/pets/history.json
+
+Phase 1 trains only the new head (the backbone's ``trainable=False`` also keeps its BatchNorm layers
+in inference mode, Keras 3 semantics); phase 2 unfreezes the top stages (or all) at a lower learning
+rate. Each phase uses AdamW (no weight decay on biases and BatchNorm) with a linear warm-up and cosine
+decay, and categorical cross-entropy with label smoothing. The working directory holds per-epoch
+checkpoints (``checkpoints/epoch001.weights.h5``), TensorBoard logs (``logs/``) and
+`keras.callbacks.BackupAndRestore` state (``backup/``): calling `finetune` again with the same
+arguments after a crash or kill resumes at the epoch where it stopped. Runs on the TensorFlow backend
+(the distribution strategies are `tf.distribute`'s).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+from typing import Optional
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+HEAD_NAME = "head"
+
+
+@dataclasses.dataclass
+class FinetuneResult:
+    """What `finetune` returns.
+
+    Attributes:
+        model: the trained `keras.Model` (softmax outputs ``(batch, num_classes)``).
+        history: ``{"epoch": [1, 2, ...], "phase": [1, 2, ...], "loss": [...], "accuracy": [...],
+            "val_accuracy": [...], ...}`` over every epoch of both phases, resumed runs included.
+        model_path: the saved ``.keras`` file (None on non-chief workers).
+        history_path: the history JSON (None on non-chief workers).
+    """
+
+    model: object
+    history: dict
+    model_path: Optional[str]
+    history_path: Optional[str]
+
+
+def make_strategy(name="default"):
+    """A `tf.distribute.Strategy` by name.
+
+    ``"default"`` (one device), ``"mirrored"`` (all local GPUs, or the CPU), ``"multi_worker"``
+    (`tf.distribute.MultiWorkerMirroredStrategy`, cluster from the ``TF_CONFIG`` environment
+    variable). Create it at the start of the program, before any dataset or model: TensorFlow
+    configures collective ops only once.
+    """
+    import tensorflow as tf
+
+    if name in (None, "default"):
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ValueError("strategy='multi_worker' needs the TF_CONFIG environment variable (cluster "
+                             "workers and this process' task), see tf.distribute.MultiWorkerMirroredStrategy.")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"strategy={name!r} is not one of {', '.join(STRATEGIES)}")
+
+
+def _is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    return resolver.task_type in ("chief", None) or (
+        resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().jobs)
+
+
+def build_classifier(model_name, num_classes, *, weights="imagenet", image_size=None, dropout=0.0):
+    """Backbone of `model_name` (global average pooling) + a new ``num_classes``-way softmax head.
+
+    The head (``"head"``, float32 even under mixed precision) follows the pooled features
+    ``(batch, num_features)``. The model keeps the registry name, so its preprocessing can be
+    looked up from the model (`keras_senet.data.preprocessing_config`).
+    """
+    import keras
+
+    from keras_senet.factory import create_model
+
+    name = str(model_name).partition(".")[0]
+    shape = None if image_size is None else (image_size, image_size, 3)
+    if shape and keras.config.image_data_format() == "channels_first":
+        shape = (3, image_size, image_size)
+    backbone = create_model(model_name, weights=weights, include_top=False, pooling="avg", input_shape=shape)
+    x = backbone.output
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name=HEAD_NAME)(x)
+    return keras.Model(backbone.inputs, outputs, name=name)
+
+
+def _head_layers(model):
+    """Layers after the last global pooling layer (the classifier), else the last weighted layer on."""
+    import keras
+
+    layers = model.layers
+    pools = [i for i, layer in enumerate(layers)
+             if isinstance(layer, (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D))]
+    if pools:
+        start = pools[-1] + 1
+    else:
+        weighted = [i for i, layer in enumerate(layers) if layer.weights]
+        start = weighted[-1] if weighted else len(layers) - 1
+    return layers[start:]
+
+
+def _stage_of(layer_name):
+    match = re.match(r"layer(\d+)_", layer_name)
+    return int(match.group(1)) if match and match.group(1) != "0" else None
+
+
+def set_trainable(model, phase, *, unfreeze="all", freeze_batchnorm=False):
+    """Phase 1: only the head trains. Phase 2: the top `unfreeze` stages (int) or ``"all"``.
+
+    Frozen layers get ``trainable=False``, which in Keras 3 also runs their BatchNorm in inference
+    mode (moving statistics untouched). ``freeze_batchnorm`` keeps every BatchNorm frozen in phase 2.
+    """
+    import keras
+
+    head = {id(layer) for layer in _head_layers(model)}
+    stages = sorted({s for s in map(_stage_of, (layer.name for layer in model.layers)) if s is not None})
+    if phase == 2 and unfreeze != "all":
+        if isinstance(unfreeze, bool) or not isinstance(unfreeze, int) or unfreeze < 0:
+            raise ValueError(f"unfreeze must be 'all' or a non-negative number of stages, got {unfreeze!r}")
+        if not stages:
+            raise ValueError(f"unfreeze={unfreeze}: model {model.name!r} has no 'layerN_' stages (not built by "
+                             "keras_senet); use unfreeze='all'.")
+    top = set(stages[len(stages) - unfreeze:]) if phase == 2 and unfreeze not in ("all", 0) else set()
+    model.trainable = True
+    for layer in model.layers:
+        if id(layer) in head:
+            trainable = True
+        elif phase == 1:
+            trainable = False
+        else:
+            trainable = unfreeze == "all" or _stage_of(layer.name) in top
+        if freeze_batchnorm and phase == 2 and isinstance(layer, keras.layers.BatchNormalization):
+            trainable = False
+        layer.trainable = trainable
+
+
+def _label_mapper(train_data, num_classes):
+    """Map sparse int labels to one-hot (label smoothing needs them); check one-hot widths."""
+    import tensorflow as tf
+
+    spec = train_data.element_spec
+    if not isinstance(spec, tuple) or len(spec) != 2:
+        raise ValueError("Datasets must yield (images, labels) batches, e.g. from keras_senet.data.load_dataset;"
+                         f" got element_spec {spec}.")
+    label_spec = spec[1]
+    if label_spec.shape.rank == 1:
+        return lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), num_classes))
+    if label_spec.shape.rank == 2 and label_spec.shape[-1] not in (None, num_classes):
+        raise ValueError(f"One-hot labels have {label_spec.shape[-1]} classes but num_classes={num_classes}.")
+    if label_spec.shape.rank != 2:
+        raise ValueError(f"Labels must be batched class indices (batch,) or one-hot (batch, classes); got "
+                         f"shape {label_spec.shape}.")
+    return None
+
+
+def _steps(data, what):
+    import tensorflow as tf
+
+    steps = int(data.cardinality())
+    if steps == tf.data.INFINITE_CARDINALITY or steps == tf.data.UNKNOWN_CARDINALITY:
+        raise ValueError(f"The number of {what} batches is unknown (cardinality {steps}); pass steps_per_epoch "
+                         "or a dataset of known length (load_dataset with verify=True).")
+    if steps < 1:
+        raise ValueError(f"The {what} dataset is empty (0 batches).")
+    return steps
+
+
+def _optimizer(lr, steps, warmup, weight_decay):
+    import keras
+
+    warmup_steps = int(round(steps * warmup))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup_steps else lr, decay_steps=max(1, steps - warmup_steps),
+        alpha=0.01, warmup_target=lr if warmup_steps else None, warmup_steps=warmup_steps)
+    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay)
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    return optimizer
+
+
+class _EpochLog:
+    """Appends one JSON line per finished epoch (flushed), so resumed runs keep a complete history."""
+
+    def __new__(cls, path, phase):
+        import keras
+
+        class EpochLog(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                record = {"epoch": epoch + 1, "phase": phase}
+                record.update({k: float(v) for k, v in (logs or {}).items()})
+                with open(path, "a") as f:
+                    f.write(json.dumps(record) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+
+        return EpochLog()
+
+
+class _EpochCheckpoint:
+    """Saves ``epochNNN.weights.h5`` (model and optimizer state) each epoch, keeping the last `keep`."""
+
+    def __new__(cls, folder, keep):
+        import keras
+
+        class EpochCheckpoint(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                os.makedirs(folder, exist_ok=True)
+                path = os.path.join(folder, f"epoch{epoch + 1:03d}.weights.h5")
+                tmp = os.path.join(folder, f".tmp-{os.getpid()}.weights.h5")
+                self.model.save_weights(tmp, overwrite=True)
+                os.replace(tmp, path)
+                saved = sorted(f for f in os.listdir(folder) if re.fullmatch(r"epoch\d+\.weights\.h5", f))
+                for name in saved[:-keep] if keep else []:
+                    os.remove(os.path.join(folder, name))
+
+        return EpochCheckpoint()
+
+
+def _read_history(path):
+    """Epoch records of the JSON-lines log, the last record of each epoch kept, as lists per key."""
+    records = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError:  # a line cut by a kill
+                        continue
+                    records[record["epoch"]] = record
+    keys = []
+    for record in records.values():
+        keys += [k for k in record if k not in keys]
+    ordered = [records[e] for e in sorted(records)]
+    return {k: [r.get(k) for r in ordered] for k in keys}
+
+
+def _atomic_save(model, path):
+    """Save an uncompiled copy (no optimizer state: a third of the size) to `path`, atomically."""
+    import keras
+
+    copy = keras.Model.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    tmp = f"{path}.tmp-{os.getpid()}.keras"
+    copy.save(tmp)
+    os.replace(tmp, path)
+
+
+def _atomic_json(data, path):
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)
+
+
+def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weights="imagenet",
+             workdir="finetune_run", head_epochs=1, epochs=5, head_lr=1e-3, lr=1e-4, warmup=0.1,
+             weight_decay=0.05, label_smoothing=0.1, unfreeze="all", freeze_batchnorm=False, dropout=0.0,
+             mixed_precision=False, jit_compile=False, strategy=None, steps_per_epoch=None,
+             validation_steps=None, callbacks=(), tensorboard="auto", keep_checkpoints=3, overwrite=False, verbose="auto"):
+    """Fine-tune a classifier on `train_data`; resumes a killed run in the same `workdir`.
+
+    Args:
+        model_or_name: registry name (``"seresnet50"``, ``"seresnet50.a1_in1k"``): its backbone with
+            `weights` and a new ``num_classes``-way head; or a `keras.Model` classifier whose output
+            already has ``num_classes`` units (its head = the layers after global pooling).
+        train_data: `tf.data.Dataset` of ``(images, labels)`` batches, labels int ``(batch,)`` or
+            one-hot ``(batch, num_classes)`` (e.g. `keras_senet.data.load_dataset`). With a strategy
+            the batch is global: per-replica size times ``strategy.num_replicas_in_sync``.
+        val_data: optional dataset like `train_data`, evaluated after each epoch.
+        num_classes: classes of the head; default ``train_data.num_classes``. Must match the data
+            and a given model's head.
+        weights: backbone weights for a registry name: ``"imagenet"`` (default), a tag, a file, None.
+        workdir: directory of checkpoints, logs, backup state, ``model.keras`` and ``history.json``.
+        head_epochs: phase 1 epochs (backbone frozen); 0 skips it (e.g. random initialisation).
+        epochs: phase 2 epochs (unfrozen); 0 skips it.
+        head_lr, lr: peak learning rates of phase 1 and phase 2.
+        warmup: fraction of each phase's steps with a linear warm-up (then cosine decay to 1%).
+        weight_decay: AdamW decoupled weight decay (not applied to biases and BatchNorm).
+        label_smoothing: of the categorical cross-entropy.
+        unfreeze: phase 2 trains ``"all"`` layers or the top N stages (``layer4``, ``layer3``...) + head.
+        freeze_batchnorm: keep all BatchNorm layers in inference mode in phase 2 too.
+        dropout: dropout before a new head.
+        mixed_precision: False, True / ``"mixed_float16"`` or ``"mixed_bfloat16"`` (registry names only:
+            layers take their dtype policy when built). The head computes in float32.
+        jit_compile: XLA-compile the train step.
+        strategy: None / ``"default"``, ``"mirrored"``, ``"multi_worker"`` or a `tf.distribute.Strategy`
+            (create ``"multi_worker"`` with `make_strategy` before making datasets).
+        steps_per_epoch, validation_steps: needed only for datasets of unknown length.
+        callbacks: extra Keras callbacks (run after the built-in ones).
+        keep_checkpoints: per-epoch ``workdir/checkpoints/epochNNN.weights.h5`` files to keep (the newest;
+            None keeps all, 0 writes none).
+        tensorboard: write TensorBoard logs to ``workdir/logs``: True (needs the ``tensorboard`` package;
+            ``pip install 'keras-senet[train]'``), False, or ``"auto"`` (default: when it is installed).
+        overwrite: start afresh in a `workdir` that holds a finished run (else ValueError).
+        verbose: `model.fit` verbosity (progress bars).
+
+    Returns:
+        `FinetuneResult`.
+    """
+    import keras
+    import tensorflow as tf
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(f"finetune runs on the TensorFlow backend (tf.data, tf.distribute); KERAS_BACKEND is "
+                           f"{keras.backend.backend()!r}.")
+    for name, value in (("head_epochs", head_epochs), ("epochs", epochs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if head_epochs + epochs == 0:
+        raise ValueError("head_epochs and epochs are both 0: nothing to train.")
+    if not 0 <= warmup < 1:
+        raise ValueError(f"warmup must be a fraction in [0, 1), got {warmup!r}")
+    if mixed_precision is True:
+        mixed_precision = "mixed_float16"
+    if mixed_precision not in (False, None, "mixed_float16", "mixed_bfloat16"):
+        raise ValueError(f"mixed_precision={mixed_precision!r}: use False, True, 'mixed_float16' or 'mixed_bfloat16'.")
+    data_classes = getattr(train_data, "num_classes", None)
+    if num_classes is None:
+        num_classes = data_classes
+        if num_classes is None:
+            raise ValueError("num_classes is needed: the training data does not say how many classes it has.")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    for what, data in (("training", train_data), ("validation", val_data)):
+        classes = getattr(data, "num_classes", None)
+        if classes is not None and classes != num_classes:
+            raise ValueError(f"num_classes={num_classes} but the {what} data has {classes} classes "
+                             f"({', '.join(map(str, data.class_names[:10]))}...).")
+    if isinstance(model_or_name, keras.Model):
+        outputs = model_or_name.output_shape[-1]
+        if outputs != num_classes:
+            raise ValueError(f"The given model's head has {outputs} outputs but num_classes={num_classes}. Pass a "
+                             "registry name to get a new head of num_classes, or a model with a matching head.")
+        if mixed_precision:
+            raise ValueError("mixed_precision needs a registry name (layers take their dtype policy when built); "
+                             "build your model under keras.mixed_precision.set_global_policy('mixed_float16').")
+    else:
+        from keras_senet import zoo
+
+        zoo.get_entry(str(model_or_name).partition(".")[0])
+    to_one_hot = _label_mapper(train_data, num_classes)
+    if val_data is not None:
+        _label_mapper(val_data, num_classes)
+    steps = steps_per_epoch or _steps(train_data, "training")
+    tensorboard = _check_tensorboard(tensorboard)
+    if isinstance(strategy, str) or strategy is None:
+        strategy = make_strategy(strategy)
+    distributed = strategy is not tf.distribute.get_strategy()
+
+    workdir = os.path.abspath(os.fspath(workdir))
+    model_path, history_path = os.path.join(workdir, "model.keras"), os.path.join(workdir, "history.json")
+    chief = _is_chief(strategy)
+    statedir = workdir if chief else os.path.join(workdir, ".workers", str(strategy.cluster_resolver.task_id))
+    if chief and os.path.exists(model_path):
+        if not overwrite:
+            raise ValueError(f"{workdir} holds a finished run ({model_path}); pass overwrite=True (CLI: "
+                             "--overwrite) or use another workdir.")
+    if overwrite:
+        for name in ("backup", "checkpoints", "logs", "history.jsonl"):
+            path = os.path.join(statedir, name)
+            shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else (
+                os.remove(path) if os.path.exists(path) else None)
+    os.makedirs(statedir, exist_ok=True)
+    log_path = os.path.join(statedir, "history.jsonl")
+
+    train = train_data.map(to_one_hot) if to_one_hot else train_data
+    val = None
+    if val_data is not None:
+        to_one_hot_val = _label_mapper(val_data, num_classes)
+        val = val_data.map(to_one_hot_val) if to_one_hot_val else val_data
+
+    with strategy.scope():
+        if isinstance(model_or_name, keras.Model):
+            model = model_or_name
+            if distributed:  # variables must be created in the strategy's scope
+                model = keras.models.clone_model(model_or_name)
+                model.set_weights(model_or_name.get_weights())
+        else:
+            previous = keras.config.dtype_policy()
+            if mixed_precision:
+                keras.config.set_dtype_policy(mixed_precision)
+            try:
+                image_size = _image_size(train_data)
+                model = build_classifier(model_or_name, num_classes, weights=weights, image_size=image_size,
+                                         dropout=dropout)
+            finally:
+                keras.config.set_dtype_policy(previous)
+
+        phases = [(1, head_epochs, head_lr, 0), (2, epochs, lr, head_epochs)]
+        for phase, phase_epochs, phase_lr, initial in phases:
+            if not phase_epochs:
+                continue
+            set_trainable(model, phase, unfreeze=unfreeze, freeze_batchnorm=freeze_batchnorm)
+            model.compile(optimizer=_optimizer(phase_lr, steps * phase_epochs, warmup, weight_decay),
+                          loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+                          metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
+                                   keras.metrics.TopKCategoricalAccuracy(k=min(5, num_classes), name="top5")],
+                          jit_compile=jit_compile)
+            phase_callbacks = [
+                keras.callbacks.BackupAndRestore(os.path.join(statedir, "backup", f"phase{phase}"),
+                                                 double_checkpoint=True, delete_checkpoint=False),
+            ]
+            if chief and keep_checkpoints != 0:
+                phase_callbacks.append(_EpochCheckpoint(os.path.join(statedir, "checkpoints"), keep_checkpoints))
+            if tensorboard:
+                phase_callbacks.append(keras.callbacks.TensorBoard(os.path.join(statedir, "logs")))
+            phase_callbacks += [_EpochLog(log_path, phase), *callbacks]
+            model._initial_epoch = None  # Keras never resets what BackupAndRestore set in an earlier fit
+            model.fit(train, validation_data=val, epochs=initial + phase_epochs, initial_epoch=initial,
+                      steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                      callbacks=phase_callbacks, verbose=verbose)
+
+    set_trainable(model, 2, unfreeze="all")
+    history = _read_history(log_path)
+    if not chief:
+        return FinetuneResult(model, history, None, None)
+    _atomic_json(history, history_path)
+    _atomic_save(model, model_path)
+    shutil.rmtree(os.path.join(statedir, "backup"), ignore_errors=True)  # the run is complete
+    return FinetuneResult(model, history, model_path, history_path)
+
+
+def _check_tensorboard(tensorboard):
+    import importlib.util
+
+    if tensorboard not in (True, False, "auto"):
+        raise ValueError(f"tensorboard must be True, False or 'auto', got {tensorboard!r}")
+    installed = importlib.util.find_spec("tensorboard") is not None
+    if tensorboard is True and not installed:
+        raise ImportError("tensorboard=True needs the tensorboard package: pip install 'keras-senet[train]' "
+                          "(or tensorboard=False).")
+    return bool(tensorboard) and installed
+
+
+def _image_size(data):
+    """Square input side of a dataset's images (channels-last or -first), or None if not static."""
+    shape = data.element_spec[0].shape
+    if shape.rank != 4:
+        raise ValueError(f"Images must be batched (batch, height, width, 3); got shape {shape}.")
+    spatial = shape[1:3] if shape[-1] == 3 else shape[2:4]
+    if spatial[0] is None or spatial[0] != spatial[1]:
+        return None
+    return int(spatial[0])
+
+
+def load_model(model_or_file, *, weights="imagenet"):
+    """A `keras.Model` from a model, a ``.keras`` file or a registry name (built with `weights`)."""
+    import keras
+
+    if isinstance(model_or_file, keras.Model):
+        return model_or_file
+    path = os.fspath(model_or_file)
+    if path.endswith(".keras") or os.path.exists(path):
+        if not os.path.isfile(path):
+            raise ValueError(f"No such model file: {path!r}")
+        import keras_senet  # noqa: F401  (registers the attention layers for deserialisation)
+
+        return keras.saving.load_model(path)
+    from keras_senet.factory import create_model
+
+    return create_model(path, weights=weights)
+
+
+def evaluate(model_or_file, data, *, top_k=5, weights="imagenet", verbose=True):
+    """Top-1 / top-k accuracy of a classifier on `data`.
+
+    Args:
+        model_or_file: `keras.Model`, ``.keras`` file, or registry name (built with `weights`).
+        data: dataset of ``(images, labels)`` batches, labels int ``(batch,)`` or one-hot.
+        top_k: the k of top-k accuracy (default 5).
+
+    Returns:
+        ``{"top1": float, "top5": float, "examples": int}`` (the key is ``f"top{top_k}"``).
+    """
+    import numpy as np
+
+    model = load_model(model_or_file, weights=weights)
+    outputs = model.output_shape[-1]
+    classes = getattr(data, "num_classes", None)
+    if classes is not None and classes != outputs:
+        raise ValueError(f"The model has {outputs} outputs but the data has {classes} classes.")
+    correct1 = correctk = total = 0
+    for step, (images, labels) in enumerate(data):
+        scores = np.asarray(model.predict_on_batch(images))
+        labels = np.asarray(labels)
+        if labels.ndim == 2:
+            labels = labels.argmax(-1)
+        order = np.argsort(-scores, axis=-1)[:, :top_k]
+        correct1 += int((order[:, 0] == labels).sum())
+        correctk += int((order == labels[:, None]).any(-1).sum())
+        total += len(labels)
+        if verbose and step % 20 == 0:
+            print(f"\revaluated {total} images", end="", flush=True)
+    if verbose:
+        print(f"\revaluated {total} images")
+    if not total:
+        raise ValueError("The evaluation data is empty.")
+    return {"top1": correct1 / total, f"top{top_k}": correctk / total, "examples": total}
