@@ -164,9 +164,16 @@ def load_dataset(source, split="train", *, model="seresnet50", batch_size=32, tr
         buffer = min(count, 10_000) if (cache or source.startswith(TFDS_PREFIX)) else 0
         if buffer > 1:
             raw = raw.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-    transform = _train_transform(config, flip, crop_scale, seed) if training else _eval_transform(config)
-    ds = raw.map(lambda image, label: (transform(image), label), num_parallel_calls=tf.data.AUTOTUNE,
-                 deterministic=not shuffle)
+    if training:
+        # Stateless ops fed by a seed stream that differs every epoch (a stateful op with a fixed seed
+        # would repeat the same crops each time Keras re-creates the iterator).
+        transform = _train_transform(config, flip, crop_scale)
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip(raw, seeds).map(lambda example, pair: (transform(example[0], pair), example[1]),
+                                                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
+    else:
+        transform = _eval_transform(config)
+        ds = raw.map(lambda image, label: (transform(image), label), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if training and rand_augment:
         ds = _rand_augment(ds, config, seed)
@@ -351,21 +358,25 @@ def _resize(image, size, method):
     return tf.image.resize(image, size, method=method, antialias=True)
 
 
-def _train_transform(config, flip, crop_scale, seed):
-    """Random resized crop (area in `crop_scale`, aspect 3/4..4/3) + optional flip -> float32 [0, 255]."""
+def _train_transform(config, flip, crop_scale):
+    """Random resized crop (area in `crop_scale`, aspect 3/4..4/3) + optional flip -> float32 [0, 255].
+
+    Takes ``(image, seed)``, `seed` an int64 pair: stateless, so reproducible for a given seed stream.
+    """
     import tensorflow as tf
 
     size = config.image_size
 
-    def transform(image):
-        begin, crop_size, _ = tf.image.sample_distorted_bounding_box(
-            tf.shape(image), bounding_boxes=tf.zeros((1, 0, 4)), min_object_covered=0.0,
+    def transform(image, seed):
+        seed = tf.cast(seed, tf.int64)
+        begin, crop_size, _ = tf.image.stateless_sample_distorted_bounding_box(
+            tf.shape(image), bounding_boxes=tf.zeros((1, 0, 4)), seed=seed, min_object_covered=0.0,
             aspect_ratio_range=(3 / 4, 4 / 3), area_range=tuple(crop_scale), max_attempts=10,
-            use_image_if_no_bounding_boxes=True, seed=seed or 0)
+            use_image_if_no_bounding_boxes=True)
         image = tf.slice(image, begin, crop_size)
         image = _resize(image, (size, size), config.interpolation)
         if flip:
-            image = tf.image.random_flip_left_right(image, seed=seed)
+            image = tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
         return tf.clip_by_value(image, 0.0, 255.0)
 
     return transform
