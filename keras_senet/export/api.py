@@ -1,0 +1,270 @@
+"""`export()`: check the arguments, write to a temporary path, verify in the target runtime, move into place."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from keras_senet.export.report import TOLERANCES, ExportReport
+
+FORMATS = ("saved_model", "tflite", "onnx")
+QUANTIZE = {"saved_model": (None,), "tflite": (None, "float16", "dynamic", "int8"), "onnx": (None, "float16")}
+IO_TYPES = ("int8", "uint8", "float32")
+CALIBRATION_IMAGES = 200  # representative images used for int8 calibration and for verification
+RANDOM_IMAGES = 16
+
+
+class ExportError(RuntimeError):
+    """An export that could not be written or failed verification; `report` holds the figures."""
+
+    def __init__(self, message, report=None):
+        super().__init__(message)
+        self.report = report
+
+
+def _check_arguments(model, path, format, quantize, representative_data, input_size, batch_size,
+                     opset, io_type, overwrite):
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
+    if format not in FORMATS:
+        raise ValueError(f"format={format!r} is not one of {', '.join(FORMATS)}")
+    if quantize not in QUANTIZE[format]:
+        allowed = ", ".join(repr(q) for q in QUANTIZE[format])
+        raise ValueError(f"quantize={quantize!r} is not available for {format}; allowed: {allowed}")
+    if io_type is not None and io_type not in IO_TYPES:
+        raise ValueError(f"io_type={io_type!r} is not one of {', '.join(IO_TYPES)}")
+    if io_type not in (None, "float32") and quantize != "int8":
+        raise ValueError(f"io_type={io_type!r} needs quantize='int8' (integer inputs and outputs exist only "
+                         "in a full-integer TFLite model)")
+    if quantize == "int8" and representative_data is None:
+        raise ValueError("quantize='int8' needs representative_data: a few hundred real images (an array, "
+                         "tf.data.Dataset or iterable of batches in the model's input space) to calibrate the "
+                         "activation ranges; without them int8 accuracy is unpredictable.")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be None (dynamic) or a positive integer, got {batch_size!r}")
+    if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 32):
+        raise ValueError(f"input_size must be an integer >= 32 (square side in pixels), got {input_size!r}")
+    if opset is not None:
+        if format != "onnx":
+            raise ValueError(f"opset applies to format='onnx' only, not {format!r}")
+        from keras_senet.export.to_onnx import supported_opsets
+
+        if opset not in supported_opsets():
+            raise ValueError(f"opset={opset!r} is not supported; tf2onnx writes opsets "
+                             f"{supported_opsets()[0]}-{supported_opsets()[-1]}")
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(f"export runs on the TensorFlow backend (KERAS_BACKEND=tensorflow); this process "
+                           f"uses {keras.backend.backend()!r}. Save the model as .keras and export it from a "
+                           "TensorFlow-backend process.")
+    path = os.path.abspath(os.fspath(path))
+    if os.path.lexists(path) and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(f"cannot write {path}: the folder {parent} does not exist")
+    return path
+
+
+def _input_shape(model, input_size):
+    shape = tuple(model.inputs[0].shape[1:])
+    if len(shape) != 3:
+        raise ValueError(f"export expects an image model with inputs (batch, height, width, channels); "
+                         f"got input shape {model.inputs[0].shape}")
+    height, width, channels = shape
+    if input_size is not None:
+        if (height, width) != (None, None) and (height, width) != (input_size, input_size):
+            raise ValueError(f"input_size={input_size} but the model is built for {height}x{width}; build "
+                             f"it with input_shape=({input_size}, {input_size}, 3) or omit input_size")
+        height = width = input_size
+    if height is None or width is None:
+        raise ValueError(f"the model's input is {shape} (any size); pass input_size to fix the exported "
+                         "height and width")
+    if channels is None:
+        raise ValueError("the model's channel dimension must be fixed")
+    return (height, width, channels)
+
+
+def _verification_inputs(calibration, input_shape, pixels):
+    if calibration is not None:
+        return calibration, f"{len(calibration)} representative images"
+    rng = np.random.default_rng(0)
+    shape = (RANDOM_IMAGES,) + input_shape
+    images = rng.uniform(0, 255, shape) if pixels else rng.standard_normal(shape)
+    return images.astype("float32"), f"{RANDOM_IMAGES} random inputs (seed 0)"
+
+
+def _size(path):
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
+    return os.path.getsize(path)
+
+
+def _move_into_place(written, path):
+    """Atomically put `written` at `path`, replacing an existing file or folder (overwrite was allowed)."""
+    if os.path.lexists(path):
+        retired = written + ".replaced"
+        os.replace(path, retired)
+        os.replace(written, path)
+        shutil.rmtree(retired) if os.path.isdir(retired) else os.remove(retired)
+    else:
+        os.replace(written, path)
+
+
+def _verify(report, served, written, images, format, num_threads):
+    import tensorflow as tf
+
+    from keras_senet.export.runtimes import load_exported, median_latency_ms
+
+    predict = load_exported(written, num_threads=num_threads) if format != "saved_model" else load_exported(written)
+    report.runtime = predict.runtime
+    compiled = tf.function(lambda x: served(x, training=False), reduce_retracing=True)
+    expected = np.concatenate([compiled(images[i:i + 16]).numpy() for i in range(0, len(images), 16)])
+    actual = np.concatenate([predict(images[i:i + 16]) for i in range(0, len(images), 16)])
+    if actual.shape != expected.shape:
+        report.failures = [f"output shape {actual.shape} != Keras {expected.shape}"]
+        return
+    diff = float(np.abs(actual.astype("float64") - expected).max())
+    report.max_abs_diff = diff
+    report.rel_diff = diff / max(float(np.abs(expected).max()), 1e-12)
+    report.top1_agreement = float(np.mean(actual.argmax(-1) == expected.argmax(-1)))
+    report.latency_ms = median_latency_ms(predict, images[:1])
+    report.keras_latency_ms = median_latency_ms(lambda x: compiled(x).numpy(), images[:1])
+    report.verified = True
+
+
+def _verify_pixel_endpoint(report, model, served, written, config, input_shape):
+    """The SavedModel's uint8 ``serving_default``: same probabilities as the Keras model on the same
+    eval transform, for pixels of another size than the model's (the transform resizes and crops)."""
+    import tensorflow as tf
+
+    from keras_senet.export.runtimes import load_exported
+    from keras_senet.export.serving import ends_in_softmax, pixel_preprocessing
+
+    size = input_shape[0]
+    pixels = np.random.default_rng(1).integers(0, 256, (2, size + size // 3, size + size // 5, input_shape[-1]))
+    pixels = pixels.astype("uint8")
+    expected = served(pixel_preprocessing(config, size)(tf.constant(pixels)), training=False)
+    expected = (expected if ends_in_softmax(model) else tf.nn.softmax(expected)).numpy()
+    actual = load_exported(written, endpoint="serving_default")(pixels)
+    diff = float(np.abs(actual - expected).max())
+    if not diff <= report.tolerances.get("rel_diff", 1e-4) * max(float(np.abs(expected).max()), 1e-12):
+        report.failures.append(f"serving_default (uint8 pixels) differs from Keras by {diff:.3g}")
+
+
+def export(model, path, format, *, quantize=None, representative_data=None, input_size=None,
+           batch_size=None, include_preprocessing=False, opset=None, io_type=None, tolerances=None,
+           verify=True, overwrite=False, num_threads=None):
+    """Export `model` to `path` and prove the export equal to the Keras model in its own runtime.
+
+    Args:
+        model: a Keras image model (TensorFlow backend), input ``(batch, H, W, C)``.
+        path: destination: a folder for ``saved_model``, a file for ``tflite`` / ``onnx``. An existing
+            path is refused unless `overwrite`. Nothing is written there unless verification passes.
+        format: ``"saved_model"``, ``"tflite"`` or ``"onnx"``.
+        quantize: TFLite: ``None`` (fp32), ``"float16"``, ``"dynamic"`` (int8 weights) or ``"int8"``
+            (full integer, needs `representative_data`); ONNX: ``None`` or ``"float16"`` (for GPUs).
+        representative_data: real images in the exported model's input space (normalised, or [0, 255]
+            pixels with `include_preprocessing`): an array ``(n, H, W, C)``, a ``tf.data.Dataset`` or an
+            iterable of batches or ``(images, labels)``. Up to 200 images calibrate int8 and all
+            verification runs on them; without it, verification uses 16 seeded random inputs.
+        input_size: square side to export when the model takes any size (``input_shape=(None, None, 3)``).
+        batch_size: fixed batch size; default None: dynamic batch (TFLite: resized at run time).
+        include_preprocessing: build the normalisation (mean/std of the model's registry config, or of
+            the registry name / ``name.tag`` given as a string) into the graph, so inputs are RGB pixels
+            in [0, 255]; a SavedModel then also gets a ``serving_default`` signature taking uint8 images
+            of any size (resize + centre crop inside) and returning probabilities.
+        opset: ONNX opset (default 17).
+        io_type: full-integer TFLite input/output type: ``"int8"`` (default with quantize="int8"),
+            ``"uint8"`` or ``"float32"`` (float interface; ops without int8 kernels may stay float).
+        tolerances: override the acceptance limits, e.g. ``{"top1_agreement": 0.9}``; see
+            `keras_senet.export.TOLERANCES` for the defaults per quantisation.
+        verify: run the export in its runtime and compare (default True). Failing -> `ExportError`.
+        overwrite: replace an existing `path`.
+        num_threads: CPU threads of the LiteRT / onnxruntime verification run (default: the runtime's).
+
+    Returns:
+        `ExportReport` (``print(report)`` shows it as a table).
+    """
+    path = _check_arguments(model, path, format, quantize, representative_data, input_size, batch_size,
+                            opset, io_type, overwrite)
+    from keras_senet.export.serving import as_images, preprocessing_config
+
+    config = preprocessing_config(model, include_preprocessing)
+    input_shape = _input_shape(model, input_size)
+    if quantize == "int8" and io_type is None:
+        io_type = "int8"
+    calibration = as_images(representative_data, CALIBRATION_IMAGES)
+    if calibration is not None and calibration.shape[1:] != input_shape:
+        raise ValueError(f"representative_data images have shape {calibration.shape[1:]}, the export takes "
+                         f"{input_shape}")
+    report = ExportReport(path=path, format=format, quantize=quantize, io_type=io_type or "float32",
+                          input_shape=(batch_size,) + input_shape,
+                          tolerances=dict(TOLERANCES[quantize], **(tolerances or {})))
+    try:
+        workdir = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(path))
+    except OSError as error:
+        raise PermissionError(f"cannot write to {os.path.dirname(path)}: {error.strerror}") from error
+    try:
+        written = os.path.join(workdir, os.path.basename(path))
+        served = _write(model, written, workdir, format, quantize, input_shape, batch_size, config, opset,
+                        calibration, io_type)
+        report.size_bytes = _size(written)
+        if format == "tflite":
+            from keras_senet.export.to_tflite import op_census
+
+            report.ops, non_int8 = op_census(written)
+            report.non_int8_ops = non_int8 if quantize == "int8" else {}
+        if verify:
+            images, report.verification_inputs = _verification_inputs(calibration, input_shape, config is not None)
+            _verify(report, served, written, images, format, num_threads)
+            report.check()
+            if format == "saved_model" and config is not None:
+                _verify_pixel_endpoint(report, model, served, written, config, input_shape)
+            if not report.passed:
+                raise ExportError(f"{format} export failed verification: {'; '.join(report.failures)}\n"
+                                  f"{report.table()}\nNothing was written to {path}.", report)
+        elif report.ops:
+            report.check()  # the builtin-op rule holds without verification too
+            if report.failures:
+                raise ExportError(f"{format} export: {'; '.join(report.failures)}. Nothing was written to {path}.",
+                                  report)
+        _move_into_place(written, path)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return report
+
+
+def _write(model, written, workdir, format, quantize, input_shape, batch_size, config, opset, calibration,
+           io_type):
+    """Write the export to `written`; returns the Keras model it serves (the verification reference)."""
+    from keras_senet.export.to_saved_model import write_saved_model
+
+    try:
+        if format == "saved_model":
+            return write_saved_model(model, written, input_shape, batch_size, config)
+        if format == "tflite":
+            from keras_senet.export.to_tflite import write_tflite
+
+            saved_model = os.path.join(workdir, "saved_model")
+            served = write_saved_model(model, saved_model, input_shape, batch_size, config, pixel_endpoint=False)
+            write_tflite(saved_model, written, quantize, calibration, io_type)
+            return served
+        from keras_senet.export.serving import serving_model
+        from keras_senet.export.to_onnx import DEFAULT_OPSET, write_onnx
+
+        served = serving_model(model, input_shape, config)
+        write_onnx(served, written, input_shape, batch_size, opset or DEFAULT_OPSET, quantize)
+        return served
+    except ExportError:
+        raise
+    except Exception as error:  # a converter's failure: say which format and why, keep the cause
+        message = str(error).strip().splitlines()
+        detail = " ".join(line.strip() for line in message[-6:]) if message else type(error).__name__
+        raise ExportError(f"could not convert {model.name!r} to {format}: {type(error).__name__}: {detail}\n"
+                          "Layers must be built from keras.ops / TensorFlow ops the converter supports (no "
+                          "Python or NumPy callbacks); nothing was written.") from error

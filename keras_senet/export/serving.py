@@ -1,0 +1,115 @@
+"""What an export serves: the model with its input fixed, optional built-in preprocessing, and the
+caller's representative data turned into float32 image batches."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+
+def preprocessing_config(model, include_preprocessing):
+    """The registry entry (or pretrained config) whose mean/std/size/crop the export builds in.
+
+    `include_preprocessing`: ``False`` -> ``None``; ``True`` -> the config of ``model.name`` (a registry
+    name, as `create_model` names models); a string -> that registry name or ``name.tag``.
+    """
+    from keras_senet import zoo
+
+    if include_preprocessing is False or include_preprocessing is None:
+        return None
+    name = model.name if include_preprocessing is True else str(include_preprocessing)
+    base, _, tag = name.partition(".")
+    if base not in zoo.list_models():
+        raise ValueError(
+            f"include_preprocessing={include_preprocessing!r}: {name!r} is not a registered model, so its "
+            "mean/std are unknown; pass the registry name whose preprocessing to build in, e.g. "
+            "include_preprocessing='seresnet50' (or 'seresnet50.a1_in1k').")
+    if tag:
+        from keras_senet.weights.pretrained import get_pretrained
+
+        return get_pretrained(base, tag)
+    return zoo.get_entry(base)
+
+
+def ends_in_softmax(model):
+    """True when the model's last layer applies softmax (its outputs are probabilities)."""
+    import keras
+
+    layer = model.layers[-1]
+    while isinstance(layer, keras.Model) and layer.layers:
+        layer = layer.layers[-1]
+    activation = getattr(layer, "activation", None)
+    return activation is not None and getattr(activation, "__name__", "") == "softmax"
+
+
+def serving_model(model, input_shape, config):
+    """`model` on a fixed ``(height, width, 3)`` input; with `config`, it takes RGB pixels in
+    [0, 255] and normalises them with the config's mean/std inside the graph."""
+    import keras
+
+    if config is None:
+        image = keras.Input(input_shape, name="image")
+        return keras.Model(image, model(image, training=False), name=model.name)
+    pixels = keras.Input(input_shape, name="pixels")
+    mean = np.asarray(config.mean, "float32") * 255.0
+    std = np.asarray(config.std, "float32") * 255.0
+    normalised = keras.layers.Normalization(mean=mean, variance=std**2, name="normalize")(pixels)
+    return keras.Model(pixels, model(normalised, training=False), name=model.name)
+
+
+def pixel_preprocessing(config, size):
+    """TensorFlow eval transform of `config` (timm's): resize the shorter side to
+    ``size / crop_pct`` with the config's interpolation, centre-crop ``size x size``, return float32
+    pixels in [0, 255]. Input: uint8 ``(batch, height, width, 3)`` of any size."""
+    import tensorflow as tf
+
+    method = {"bicubic": "bicubic", "bilinear": "bilinear", "nearest": "nearest"}.get(config.interpolation, "bilinear")
+    scale_size = int(np.floor(size / config.crop_pct))
+
+    def preprocess(pixels):
+        images = tf.cast(pixels, tf.float32)
+        height, width = tf.shape(images)[1], tf.shape(images)[2]
+        short = tf.minimum(height, width)
+        new_h = tf.cast(tf.round(tf.cast(height * scale_size, tf.float32) / tf.cast(short, tf.float32)), tf.int32)
+        new_w = tf.cast(tf.round(tf.cast(width * scale_size, tf.float32) / tf.cast(short, tf.float32)), tf.int32)
+        new_h, new_w = tf.maximum(new_h, scale_size), tf.maximum(new_w, scale_size)
+        images = tf.image.resize(images, (new_h, new_w), method=method, antialias=True)
+        top, left = (new_h - size) // 2, (new_w - size) // 2
+        images = images[:, top:top + size, left:left + size, :]
+        return tf.clip_by_value(images, 0.0, 255.0)
+
+    return preprocess
+
+
+def as_images(data, limit):
+    """Up to `limit` float32 images ``(n, height, width, channels)`` from representative data.
+
+    `data`: a NumPy array of images, a `tf.data.Dataset` or any iterable yielding image batches or
+    ``(images, labels)`` pairs (a single image is taken as a batch of one).
+    """
+    if data is None:
+        return None
+    if isinstance(data, np.ndarray):
+        batches = [data]
+    else:
+        batches = data.as_numpy_iterator() if hasattr(data, "as_numpy_iterator") else iter(data)
+    images, count = [], 0
+    for batch in itertools.islice(batches, limit):
+        if isinstance(batch, (tuple, list)):
+            batch = batch[0]
+        if isinstance(batch, dict):
+            batch = batch.get("image", next(iter(batch.values())))
+        batch = np.asarray(batch, "float32")
+        if batch.ndim == 3:
+            batch = batch[None]
+        if batch.ndim != 4:
+            raise ValueError(f"representative_data must yield images of shape (batch, height, width, "
+                             f"channels); got an array of shape {batch.shape}")
+        images.append(batch[: limit - count])
+        count += len(images[-1])
+        if count >= limit:
+            break
+    if not count:
+        raise ValueError("representative_data yielded no images")
+    return np.concatenate(images)

@@ -1,0 +1,45 @@
+"""SavedModel writer: named serving signatures, dynamic batch, optional built-in preprocessing."""
+
+from __future__ import annotations
+
+from keras_senet.export.serving import ends_in_softmax, pixel_preprocessing, serving_model
+
+SERVE = "serve"  # the model-space endpoint (float32 images, as the Keras model takes them)
+
+
+def write_saved_model(model, path, input_shape, batch_size, config, pixel_endpoint=True):
+    """Write `model` as a SavedModel at `path` (a folder).
+
+    Endpoints (signatures):
+      * ``serve``: float32 ``(batch, H, W, 3)`` -> ``{"output": model outputs}``. With `config` the
+        input is RGB pixels in [0, 255] normalised inside; without, the model's own input.
+      * with `config` and `pixel_endpoint`: ``serving_default`` takes uint8 ``(batch, any H, any W, 3)``
+        pixels, applies the model's eval transform (resize the shorter side to size/crop_pct,
+        centre crop, normalise) and returns ``{"probabilities": ...}`` (softmax added when the model
+        outputs logits). Otherwise ``serving_default`` is ``serve``.
+    `batch_size` None gives a dynamic batch dimension.
+    """
+    import keras
+    import tensorflow as tf
+
+    served = serving_model(model, input_shape, config)
+    archive = keras.export.ExportArchive()
+    archive.track(served)
+    spec = tf.TensorSpec((batch_size,) + tuple(input_shape), tf.float32, name="pixels" if config else "image")
+
+    def serve(images):
+        return {"output": served(images, training=False)}
+
+    if config is not None and pixel_endpoint:
+        preprocess = pixel_preprocessing(config, input_shape[0])
+        add_softmax = not ends_in_softmax(model)
+
+        def serve_pixels(pixels):
+            outputs = served(preprocess(pixels), training=False)
+            return {"probabilities": tf.nn.softmax(outputs) if add_softmax else outputs}
+
+        archive.add_endpoint("serving_default", serve_pixels, input_signature=[
+            tf.TensorSpec((batch_size, None, None, input_shape[-1]), tf.uint8, name="pixels")])
+    archive.add_endpoint(SERVE, serve, input_signature=[spec])
+    archive.write_out(path, verbose=False)
+    return served

@@ -1,0 +1,68 @@
+"""TFLite (LiteRT) writer: fp32, fp16 weights, dynamic-range int8, full-integer int8; builtin ops only."""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+from keras_senet.export.to_saved_model import SERVE
+
+_IO_DTYPES = {"int8": "int8", "uint8": "uint8"}
+
+
+def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type):
+    """Convert the ``serve`` endpoint of a SavedModel to a ``.tflite`` file at `path`.
+
+    `quantize`: None (fp32), ``"float16"`` (fp16 weights, for the GPU delegate), ``"dynamic"``
+    (int8 weights, activations quantised at run time) or ``"int8"`` (full-integer, calibrated on
+    `calibration_images`, float32 ``(n, H, W, C)``). With ``"int8"`` and `io_type` ``"int8"`` or
+    ``"uint8"`` every op must be integer (TFLITE_BUILTINS_INT8: NPUs, Edge TPU-class hardware); with
+    `io_type` ``"float32"`` ops without an int8 kernel may stay float and are reported.
+    Only TFLite builtin ops are allowed: no Flex (SELECT_TF_OPS) ops.
+    """
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[SERVE])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize in ("float16", "dynamic", "int8"):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantize == "int8":
+        def representative_dataset():
+            for image in calibration_images:
+                yield [image[None].astype("float32")]
+
+        converter.representative_dataset = representative_dataset
+        if io_type in _IO_DTYPES:
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = getattr(tf, io_type)
+            converter.inference_output_type = getattr(tf, io_type)
+        else:
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                                   tf.lite.OpsSet.TFLITE_BUILTINS]
+    with open(path, "wb") as f:
+        f.write(converter.convert())
+
+
+def op_census(path):
+    """(op name -> count, non-int8 op name -> count) of a ``.tflite`` file, as stored (no delegate).
+
+    An op counts as non-int8 when one of its activation inputs or outputs is floating point (the
+    QUANTIZE/DEQUANTIZE pair at a float interface is not counted: it is the interface itself).
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_path=str(path),
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops, non_int8 = collections.Counter(), collections.Counter()
+    for op in interpreter._get_ops_details():  # the interpreter's only op-list API
+        ops[op["op_name"]] += 1
+        if op["op_name"] in ("QUANTIZE", "DEQUANTIZE"):
+            continue
+        indices = [i for i in list(op["inputs"]) + list(op["outputs"]) if i >= 0 and i in tensors]
+        if any(np.issubdtype(tensors[i]["dtype"], np.floating) for i in indices):
+            non_int8[op["op_name"]] += 1
+    return dict(ops), dict(non_int8)

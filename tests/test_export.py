@@ -1,0 +1,205 @@
+"""Exports to SavedModel, TFLite and ONNX, each run in its own runtime and compared with Keras."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_senet as ks
+from export_models import FAMILIES, small_model
+from keras_senet.export import ExportError, export, load_exported
+
+SUFFIX = {"saved_model": "", "tflite": ".tflite", "onnx": ".onnx"}
+
+
+def _images(n=4, size=32, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, size, size, 3)).astype("float32")
+
+
+def _entries(folder):
+    return sorted(os.listdir(folder))
+
+
+@pytest.mark.parametrize("format", ["saved_model", "tflite", "onnx"])
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_family_exports_and_matches_keras(family, format, tmp_path):
+    model = small_model(FAMILIES[family])
+    path = tmp_path / f"{family}{SUFFIX[format]}"
+    report = export(model, path, format)
+    assert report.passed and report.rel_diff <= 1e-4 and report.top1_agreement == 1.0
+    assert report.path == str(path) and os.path.exists(path) and _entries(tmp_path) == [path.name]
+    # independent of the report: the file, loaded afresh in its runtime, on other inputs and batch 3
+    images = _images(3, seed=5)
+    expected = keras.ops.convert_to_numpy(model(images, training=False))
+    actual = load_exported(path)(images)
+    np.testing.assert_allclose(actual, expected, atol=1e-5 * np.abs(expected).max() + 1e-7)
+    if format == "tflite":
+        assert set(report.ops) >= {"CONV_2D", "MEAN" if family != "eca" else "CONV_2D", "LOGISTIC"}
+        assert not [op for op in report.ops if op.startswith("Flex")]
+
+
+def test_onnx_has_dynamic_batch_opset_and_passes_checker(tmp_path):
+    import onnx
+    import onnxruntime
+
+    model = small_model("seresnet18")
+    export(model, tmp_path / "m.onnx", "onnx", opset=18)
+    proto = onnx.load(str(tmp_path / "m.onnx"))
+    onnx.checker.check_model(proto)
+    assert {o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")} == {18}
+    (node,) = onnxruntime.InferenceSession(str(tmp_path / "m.onnx")).get_inputs()
+    assert isinstance(node.shape[0], str) and node.shape[1:] == [32, 32, 3]
+    predict = load_exported(tmp_path / "m.onnx")
+    for batch in (1, 5):
+        assert predict(_images(batch)).shape == (batch, 10)
+
+
+def test_onnx_float16_for_gpu(tmp_path):
+    import onnx
+
+    model = small_model("seresnet50")
+    report = export(model, tmp_path / "m16.onnx", "onnx", quantize="float16")
+    assert report.passed and report.rel_diff <= 1e-2
+    proto = onnx.load(str(tmp_path / "m16.onnx"))
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # float32 I/O kept
+    weights = [t for t in proto.graph.initializer if len(t.dims) == 4]
+    assert weights and all(t.data_type == onnx.TensorProto.FLOAT16 for t in weights)
+
+
+def test_tflite_float16_and_fixed_batch(tmp_path):
+    model = small_model("ecaresnet50d")
+    report = export(model, tmp_path / "m.tflite", "tflite", quantize="float16", batch_size=2)
+    assert report.passed and report.input_shape == (2, 32, 32, 3)
+    assert "DEQUANTIZE" in report.ops  # fp16 weights, dequantised for CPU; the GPU delegate runs fp16
+    fp32 = export(model, tmp_path / "m32.tflite", "tflite")
+    assert report.size_bytes < 0.6 * fp32.size_bytes
+    predict = load_exported(tmp_path / "m.tflite")
+    assert predict(_images(5)).shape == (5, 10)  # batches of 2, the last padded
+
+
+def test_saved_model_signatures_and_dynamic_batch(tmp_path):
+    model = small_model("seresnet18")
+    export(model, tmp_path / "sm", "saved_model")
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))
+    assert set(loaded.signatures) == {"serve", "serving_default"}
+    spec = loaded.signatures["serving_default"].structured_input_signature[1]["image"]
+    assert spec.shape.as_list() == [None, 32, 32, 3]
+    out = loaded.signatures["serving_default"](image=tf.constant(_images(7)))
+    assert list(out) == ["output"] and out["output"].shape == (7, 10)
+
+
+def _smooth_images(n, height, width, seed=0):
+    """Natural-image-like uint8 pictures (smooth colour gradients), so resampling filters agree."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    images = []
+    for _ in range(n):
+        a = rng.uniform(0.5, 3, (3, 2))
+        p = rng.uniform(0, 6, 3)
+        images.append(np.stack([127.5 + 120 * np.sin(a[c, 0] * 3 * x + a[c, 1] * 2 * y + p[c])
+                                for c in range(3)], -1))
+    return np.round(np.stack(images)).astype("uint8")
+
+
+def test_saved_model_preprocessing_signature_matches_timm_transform(tmp_path):
+    """uint8 pixels of any size in, probabilities out: the same as timm's eval transform (PIL resize of
+    the shorter side to size/crop_pct, centre crop, normalise) followed by the Keras model."""
+    import PIL.Image
+    import timm.data
+    import torch
+
+    model = small_model("seresnet50", size=64, classifier_activation=None)
+    report = export(model, tmp_path / "sm", "saved_model", include_preprocessing="seresnet50.a1_in1k")
+    assert report.passed
+    config = ks.weights.pretrained.get_pretrained("seresnet50", "a1_in1k")
+    transform = timm.data.create_transform(input_size=64, interpolation=config.interpolation,
+                                           crop_pct=config.crop_pct, mean=config.mean, std=config.std)
+    pixels = _smooth_images(3, 90, 120)
+    reference = torch.stack([transform(PIL.Image.fromarray(p)) for p in pixels]).permute(0, 2, 3, 1).numpy()
+    expected = keras.ops.convert_to_numpy(keras.ops.softmax(model(reference, training=False)))
+    predict = load_exported(tmp_path / "sm", endpoint="serving_default")
+    actual = predict(pixels)
+    assert actual.shape == (3, 10)
+    np.testing.assert_allclose(actual.sum(-1), 1.0, rtol=1e-5)  # probabilities
+    np.testing.assert_allclose(actual, expected, atol=2e-3)
+    # the float endpoint takes [0, 255] pixels at the exported size and normalises inside
+    normalised = ks.preprocess_input(pixels[:, :64, :64].astype("float32"), model="seresnet50.a1_in1k")
+    np.testing.assert_allclose(load_exported(tmp_path / "sm")(pixels[:, :64, :64].astype("float32")),
+                               keras.ops.convert_to_numpy(model(normalised, training=False)), atol=1e-4)
+
+
+# --- bad input: a clear error before any work, nothing left behind -------------------------------
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(format="tf"), "format='tf' is not one of saved_model, tflite, onnx"),
+    (dict(format="tflite", quantize="int4"), "quantize='int4' is not available for tflite"),
+    (dict(format="onnx", quantize="int8"), "quantize='int8' is not available for onnx"),
+    (dict(format="tflite", quantize="int8"), "quantize='int8' needs representative_data"),
+    (dict(format="tflite", io_type="uint8"), "io_type='uint8' needs quantize='int8'"),
+    (dict(format="onnx", opset=7), "opset=7 is not supported"),
+    (dict(format="tflite", opset=17), "opset applies to format='onnx' only"),
+    (dict(format="onnx", batch_size=0), "batch_size must be None"),
+    (dict(format="onnx", input_size=64), "input_size=64 but the model is built for 32x32"),
+    (dict(format="saved_model", include_preprocessing=True), "'mynet' is not a registered model"),
+])
+def test_bad_arguments_are_clear_errors(kwargs, message, tmp_path):
+    model = small_model("seresnet18")
+    model.name = "mynet"
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        export(model, tmp_path / "out", **kwargs)
+    assert _entries(tmp_path) == []
+
+
+def test_existing_path_is_refused_unless_overwrite(tmp_path):
+    model = small_model("seresnet18")
+    target = tmp_path / "m.onnx"
+    target.write_bytes(b"keep me")
+    with pytest.raises(FileExistsError, match="exists; pass overwrite=True"):
+        export(model, target, "onnx")
+    assert target.read_bytes() == b"keep me"
+    export(model, target, "onnx", overwrite=True)
+    assert target.stat().st_size > 1000 and _entries(tmp_path) == ["m.onnx"]
+
+
+def test_unwritable_destination(tmp_path):
+    model = small_model("seresnet18")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        export(model, tmp_path / "missing" / "m.onnx", "onnx")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        export(model, blocker / "m.onnx", "onnx")
+    readonly = "/proc/keras_senet_export_test.onnx"  # writable by nobody, root included
+    with pytest.raises(PermissionError, match="cannot write to /proc"):
+        export(model, readonly, "onnx")
+    assert _entries(tmp_path) == ["file"]
+
+
+@keras.saving.register_keras_serializable("tests")
+class NumpyGate(keras.layers.Layer):
+    """A custom layer that calls back into Python/NumPy: no converter can export it."""
+
+    def call(self, x):
+        gate = tf.numpy_function(lambda v: (v > 0).astype("float32"), [x], tf.float32)
+        return x * tf.reshape(gate, tf.shape(x))
+
+
+@pytest.mark.parametrize("format", ["tflite", "onnx"])
+def test_non_exportable_custom_layer(format, tmp_path):
+    image = keras.Input((32, 32, 3))
+    features = ks.create_model("seresnet18", include_top=False, pooling="avg", input_shape=(32, 32, 3))
+    model = keras.Model(image, keras.layers.Dense(3)(NumpyGate()(features(image))))
+    with pytest.raises(ExportError, match=f"could not convert .* to {format}"):
+        export(model, tmp_path / f"m{SUFFIX[format]}", format)
+    assert _entries(tmp_path) == []
+
+
+def test_failed_verification_leaves_nothing(tmp_path):
+    """An export outside tolerance (here: an impossible tolerance) fails with the report, no file."""
+    model = small_model("seresnet18")
+    with pytest.raises(ExportError, match="failed verification: relative difference") as caught:
+        export(model, tmp_path / "m.tflite", "tflite", quantize="float16", tolerances={"rel_diff": 0.0})
+    assert caught.value.report.max_abs_diff > 0 and "FAILED" in caught.value.report.table()
+    assert _entries(tmp_path) == []
