@@ -1,0 +1,80 @@
+"""Quantised TFLite exports of a model trained on real images (scikit-learn's 8x8 digits, upsampled),
+so agreement and accuracy figures mean something."""
+
+import numpy as np
+import pytest
+
+import keras
+import keras_senet as ks
+from export_models import small_model
+from keras_senet.export import export, load_exported
+
+SIZE = 32
+pytestmark = pytest.mark.xdist_group("export_int8")  # one worker trains the shared model once
+
+
+def _digits():
+    """(train_pixels, train_labels, test_pixels, test_labels): RGB uint8-valued float32 32x32 images."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.repeat(np.repeat(digits.images, SIZE // 8, 1), SIZE // 8, 2) * (255.0 / 16.0)
+    images = np.repeat(images[..., None], 3, -1).astype("float32")
+    order = np.random.default_rng(0).permutation(len(images))
+    images, labels = images[order], digits.target[order]
+    return images[:1400], labels[:1400], images[1400:], labels[1400:]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """seresnet18's layout (one block per stage) trained 6 epochs on digits; its test accuracy."""
+    keras.utils.set_random_seed(0)
+    x_train, y_train, x_test, y_test = _digits()
+    model = small_model("seresnet18", size=SIZE)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    normalise = lambda x: ks.preprocess_input(x, model="seresnet18")  # noqa: E731
+    model.fit(normalise(x_train), y_train, batch_size=64, epochs=6, verbose=0)
+    accuracy = model.evaluate(normalise(x_test), y_test, verbose=0)[1]
+    assert accuracy >= 0.95, f"the reference model itself must have learned (test accuracy {accuracy:.3f})"
+    return model, (x_train, y_train, x_test, y_test), accuracy
+
+
+def test_full_integer_uint8_io_on_raw_pixels(trained, tmp_path):
+    """int8 everywhere, uint8 input and output: an NPU takes raw camera pixels (normalisation built in)."""
+    model, (x_train, _, x_test, y_test), keras_accuracy = trained
+    report = export(model, tmp_path / "digits_int8.tflite", "tflite", quantize="int8", io_type="uint8",
+                    include_preprocessing="seresnet18", representative_data=x_train[:200])
+    assert report.passed and report.top1_agreement >= 0.95
+    assert report.non_int8_ops == {}  # every op computes in int8
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(tmp_path / "digits_int8.tflite"))
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    assert inp["dtype"] == np.uint8 and out["dtype"] == np.uint8
+    scale, zero_point = inp["quantization"]
+    assert zero_point == 0 and abs(scale - 1.0) < 0.01  # uint8 pixels go in as they are
+    predict = load_exported(tmp_path / "digits_int8.tflite")
+    int8_accuracy = np.mean(predict(x_test).argmax(-1) == y_test)
+    assert int8_accuracy >= keras_accuracy - 0.02
+    fp32 = export(model, tmp_path / "digits_fp32.tflite", "tflite", include_preprocessing="seresnet18")
+    assert report.size_bytes < 0.35 * fp32.size_bytes
+
+
+def test_int8_with_float_interface_reports_ops(trained, tmp_path):
+    model, (x_train, _, x_test, _), _ = trained
+    normalised = ks.preprocess_input(x_train[:100], model="seresnet18")
+    report = export(model, tmp_path / "m.tflite", "tflite", quantize="int8", io_type="float32",
+                    representative_data=normalised)
+    assert report.passed and report.io_type == "float32"
+    assert {"QUANTIZE", "DEQUANTIZE"} <= set(report.ops)
+    assert "CONV_2D" not in report.non_int8_ops  # the convolutions are integer
+    assert "non-int8 ops" in report.table()
+
+
+def test_dynamic_range_quantisation(trained, tmp_path):
+    model, (_, _, x_test, y_test), keras_accuracy = trained
+    test_images = ks.preprocess_input(x_test, model="seresnet18")
+    report = export(model, tmp_path / "m.tflite", "tflite", quantize="dynamic", representative_data=test_images)
+    assert report.passed and report.top1_agreement >= 0.95
+    assert np.mean(load_exported(tmp_path / "m.tflite")(test_images).argmax(-1) == y_test) >= keras_accuracy - 0.02
