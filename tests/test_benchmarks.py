@@ -1,0 +1,89 @@
+"""The benchmark runs (quick mode, no speed asserted) and the fast inference path is exact."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import keras_senet as ks
+from keras_senet.inference import compile_predict
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    return ks.create_model("seresnet18", weights=None, input_shape=(64, 64, 3), classes=10)
+
+
+def _perturb_batchnorm(model, seed=0):
+    """Non-trivial BatchNorm statistics, so folding them into the convolutions is really checked."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.uniform(-0.2, 0.2, beta.shape),
+                               rng.uniform(-0.5, 0.5, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_compile_predict_equals_model_call(small_model, freeze):
+    _perturb_batchnorm(small_model)
+    predict = compile_predict(small_model, freeze=freeze)
+    for batch in (1, 3):  # one trace serves every batch size
+        x = np.random.default_rng(batch).uniform(-2, 2, (batch, 64, 64, 3)).astype("float32")
+        expected = keras.ops.convert_to_numpy(small_model(x, training=False))
+        got = predict(x)
+        assert isinstance(got, np.ndarray) and got.shape == expected.shape == (batch, 10)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="XLA option is TensorFlow's")
+def test_compile_predict_xla_equals_model_call(small_model):
+    x = np.random.default_rng(0).uniform(-2, 2, (2, 64, 64, 3)).astype("float32")
+    got = compile_predict(small_model, freeze=False, jit_compile=True)(x)
+    np.testing.assert_allclose(got, keras.ops.convert_to_numpy(small_model(x, training=False)),
+                               rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="freezing is TensorFlow's")
+def test_frozen_predict_is_a_snapshot(small_model):
+    x = np.random.default_rng(0).uniform(-2, 2, (2, 64, 64, 3)).astype("float32")
+    frozen, live = compile_predict(small_model), compile_predict(small_model, freeze=False)
+    before = frozen(x)
+    _perturb_batchnorm(small_model, seed=1)
+    np.testing.assert_array_equal(frozen(x), before)
+    np.testing.assert_allclose(live(x), keras.ops.convert_to_numpy(small_model(x, training=False)),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_compile_predict_rejects_bad_arguments(small_model):
+    with pytest.raises(ValueError, match="jit_compile=True needs freeze=False"):
+        compile_predict(small_model, jit_compile=True)
+    a, b = keras.Input((4,)), keras.Input((4,))
+    two_inputs = keras.Model([a, b], keras.layers.Add()([a, b]))
+    with pytest.raises(ValueError, match="one input"):
+        compile_predict(two_inputs)
+
+
+def test_profile_workers_report_ops():
+    from benchmarks import workers
+
+    case = dict(model="seresnet18", batch=1, size=32, threads=None, warmup=1, repeats=1, seconds=0)
+    for run in (workers.run_keras_profile, workers.run_timm_profile):
+        result = run(case)
+        assert result["times"][0] > 0 and result["ops"] and all(t >= 0 for _, t in result["ops"])
+
+
+def test_quick_benchmark_runs(tmp_path):
+    """CI smoke of `python -m benchmarks.run --quick`: it runs every case and prints the ratios."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--profile", "never",
+                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for row in ("1. throughput", "2. SE overhead b1", "3. latency b1", "4. GFLOP/s", "5. training"):
+        assert row in proc.stdout
+    assert "failed" not in proc.stdout and out.exists()
