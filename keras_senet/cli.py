@@ -58,6 +58,155 @@ def _cmd_convert(args):
     return 0
 
 
+def _cmd_train(args):
+    from keras_senet.data import load_dataset
+    from keras_senet.training import finetune, make_strategy
+
+    strategy = make_strategy(args.strategy)  # before any dataset: collective ops are configured once
+    batch = args.batch_size * strategy.num_replicas_in_sync
+    weights = None if args.weights == "none" else args.weights
+    preprocessing = args.model if weights else args.model.partition(".")[0]
+    options = dict(model=preprocessing, image_size=args.image_size, cache=args.cache, seed=args.seed)
+    train = load_dataset(args.data, args.train_split, batch_size=batch, training=True, flip=not args.no_flip,
+                         **options)
+    val = None
+    if args.val_split:
+        val = load_dataset(args.data, args.val_split, batch_size=batch, training=False,
+                           class_names=train.class_names, **options)
+    result = finetune(args.model, train, val, args.num_classes or train.num_classes, weights=weights,
+                      workdir=args.workdir, head_epochs=args.head_epochs, epochs=args.epochs, head_lr=args.head_lr,
+                      lr=args.lr, weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
+                      unfreeze="all" if args.unfreeze == "all" else int(args.unfreeze),
+                      freeze_batchnorm=args.freeze_batchnorm, dropout=args.dropout,
+                      mixed_precision=args.mixed_precision or False, jit_compile=args.jit_compile,
+                      strategy=strategy, overwrite=args.overwrite, verbose=args.verbose)
+    if result.model_path:
+        print(f"wrote {result.model_path} and {result.history_path}")
+    return 0
+
+
+def _cmd_evaluate(args):
+    from keras_senet.data import load_dataset
+    from keras_senet.training import evaluate, load_model, saved_preprocessing
+
+    weights = None if args.weights == "none" else args.weights
+    model = load_model(args.model, weights=weights)
+    if args.model.endswith(".keras"):  # a finetune run records how its images were preprocessed
+        preprocessing = saved_preprocessing(args.model) or model
+    else:
+        preprocessing = args.model if weights else args.model.partition(".")[0]
+    data = load_dataset(args.data, args.split, model=preprocessing, batch_size=args.batch_size, training=False,
+                        image_size=args.image_size)
+    scores = evaluate(model, data, top_k=5)
+    print(f"top-1 {scores['top1'] * 100:.2f}%  top-5 {scores['top5'] * 100:.2f}%  ({scores['examples']} images, "
+          f"{args.data} {args.split})")
+    return 0
+
+
+def _cmd_quickstart(args):
+    from keras_senet.quickstart import quickstart
+
+    formats = [] if args.no_export else args.formats.split(",")
+    weights = None if args.weights == "none" else args.weights
+    quickstart(args.workdir, data=args.data, model=args.model, weights=weights, epochs=args.epochs, formats=formats,
+               verbose=args.verbose)
+    return 0
+
+
+def _verbose(value):
+    return value if value == "auto" else int(value)
+
+
+def _add_training_parsers(sub):
+    p = sub.add_parser("train", help="fine-tune a model on a TFDS dataset or an image folder")
+    p.add_argument("--data", required=True, help="'tfds:NAME' or a folder of class sub-folders")
+    p.add_argument("--model", default="seresnet50", help="registry name, optionally NAME.TAG (default seresnet50)")
+    p.add_argument("--weights", default="imagenet", help="backbone weights: imagenet, a tag, a file, or none")
+    p.add_argument("--train-split", default="train", help="default 'train' (slices allowed: 'train[:90%%]')")
+    p.add_argument("--val-split", default=None, help="validation split, e.g. 'validation' or 'train[90%%:]'")
+    p.add_argument("--num-classes", type=int, default=None, help="default: the classes found in the data")
+    p.add_argument("--workdir", default="finetune_run", help="checkpoints, logs, model.keras, history.json")
+    p.add_argument("--head-epochs", type=int, default=1, help="phase 1 epochs, backbone frozen (default 1)")
+    p.add_argument("--epochs", type=int, default=5, help="phase 2 epochs, unfrozen (default 5)")
+    p.add_argument("--batch-size", type=int, default=32, help="per replica (default 32)")
+    p.add_argument("--head-lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=1e-4, help="phase 2 peak learning rate")
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--unfreeze", default="all", help="phase 2: 'all' or the number of top stages")
+    p.add_argument("--freeze-batchnorm", action="store_true", help="keep BatchNorm frozen in phase 2")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout before the new head")
+    p.add_argument("--image-size", type=int, default=None, help="default: the model's input size")
+    p.add_argument("--mixed-precision", nargs="?", const="mixed_float16", default=None,
+                   choices=("mixed_float16", "mixed_bfloat16"), help="default policy mixed_float16")
+    p.add_argument("--jit-compile", action="store_true", help="XLA-compile the train step")
+    p.add_argument("--strategy", default="default", choices=("default", "mirrored", "multi_worker"),
+                   help="tf.distribute strategy; multi_worker reads TF_CONFIG")
+    p.add_argument("--cache", action="store_true", help="keep decoded images in memory")
+    p.add_argument("--no-flip", action="store_true", help="no horizontal flip augmentation")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--overwrite", action="store_true", help="start afresh in a workdir with a finished run")
+    p.add_argument("--verbose", type=_verbose, default="auto", help="model.fit verbosity: auto, 0, 1, 2")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="top-1/top-5 accuracy of a model on a dataset")
+    p.add_argument("model", help="a .keras file or a registry name (with --weights)")
+    p.add_argument("--data", required=True, help="'tfds:NAME' or a folder of class sub-folders")
+    p.add_argument("--split", default="validation", help="default 'validation'")
+    p.add_argument("--weights", default="imagenet", help="for a registry name (default imagenet)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--image-size", type=int, default=None, help="default: the model's input size")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("quickstart", help="offline: train an SE-ResNet on digits, export, score every export")
+    p.add_argument("--workdir", default="keras_senet_quickstart")
+    p.add_argument("--data", default=None, help="another dataset ('tfds:NAME' or a folder with train/test)")
+    p.add_argument("--model", default=None, help="default seresnet18 (digits) / seresnet50 (--data)")
+    p.add_argument("--weights", default=None, help="e.g. imagenet (needs the network once)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--formats", default="saved_model,tflite,onnx", help="exports to make and score")
+    p.add_argument("--no-export", action="store_true", help="train and test only")
+    p.add_argument("--verbose", type=_verbose, default="auto", help="model.fit verbosity: auto, 0, 1, 2")
+    p.set_defaults(func=_cmd_quickstart)
+
+
+def _cmd_export(args):
+    from keras_senet.export.from_source import export_from_source
+
+    preprocessing = args.include_preprocessing
+    report = export_from_source(args.model, args.out, args.format, weights=args.weights,
+                                input_size=args.input_size, calibration=args.calibration,
+                                quantize=args.quantize, io_type=args.io_type, batch_size=args.batch_size,
+                                include_preprocessing=True if preprocessing == "" else (preprocessing or False),
+                                opset=args.opset, verify=not args.no_verify, overwrite=args.overwrite)
+    print(report.table())
+    return 0
+
+
+def _add_export_parser(sub):
+    p = sub.add_parser("export", help="export to SavedModel / TFLite / ONNX, verified in its runtime")
+    p.add_argument("model", help="registry name (optionally name.tag) or a .keras file")
+    p.add_argument("--weights", default=None, help="weights of a registry model (default: random, or the "
+                                                   "tag's checkpoint for name.tag)")
+    p.add_argument("--format", required=True, choices=["saved_model", "tflite", "onnx"])
+    p.add_argument("--quantize", choices=["float16", "dynamic", "int8"], default=None,
+                   help="tflite: float16 | dynamic | int8 (needs --calibration); onnx: float16")
+    p.add_argument("--io-type", choices=["int8", "uint8", "float32"], default=None,
+                   help="input/output type of an int8 TFLite model (default int8)")
+    p.add_argument("--calibration", default=None, metavar="DIR|tfds:NAME[:SPLIT]",
+                   help="real images to calibrate int8 and to verify on")
+    p.add_argument("--input-size", type=int, default=None, help="square input side (default: the model's)")
+    p.add_argument("--batch-size", type=int, default=None, help="fixed batch size (default: dynamic)")
+    p.add_argument("--include-preprocessing", nargs="?", const="", default=None, metavar="NAME[.TAG]",
+                   help="take RGB pixels in [0, 255] (SavedModel: uint8 of any size) and normalise inside, "
+                        "with the model's mean/std or those of NAME[.TAG]")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
+    p.add_argument("--no-verify", action="store_true", help="skip the run in the target runtime")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument("--out", required=True, help="output: a folder (saved_model) or a .tflite / .onnx file")
+    p.set_defaults(func=_cmd_export)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-senet", description=__doc__.split(":")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +229,9 @@ def build_parser():
     p.add_argument("output", help="output path ending in .weights.h5")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_cmd_convert)
+
+    _add_training_parsers(sub)
+    _add_export_parser(sub)
     return parser
 
 

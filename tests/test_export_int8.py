@@ -78,3 +78,28 @@ def test_dynamic_range_quantisation(trained, tmp_path):
     report = export(model, tmp_path / "m.tflite", "tflite", quantize="dynamic", representative_data=test_images)
     assert report.passed and report.top1_agreement >= 0.95
     assert np.mean(load_exported(tmp_path / "m.tflite")(test_images).argmax(-1) == y_test) >= keras_accuracy - 0.02
+
+
+def test_cli_int8_export_calibrated_on_an_image_folder(trained, tmp_path, capsys):
+    """`keras-senet export model.keras --quantize int8 --calibration DIR`: the calibration images are
+    read from a class-folder of PNGs through keras_senet.data, and the report is printed."""
+    import PIL.Image
+
+    from keras_senet.cli import main
+
+    model, (x_train, y_train, _, _), _ = trained
+    for index, (image, label) in enumerate(zip(x_train[:120], y_train[:120])):
+        folder = tmp_path / "calibration" / str(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        PIL.Image.fromarray(image.astype("uint8")).save(folder / f"{index}.png")
+    model.save(tmp_path / "digits.keras")
+    out = tmp_path / "digits.tflite"
+    status = main(["export", str(tmp_path / "digits.keras"), "--format", "tflite", "--quantize", "int8",
+                   "--io-type", "uint8", "--include-preprocessing", "seresnet18",
+                   "--calibration", str(tmp_path / "calibration"), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert status == 0 and out.exists()
+    assert "120 representative images" in printed and "PASSED" in printed and "non-int8 ops" in printed
+    assert main(["export", str(tmp_path / "digits.keras"), "--format", "tflite", "--quantize", "int8",
+                 "--out", str(tmp_path / "again.tflite")]) == 2
+    assert "needs representative_data" in capsys.readouterr().err
