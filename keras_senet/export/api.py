@@ -25,8 +25,19 @@ class ExportError(RuntimeError):
         self.report = report
 
 
+def _check_installed(format, quantize, verify):
+    """The converter and runtime packages `format` needs, checked before any work."""
+    import importlib.util
+
+    needed = {"tflite": ["ai_edge_litert"], "onnx": ["tf2onnx", "onnx"] + (["onnxruntime"] if verify else [])}
+    needed = needed.get(format, []) + (["onnxconverter_common"] if format == "onnx" and quantize == "float16" else [])
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ImportError(f"format={format!r} needs {', '.join(missing)}: pip install 'keras-senet[export]'")
+
+
 def _check_arguments(model, path, format, quantize, representative_data, input_size, batch_size,
-                     opset, io_type, overwrite):
+                     opset, io_type, overwrite, verify):
     import keras
 
     if not isinstance(model, keras.Model):
@@ -61,6 +72,7 @@ def _check_arguments(model, path, format, quantize, representative_data, input_s
         raise RuntimeError(f"export runs on the TensorFlow backend (KERAS_BACKEND=tensorflow); this process "
                            f"uses {keras.backend.backend()!r}. Save the model as .keras and export it from a "
                            "TensorFlow-backend process.")
+    _check_installed(format, quantize, verify)
     path = os.path.abspath(os.fspath(path))
     if os.path.lexists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
@@ -191,7 +203,7 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
         `ExportReport` (``print(report)`` shows it as a table).
     """
     path = _check_arguments(model, path, format, quantize, representative_data, input_size, batch_size,
-                            opset, io_type, overwrite)
+                            opset, io_type, overwrite, verify)
     from keras_senet.export.serving import as_images, preprocessing_config
 
     config = preprocessing_config(model, include_preprocessing)
