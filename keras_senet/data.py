@@ -50,14 +50,16 @@ class Preprocessing:
 
 def preprocessing_config(model="seresnet50", *, image_size=None, mean=None, std=None, interpolation=None,
                          crop_pct=None) -> Preprocessing:
-    """The `Preprocessing` of a registry name (optionally ``name.tag``) or a `keras.Model`.
+    """The `Preprocessing` of a registry name (optionally ``name.tag``), a `keras.Model`, or a `Preprocessing`.
 
     A `keras.Model` uses the registry entry of its name when it has one (models made by
     `create_model` and `keras_senet.training.finetune` keep it), ImageNet statistics otherwise, and
     the side of its input shape. Keyword arguments override single fields.
     """
     size = None
-    if isinstance(model, str):
+    if isinstance(model, Preprocessing):
+        config, size = model, model.image_size
+    elif isinstance(model, str):
         name, _, tag = model.partition(".")
         config = zoo.get_entry(name)
         size = config.default_size
@@ -105,8 +107,8 @@ def load_dataset(source, split="train", *, model="seresnet50", batch_size=32, tr
             name, or ``None`` / ``"all"`` for ``ROOT`` itself, with the same ``[a%:b%]`` slicing (taken
             per class from a fixed shuffle of the file list, so two slices never overlap). Default
             ``"train"``.
-        model: registry name (``"seresnet50"``, ``"seresnet50.a1_in1k"``) or `keras.Model` whose
-            preprocessing (input size, mean/std, interpolation, crop_pct) to use.
+        model: registry name (``"seresnet50"``, ``"seresnet50.a1_in1k"``), `keras.Model` or `Preprocessing`
+            whose preprocessing (input size, mean/std, interpolation, crop_pct) to use.
         batch_size: global batch size (with a `tf.distribute` strategy: per-replica size times
             ``strategy.num_replicas_in_sync``). Default 32.
         training: augment (random resized crop, flip), shuffle each epoch and drop the last partial

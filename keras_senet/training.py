@@ -4,6 +4,7 @@
     val = load_dataset("/data/pets", "validation", model="seresnet50", batch_size=64)
     result = finetune("seresnet50", ds, val, num_classes=ds.num_classes, workdir="runs/pets")
     result.model, result.history, result.model_path   # runs/pets/model.keras, runs/pets/history.json
+    evaluate(result.model_path, val)                   # {"top1": ..., "top5": ..., "examples": ...}
 
 Phase 1 trains only the new head (the backbone's ``trainable=False`` also keeps its BatchNorm layers
 in inference mode, Keras 3 semantics); phase 2 unfreezes the top stages (or all) at a lower learning
@@ -26,6 +27,7 @@ from typing import Optional
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 HEAD_NAME = "head"
+PREPROCESSING_FILE = "preprocessing.json"
 
 
 @dataclasses.dataclass
@@ -36,7 +38,8 @@ class FinetuneResult:
         model: the trained `keras.Model` (softmax outputs ``(batch, num_classes)``).
         history: ``{"epoch": [1, 2, ...], "phase": [1, 2, ...], "loss": [...], "accuracy": [...],
             "val_accuracy": [...], ...}`` over every epoch of both phases, resumed runs included.
-        model_path: the saved ``.keras`` file (None on non-chief workers).
+        model_path: the saved ``.keras`` file (None on non-chief workers), uncompiled; next to it
+            ``preprocessing.json`` records the training data's `Preprocessing` (see `saved_preprocessing`).
         history_path: the history JSON (None on non-chief workers).
     """
 
@@ -49,7 +52,7 @@ class FinetuneResult:
 def make_strategy(name="default"):
     """A `tf.distribute.Strategy` by name.
 
-    ``"default"`` (one device), ``"mirrored"`` (all local GPUs, or the CPU), ``"multi_worker"``
+    ``"default"`` (one device), ``"mirrored"`` (all local GPUs, else all logical CPUs), ``"multi_worker"``
     (`tf.distribute.MultiWorkerMirroredStrategy`, cluster from the ``TF_CONFIG`` environment
     variable). Create it at the start of the program, before any dataset or model: TensorFlow
     configures collective ops only once.
@@ -59,7 +62,9 @@ def make_strategy(name="default"):
     if name in (None, "default"):
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # All GPUs; without GPUs, all logical CPU devices (tf.config.set_logical_device_configuration).
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multi_worker":
         if not os.environ.get("TF_CONFIG"):
             raise ValueError("strategy='multi_worker' needs the TF_CONFIG environment variable (cluster "
@@ -228,6 +233,39 @@ class _EpochCheckpoint:
                     os.remove(os.path.join(folder, name))
 
         return EpochCheckpoint()
+
+
+class _AverageBatchNormStatistics:
+    """Averages BatchNorm moving statistics over all replicas at each epoch end.
+
+    Keras 3 updates them per replica from the local batch (they are not trainable, so no gradient
+    all-reduce reaches them): without this, replicas and workers end an epoch with different weights.
+    The mean of the replicas' moving means is the moving mean of the global batches; for the variance
+    it leaves out the spread between replicas' batch means (small for shuffled data).
+    """
+
+    def __new__(cls, strategy):
+        import keras
+        import tensorflow as tf
+
+        class AverageBatchNormStatistics(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                variables = [v.value for layer in self.model._flatten_layers()
+                             if isinstance(layer, keras.layers.BatchNormalization)
+                             for v in (layer.moving_mean, layer.moving_variance)]
+                if not variables:
+                    return
+
+                @tf.function
+                def replica_mean():
+                    return tf.distribute.get_replica_context().all_reduce(
+                        "MEAN", [tf.identity(v) for v in variables])
+
+                means = strategy.run(replica_mean)
+                for variable, mean in zip(variables, means):
+                    variable.assign(strategy.experimental_local_results(mean)[0])
+
+        return AverageBatchNormStatistics()
 
 
 def _read_history(path):
@@ -411,7 +449,8 @@ def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weig
                           metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
                                    keras.metrics.TopKCategoricalAccuracy(k=min(5, num_classes), name="top5")],
                           jit_compile=jit_compile)
-            phase_callbacks = [
+            phase_callbacks = [_AverageBatchNormStatistics(strategy)] if strategy.num_replicas_in_sync > 1 else []
+            phase_callbacks += [
                 keras.callbacks.BackupAndRestore(os.path.join(statedir, "backup", f"phase{phase}"),
                                                  double_checkpoint=True, delete_checkpoint=False),
             ]
@@ -421,8 +460,10 @@ def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weig
                 phase_callbacks.append(keras.callbacks.TensorBoard(os.path.join(statedir, "logs")))
             phase_callbacks += [_EpochLog(log_path, phase), *callbacks]
             model._initial_epoch = None  # Keras never resets what BackupAndRestore set in an earlier fit
+            if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                _patch_multi_worker(model, strategy)
             model.fit(train, validation_data=val, epochs=initial + phase_epochs, initial_epoch=initial,
-                      steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                      steps_per_epoch=steps_per_epoch, validation_steps=validation_steps, shuffle=False,
                       callbacks=phase_callbacks, verbose=verbose)
 
     set_trainable(model, 2, unfreeze="all")
@@ -430,9 +471,51 @@ def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weig
     if not chief:
         return FinetuneResult(model, history, None, None)
     _atomic_json(history, history_path)
+    preprocessing = getattr(train_data, "preprocessing", None)
+    if preprocessing is not None:  # evaluation must see images as training did (size, crop, mean/std)
+        _atomic_json(dataclasses.asdict(preprocessing), os.path.join(workdir, PREPROCESSING_FILE))
     _atomic_save(model, model_path)
     shutil.rmtree(os.path.join(statedir, "backup"), ignore_errors=True)  # the run is complete
     return FinetuneResult(model, history, model_path, history_path)
+
+
+def _patch_multi_worker(model, strategy):
+    """Work around keras-team/keras#20585 / tensorflow/tensorflow#72388: Keras 3 `fit` fails under
+    MultiWorkerMirroredStrategy in two places; both patches act only for that strategy.
+
+    1. Before training, Keras' TF trainer averages one distributed batch across replicas with
+       ``strategy.reduce`` only to learn its shapes; that eager cross-worker reduce of a `PerReplica`
+       fails. This replica's local batch has the same shapes (patched on this model only).
+    2. Each step's logs (scalar losses and metrics) are averaged with ``strategy.reduce("MEAN", v,
+       axis=0)``, which fails on scalars ("Invalid reduction dimension 0"); ``axis=None`` is the mean
+       over replicas that was meant (patched in Keras' TF trainer module, for multi-worker strategies).
+    """
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    if not getattr(tf_trainer.reduce_per_replica, "_keras_senet_patch", False):
+        original = tf_trainer.reduce_per_replica
+
+        def reduce_per_replica(values, strategy, reduction):
+            if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(strategy):
+                return tf.nest.map_structure(
+                    lambda v: strategy.reduce("MEAN", v, axis=None if v.shape.rank == 0 else 0), values)
+            return original(values, strategy, reduction)
+
+        reduce_per_replica._keras_senet_patch = True
+        tf_trainer.reduce_per_replica = reduce_per_replica
+
+    def maybe_symbolic_build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda x: strategy.experimental_local_results(x)[0]
+                    if isinstance(x, tf.distribute.DistributedValues) else x, next(it))
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    model._maybe_symbolic_build = maybe_symbolic_build
 
 
 def _check_tensorboard(tensorboard):
@@ -474,6 +557,19 @@ def load_model(model_or_file, *, weights="imagenet"):
     from keras_senet.factory import create_model
 
     return create_model(path, weights=weights)
+
+
+def saved_preprocessing(model_file):
+    """The `keras_senet.data.Preprocessing` that `finetune` wrote next to `model_file`, or None."""
+    from keras_senet.data import Preprocessing
+
+    path = os.path.join(os.path.dirname(os.path.abspath(os.fspath(model_file))), PREPROCESSING_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        fields = json.load(f)
+    fields["mean"], fields["std"] = tuple(fields["mean"]), tuple(fields["std"])
+    return Preprocessing(**fields)
 
 
 def evaluate(model_or_file, data, *, top_k=5, weights="imagenet", verbose=True):
