@@ -32,6 +32,7 @@ _EXPORTS = {
     "SEResNeXt50": "keras_senet.applications",
     "SEResNeXt101": "keras_senet.applications",
     "SENet154": "keras_senet.applications",
+    "compile_predict": "keras_senet.inference",
     "create_model": "keras_senet.factory",
     "decode_predictions": "keras_senet.imagenet",
     "preprocess_input": "keras_senet.imagenet",
@@ -39,7 +40,7 @@ _EXPORTS = {
     "list_models": "keras_senet.zoo",
 }
 _SUBMODULES = ("models", "weights", "zoo", "applications", "factory", "imagenet", "info",
-               "complexity")
+               "complexity", "inference")
 
 __all__ = sorted(_EXPORTS) + ["layers", "weights", "__version__"]
 
