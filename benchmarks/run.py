@@ -192,6 +192,10 @@ def targets(pooled, quick):
          lambda s: ratio(f"keras {m} b1 predict", f"keras {m} b1 fast", s), None),
         (f"(info) tf.function b{big} / fast path b{big}", "",
          lambda s: ratio(f"keras {m} b{big} function", f"keras {m} b{big} fast", s), None),
+        (f"(info) ours: fit step / tf.function inference, b{big}", "",
+         lambda s: ratio(f"keras {m} b{big} fit", f"keras {m} b{big} function", s), None),
+        (f"(info) timm: train step / inference, b{big}", "",
+         lambda s: ratio(f"timm {tm} b{big} train", f"timm {tm} b{big}", s), None),
     ]
     out = []
     for name, goal, fn, check in specs:
