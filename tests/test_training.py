@@ -1,5 +1,6 @@
-"""Fine-tuning: learning on real digits, freezing, resume after a kill, mixed precision, tf.distribute
-strategies (2 logical CPUs; 2 worker processes on 127.0.0.1), the CLI, and bad input.
+"""Fine-tuning: freezing, resume after a kill, mixed precision, tf.distribute strategies (2 logical
+CPUs; 2 worker processes on 127.0.0.1), the CLI, and bad input. The learning check on the digits is
+tests/test_quickstart.py.
 
 Models are SE-ResNet-18 at 32x32 on scikit-learn's 8x8 digits written as PNG folders, to stay fast.
 """
@@ -20,7 +21,7 @@ import pytest
 from keras_senet import cli
 from keras_senet.data import load_dataset
 from keras_senet.quickstart import write_digits
-from keras_senet.training import evaluate, finetune
+from keras_senet.training import finetune
 
 SMALL = dict(model="seresnet18", image_size=32, crop_pct=1.0, flip=False)
 
@@ -37,34 +38,6 @@ def _env():
 def _run_python(code, **kwargs):
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=kwargs.pop("env", _env()),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
-
-
-def test_finetune_learns_digits_and_saves_a_usable_model(digits, tmp_path, capsys):
-    train = load_dataset(digits, "train", batch_size=64, seed=0, cache=True, crop_scale=(0.6, 1.0), **SMALL)
-    test = load_dataset(digits, "test", batch_size=128, cache=True, **SMALL)
-    result = finetune("seresnet18", train, test, weights=None, workdir=tmp_path / "run", head_epochs=0, epochs=4,
-                      lr=3e-3, verbose=0)
-    history = json.load(open(result.history_path))
-    assert history["epoch"] == [1, 2, 3, 4] and history["phase"] == [2] * 4
-    # A randomly initialised network after 4 short epochs: chance is 10%; the quickstart's 12 reach ~99%.
-    assert history["val_accuracy"][-1] >= 0.90, history
-    assert history["loss"][-1] < history["loss"][0]
-    assert sorted(os.listdir(tmp_path / "run" / "checkpoints")) == [f"epoch00{i}.weights.h5" for i in (2, 3, 4)]
-    assert os.listdir(tmp_path / "run" / "logs")  # TensorBoard event files
-    assert not os.path.exists(tmp_path / "run" / "backup")  # a finished run leaves no resume state
-    assert json.load(open(tmp_path / "run" / "preprocessing.json"))["crop_pct"] == 1.0
-
-    scores = evaluate(result.model_path, test, verbose=False)
-    assert scores["examples"] == 360
-    assert scores["top1"] == pytest.approx(history["val_accuracy"][-1], abs=1e-6)
-    assert scores["top5"] >= scores["top1"]
-
-    assert cli.main(["evaluate", result.model_path, "--data", str(digits), "--split", "test"]) == 0
-    out = capsys.readouterr().out
-    assert f"top-1 {scores['top1'] * 100:.2f}%" in out and "360 images" in out
-
-    with pytest.raises(ValueError, match="holds a finished run"):
-        finetune("seresnet18", train, test, weights=None, workdir=tmp_path / "run", head_epochs=0, epochs=1)
 
 
 class _Snapshots(keras.callbacks.Callback):
@@ -128,7 +101,7 @@ def test_mixed_precision_trains_and_reloads(digits, tmp_path):
 def test_killed_training_resumes_at_the_next_epoch(digits, tmp_path):
     workdir = tmp_path / "run"
     command = [sys.executable, "-m", "keras_senet.cli", "train", "--data", str(digits), "--train-split",
-               "train[:30%]", "--model", "seresnet18", "--weights", "none", "--image-size", "32", "--head-epochs",
+               "train[:15%]", "--model", "seresnet18", "--weights", "none", "--image-size", "32", "--head-epochs",
                "2", "--epochs", "1", "--batch-size", "16", "--no-flip", "--workdir", str(workdir), "--verbose", "2",
                "--seed", "0"]
     first = subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -160,7 +133,7 @@ def test_mirrored_strategy_over_two_logical_cpus(digits, tmp_path):
         from keras_senet.data import load_dataset
         from keras_senet.training import finetune, make_strategy
         strategy = make_strategy("mirrored")
-        train = load_dataset({str(digits)!r}, "train[:10%]", model="seresnet18", image_size=32, flip=False,
+        train = load_dataset({str(digits)!r}, "train[:5%]", model="seresnet18", image_size=32, flip=False,
                              batch_size=8 * strategy.num_replicas_in_sync, seed=0)
         result = finetune("seresnet18", train, None, weights=None, workdir={str(tmp_path)!r}, head_epochs=0,
                           epochs=1, strategy=strategy, keep_checkpoints=0, tensorboard=False, verbose=0)
@@ -168,6 +141,7 @@ def test_mirrored_strategy_over_two_logical_cpus(digits, tmp_path):
         stats = result.model.get_layer("layer4_1_bn2").moving_mean.value
         spread = lambda v: float(abs(v.values[0].numpy() - v.values[1].numpy()).max())
         print("RESULT", json.dumps(dict(replicas=strategy.num_replicas_in_sync, batches=int(train.cardinality()),
+              examples=train.num_examples,
               loss=result.history["loss"], devices=[str(v.device) for v in kernel.values],
               spread=[spread(kernel), spread(stats)])))
         """)
@@ -175,7 +149,7 @@ def test_mirrored_strategy_over_two_logical_cpus(digits, tmp_path):
     assert child.returncode == 0, output[-3000:]
     result = json.loads(output.split("RESULT ")[-1])
     assert result["replicas"] == 2 and len(set(result["devices"])) == 2
-    assert result["batches"] == 143 // 16 and np.isfinite(result["loss"][0])
+    assert result["batches"] == result["examples"] // 16 >= 3 and np.isfinite(result["loss"][0])
     assert result["spread"] == [0.0, 0.0]  # replicas agree, BatchNorm statistics included
     assert os.path.exists(tmp_path / "model.keras")
 
@@ -197,7 +171,7 @@ def test_multi_worker_strategy_two_processes_agree(digits, tmp_path):
         from keras_senet.training import finetune, make_strategy
         strategy = make_strategy("multi_worker")  # first: TensorFlow configures collectives once
         from keras_senet.data import load_dataset
-        train = load_dataset({str(digits)!r}, "train[:10%]", model="seresnet18", image_size=32, flip=False,
+        train = load_dataset({str(digits)!r}, "train[:5%]", model="seresnet18", image_size=32, flip=False,
                              batch_size=8 * strategy.num_replicas_in_sync, seed=0)
         result = finetune("seresnet18", train, None, weights=None, workdir={str(tmp_path)!r}, head_epochs=0,
                           epochs=1, strategy=strategy, keep_checkpoints=0, tensorboard=False, verbose=0)
