@@ -154,11 +154,13 @@ def set_trainable(model, phase, *, unfreeze="all", freeze_batchnorm=False):
         layer.trainable = trainable
 
 
-def _label_mapper(train_data, num_classes):
-    """Map sparse int labels to one-hot (label smoothing needs them); check one-hot widths."""
+def _label_mapper(data, num_classes):
+    """Map sparse int labels to one-hot (label smoothing needs them); check one-hot widths. None: no map."""
     import tensorflow as tf
 
-    spec = train_data.element_spec
+    if data is None:
+        return None
+    spec = data.element_spec
     if not isinstance(spec, tuple) or len(spec) != 2:
         raise ValueError("Datasets must yield (images, labels) batches, e.g. from keras_senet.data.load_dataset;"
                          f" got element_spec {spec}.")
@@ -309,7 +311,8 @@ def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weig
              workdir="finetune_run", head_epochs=1, epochs=5, head_lr=1e-3, lr=1e-4, warmup=0.1,
              weight_decay=0.05, label_smoothing=0.1, unfreeze="all", freeze_batchnorm=False, dropout=0.0,
              mixed_precision=False, jit_compile=False, strategy=None, steps_per_epoch=None,
-             validation_steps=None, callbacks=(), tensorboard="auto", keep_checkpoints=3, overwrite=False, verbose="auto"):
+             validation_steps=None, callbacks=(), tensorboard="auto", keep_checkpoints=3, overwrite=False,
+             verbose="auto"):
     """Fine-tune a classifier on `train_data`; resumes a killed run in the same `workdir`.
 
     Args:
@@ -353,74 +356,24 @@ def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weig
     import keras
     import tensorflow as tf
 
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(f"finetune runs on the TensorFlow backend (tf.data, tf.distribute); KERAS_BACKEND is "
-                           f"{keras.backend.backend()!r}.")
-    for name, value in (("head_epochs", head_epochs), ("epochs", epochs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    if head_epochs + epochs == 0:
-        raise ValueError("head_epochs and epochs are both 0: nothing to train.")
-    if not 0 <= warmup < 1:
-        raise ValueError(f"warmup must be a fraction in [0, 1), got {warmup!r}")
-    if mixed_precision is True:
-        mixed_precision = "mixed_float16"
-    if mixed_precision not in (False, None, "mixed_float16", "mixed_bfloat16"):
-        raise ValueError(f"mixed_precision={mixed_precision!r}: use False, True, 'mixed_float16' or 'mixed_bfloat16'.")
-    data_classes = getattr(train_data, "num_classes", None)
-    if num_classes is None:
-        num_classes = data_classes
-        if num_classes is None:
-            raise ValueError("num_classes is needed: the training data does not say how many classes it has.")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-    for what, data in (("training", train_data), ("validation", val_data)):
-        classes = getattr(data, "num_classes", None)
-        if classes is not None and classes != num_classes:
-            raise ValueError(f"num_classes={num_classes} but the {what} data has {classes} classes "
-                             f"({', '.join(map(str, data.class_names[:10]))}...).")
-    if isinstance(model_or_name, keras.Model):
-        outputs = model_or_name.output_shape[-1]
-        if outputs != num_classes:
-            raise ValueError(f"The given model's head has {outputs} outputs but num_classes={num_classes}. Pass a "
-                             "registry name to get a new head of num_classes, or a model with a matching head.")
-        if mixed_precision:
-            raise ValueError("mixed_precision needs a registry name (layers take their dtype policy when built); "
-                             "build your model under keras.mixed_precision.set_global_policy('mixed_float16').")
-    else:
-        from keras_senet import zoo
-
-        zoo.get_entry(str(model_or_name).partition(".")[0])
-    to_one_hot = _label_mapper(train_data, num_classes)
-    if val_data is not None:
-        _label_mapper(val_data, num_classes)
+    num_classes, mixed_precision = _check_arguments(
+        model_or_name, train_data, val_data, num_classes, head_epochs, epochs, warmup, unfreeze, mixed_precision)
+    to_one_hot, val_to_one_hot = _label_mapper(train_data, num_classes), _label_mapper(val_data, num_classes)
     steps = steps_per_epoch or _steps(train_data, "training")
     tensorboard = _check_tensorboard(tensorboard)
     if isinstance(strategy, str) or strategy is None:
         strategy = make_strategy(strategy)
     distributed = strategy is not tf.distribute.get_strategy()
-
+    chief = _is_chief(strategy)
     workdir = os.path.abspath(os.fspath(workdir))
     model_path, history_path = os.path.join(workdir, "model.keras"), os.path.join(workdir, "history.json")
-    chief = _is_chief(strategy)
-    statedir = workdir if chief else os.path.join(workdir, ".workers", str(strategy.cluster_resolver.task_id))
-    if chief and os.path.exists(model_path):
-        if not overwrite:
-            raise ValueError(f"{workdir} holds a finished run ({model_path}); pass overwrite=True (CLI: "
-                             "--overwrite) or use another workdir.")
-    if overwrite:
-        for name in ("backup", "checkpoints", "logs", "history.jsonl"):
-            path = os.path.join(statedir, name)
-            shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else (
-                os.remove(path) if os.path.exists(path) else None)
-    os.makedirs(statedir, exist_ok=True)
+    settings = dict(model=model_or_name if isinstance(model_or_name, str) else model_or_name.name,
+                    num_classes=num_classes, head_epochs=head_epochs, epochs=epochs, unfreeze=unfreeze,
+                    mixed_precision=mixed_precision or False, input_shape=list(train_data.element_spec[0].shape[1:]))
+    statedir = _prepare_workdir(workdir, strategy, chief, settings, overwrite)
     log_path = os.path.join(statedir, "history.jsonl")
-
     train = train_data.map(to_one_hot) if to_one_hot else train_data
-    val = None
-    if val_data is not None:
-        to_one_hot_val = _label_mapper(val_data, num_classes)
-        val = val_data.map(to_one_hot_val) if to_one_hot_val else val_data
+    val = val_data.map(val_to_one_hot) if val_to_one_hot else val_data
 
     with strategy.scope():
         if isinstance(model_or_name, keras.Model):
@@ -433,14 +386,12 @@ def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weig
             if mixed_precision:
                 keras.config.set_dtype_policy(mixed_precision)
             try:
-                image_size = _image_size(train_data)
-                model = build_classifier(model_or_name, num_classes, weights=weights, image_size=image_size,
-                                         dropout=dropout)
+                model = build_classifier(model_or_name, num_classes, weights=weights,
+                                         image_size=_image_size(train_data), dropout=dropout)
             finally:
                 keras.config.set_dtype_policy(previous)
 
-        phases = [(1, head_epochs, head_lr, 0), (2, epochs, lr, head_epochs)]
-        for phase, phase_epochs, phase_lr, initial in phases:
+        for phase, phase_epochs, phase_lr, initial in ((1, head_epochs, head_lr, 0), (2, epochs, lr, head_epochs)):
             if not phase_epochs:
                 continue
             set_trainable(model, phase, unfreeze=unfreeze, freeze_batchnorm=freeze_batchnorm)
@@ -450,10 +401,8 @@ def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weig
                                    keras.metrics.TopKCategoricalAccuracy(k=min(5, num_classes), name="top5")],
                           jit_compile=jit_compile)
             phase_callbacks = [_AverageBatchNormStatistics(strategy)] if strategy.num_replicas_in_sync > 1 else []
-            phase_callbacks += [
-                keras.callbacks.BackupAndRestore(os.path.join(statedir, "backup", f"phase{phase}"),
-                                                 double_checkpoint=True, delete_checkpoint=False),
-            ]
+            phase_callbacks.append(keras.callbacks.BackupAndRestore(
+                os.path.join(statedir, "backup", f"phase{phase}"), double_checkpoint=True, delete_checkpoint=False))
             if chief and keep_checkpoints != 0:
                 phase_callbacks.append(_EpochCheckpoint(os.path.join(statedir, "checkpoints"), keep_checkpoints))
             if tensorboard:
@@ -516,6 +465,85 @@ def _patch_multi_worker(model, strategy):
             model._symbolic_build(data_batch=data_batch)
 
     model._maybe_symbolic_build = maybe_symbolic_build
+
+
+def _check_arguments(model_or_name, train_data, val_data, num_classes, head_epochs, epochs, warmup, unfreeze,
+                     mixed_precision):
+    """Validate `finetune`'s arguments before any work. Returns (num_classes, mixed_precision policy)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(f"finetune runs on the TensorFlow backend (tf.data, tf.distribute); KERAS_BACKEND is "
+                           f"{keras.backend.backend()!r}.")
+    for name, value in (("head_epochs", head_epochs), ("epochs", epochs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if head_epochs + epochs == 0:
+        raise ValueError("head_epochs and epochs are both 0: nothing to train.")
+    if not 0 <= warmup < 1:
+        raise ValueError(f"warmup must be a fraction in [0, 1), got {warmup!r}")
+    if unfreeze != "all" and (isinstance(unfreeze, bool) or not isinstance(unfreeze, int) or unfreeze < 0):
+        raise ValueError(f"unfreeze must be 'all' or a non-negative number of stages, got {unfreeze!r}")
+    mixed_precision = "mixed_float16" if mixed_precision is True else mixed_precision
+    if mixed_precision not in (False, None, "mixed_float16", "mixed_bfloat16"):
+        raise ValueError(f"mixed_precision={mixed_precision!r}: use False, True, 'mixed_float16' or "
+                         "'mixed_bfloat16'.")
+    if num_classes is None:
+        num_classes = getattr(train_data, "num_classes", None)
+        if num_classes is None:
+            raise ValueError("num_classes is needed: the training data does not say how many classes it has.")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    for what, data in (("training", train_data), ("validation", val_data)):
+        classes = getattr(data, "num_classes", None)
+        if classes is not None and classes != num_classes:
+            raise ValueError(f"num_classes={num_classes} but the {what} data has {classes} classes "
+                             f"({', '.join(map(str, data.class_names[:10]))}...).")
+    if isinstance(model_or_name, keras.Model):
+        outputs = model_or_name.output_shape[-1]
+        if outputs != num_classes:
+            raise ValueError(f"The given model's head has {outputs} outputs but num_classes={num_classes}. Pass a "
+                             "registry name to get a new head of num_classes, or a model with a matching head.")
+        if mixed_precision:
+            raise ValueError("mixed_precision needs a registry name (layers take their dtype policy when built); "
+                             "build your model under keras.mixed_precision.set_global_policy('mixed_float16').")
+        if unfreeze not in ("all", 0) and not any(_stage_of(layer.name) for layer in model_or_name.layers):
+            raise ValueError(f"unfreeze={unfreeze}: model {model_or_name.name!r} has no 'layerN_' stages (not built "
+                             "by keras_senet); use unfreeze='all'.")
+    else:
+        from keras_senet import zoo
+
+        zoo.get_entry(str(model_or_name).partition(".")[0])
+    return num_classes, mixed_precision
+
+
+def _prepare_workdir(workdir, strategy, chief, settings, overwrite):
+    """Check `workdir` against a finished or different earlier run; returns this worker's state folder.
+
+    Non-chief workers of a multi-worker run keep their state in ``workdir/.workers/<task id>``.
+    """
+    statedir = workdir if chief else os.path.join(workdir, ".workers", str(strategy.cluster_resolver.task_id))
+    if chief and os.path.exists(os.path.join(workdir, "model.keras")) and not overwrite:
+        raise ValueError(f"{workdir} holds a finished run (model.keras); pass overwrite=True (CLI: --overwrite) "
+                         "or use another workdir.")
+    settings_path = os.path.join(statedir, "run.json")
+    if not overwrite and os.path.exists(settings_path):
+        with open(settings_path) as f:
+            before = json.load(f)
+        if before != json.loads(json.dumps(settings)):
+            changed = {k: (before.get(k), v) for k, v in settings.items() if before.get(k) != v}
+            raise ValueError(f"{workdir} holds an unfinished run with other settings {changed} (before, now); "
+                             "resume with the same settings, or pass overwrite=True to start afresh.")
+    if overwrite:
+        for name in ("backup", "checkpoints", "logs", "history.jsonl", "run.json"):
+            path = os.path.join(statedir, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.remove(path)
+    os.makedirs(statedir, exist_ok=True)
+    _atomic_json(settings, settings_path)
+    return statedir
 
 
 def _check_tensorboard(tensorboard):

@@ -115,6 +115,11 @@ def test_killed_training_resumes_at_the_next_epoch(digits, tmp_path):
     assert [json.loads(line)["epoch"] for line in log.read_text().splitlines()] == [1], output[-3000:]
     assert not (workdir / "model.keras").exists()
 
+    changed = subprocess.run(command[:-2] + ["--seed", "1"] + ["--epochs", "3"], env=_env(), capture_output=True,
+                             text=True, timeout=300)
+    assert changed.returncode == 2 and "unfinished run with other settings {'epochs': (1, 3)}" in changed.stderr, \
+        changed.stderr[-3000:]
+
     second = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
     output = second.stdout + second.stderr
     assert second.returncode == 0, output[-3000:]
