@@ -109,7 +109,7 @@ def _cmd_quickstart(args):
     formats = [] if args.no_export else args.formats.split(",")
     weights = None if args.weights == "none" else args.weights
     quickstart(args.workdir, data=args.data, model=args.model, weights=weights, epochs=args.epochs, formats=formats,
-               verbose=args.verbose)
+               train_split=args.train_split, test_split=args.test_split, verbose=args.verbose)
     return 0
 
 
@@ -161,6 +161,8 @@ def _add_training_parsers(sub):
     p = sub.add_parser("quickstart", help="offline: train an SE-ResNet on digits, export, score every export")
     p.add_argument("--workdir", default="keras_senet_quickstart")
     p.add_argument("--data", default=None, help="another dataset ('tfds:NAME' or a folder with train/test)")
+    p.add_argument("--train-split", default="train")
+    p.add_argument("--test-split", default="test", help="scored after training and for every export")
     p.add_argument("--model", default=None, help="default seresnet18 (digits) / seresnet50 (--data)")
     p.add_argument("--weights", default=None, help="e.g. imagenet (needs the network once)")
     p.add_argument("--epochs", type=int, default=None)
