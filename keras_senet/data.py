@@ -376,7 +376,7 @@ def _train_transform(config, flip, crop_scale):
             aspect_ratio_range=(3 / 4, 4 / 3), area_range=tuple(crop_scale), max_attempts=10,
             use_image_if_no_bounding_boxes=True)
         image = tf.slice(image, begin, crop_size)
-        image = _resize(image, (size, size), config.interpolation)
+        image = tf.ensure_shape(_resize(image, (size, size), config.interpolation), (size, size, 3))
         if flip:
             image = tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
         return tf.clip_by_value(image, 0.0, 255.0)

@@ -101,6 +101,9 @@ def test_training_augmentation_varies_between_epochs(tmp_path):
     first, second = _all(ds)[0], _all(ds)[0]
     assert first.shape == (1, 32, 32, 3)
     assert not np.allclose(first, second)
+    ds = load_dataset(tmp_path, None, model="seresnet18", image_size=32, batch_size=1, training=True,
+                      rand_augment=True)
+    assert tuple(ds.element_spec[0].shape) == (1, 32, 32, 3) and _all(ds)[0].shape == (1, 32, 32, 3)
 
 
 def test_folder_split_slices_are_disjoint_and_complete(folder):
