@@ -79,7 +79,8 @@ def _cmd_train(args):
                       unfreeze="all" if args.unfreeze == "all" else int(args.unfreeze),
                       freeze_batchnorm=args.freeze_batchnorm, dropout=args.dropout,
                       mixed_precision=args.mixed_precision or False, jit_compile=args.jit_compile,
-                      strategy=strategy, overwrite=args.overwrite, verbose=args.verbose)
+                      strategy=strategy, keep_checkpoints=args.keep_checkpoints, overwrite=args.overwrite,
+                      verbose=args.verbose)
     if result.model_path:
         print(f"wrote {result.model_path} and {result.history_path}")
     return 0
@@ -145,6 +146,7 @@ def _add_training_parsers(sub):
     p.add_argument("--cache", action="store_true", help="keep decoded images in memory")
     p.add_argument("--no-flip", action="store_true", help="no horizontal flip augmentation")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--keep-checkpoints", type=int, default=3, help="per-epoch checkpoints kept (default 3)")
     p.add_argument("--overwrite", action="store_true", help="start afresh in a workdir with a finished run")
     p.add_argument("--verbose", type=_verbose, default="auto", help="model.fit verbosity: auto, 0, 1, 2")
     p.set_defaults(func=_cmd_train)

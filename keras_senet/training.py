@@ -358,6 +358,9 @@ def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weig
 
     num_classes, mixed_precision = _check_arguments(
         model_or_name, train_data, val_data, num_classes, head_epochs, epochs, warmup, unfreeze, mixed_precision)
+    if keep_checkpoints is not None and (isinstance(keep_checkpoints, bool) or not isinstance(keep_checkpoints, int)
+                                         or keep_checkpoints < 0):
+        raise ValueError(f"keep_checkpoints must be None or a non-negative integer, got {keep_checkpoints!r}")
     to_one_hot, val_to_one_hot = _label_mapper(train_data, num_classes), _label_mapper(val_data, num_classes)
     steps = steps_per_epoch or _steps(train_data, "training")
     tensorboard = _check_tensorboard(tensorboard)

@@ -15,9 +15,10 @@ from keras_senet.training import finetune
 def test_quickstart_learns_digits_and_scores_every_export(tmp_path, capsys):
     # SavedModel and float ONNX exports are proven equal to Keras by tests/test_export.py; here the int8
     # TFLite model, the one whose accuracy can move, is scored in LiteRT.
-    result = quickstart(tmp_path, epochs=4, formats=("tflite",), verbose=0)
+    result = quickstart(tmp_path, epochs=3, formats=("tflite",), verbose=0)
     out = capsys.readouterr().out
-    # A randomly initialised SE-ResNet-18 after 4 short epochs (chance: 10%); the default 12 reach ~98%.
+    # A randomly initialised SE-ResNet-18 after 3 short epochs (measured 96%; chance is 10%); the default
+    # 12 epochs reach ~98%.
     assert result["accuracy"] >= 0.90, out[-3000:]
     rows = {name: (size, accuracy, latency) for name, size, accuracy, latency in result["rows"]}
     assert list(rows) == ["keras (.keras)", "tflite (int8)"]
@@ -29,9 +30,9 @@ def test_quickstart_learns_digits_and_scores_every_export(tmp_path, capsys):
 
     run = tmp_path / "run"  # the quickstart's training is a plain finetune run
     history = json.load(open(run / "history.json"))
-    assert history["epoch"] == [1, 2, 3, 4] and history["val_accuracy"][-1] == pytest.approx(result["accuracy"])
+    assert history["epoch"] == [1, 2, 3] and history["val_accuracy"][-1] == pytest.approx(result["accuracy"])
     assert history["loss"][-1] < history["loss"][0]
-    assert sorted(os.listdir(run / "checkpoints")) == [f"epoch00{i}.weights.h5" for i in (2, 3, 4)]
+    assert sorted(os.listdir(run / "checkpoints")) == [f"epoch00{i}.weights.h5" for i in (1, 2, 3)]
     assert os.listdir(run / "logs")  # TensorBoard event files
     assert not os.path.exists(run / "backup")  # a finished run leaves no resume state
 

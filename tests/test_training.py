@@ -102,8 +102,8 @@ def test_killed_training_resumes_at_the_next_epoch(digits, tmp_path):
     workdir = tmp_path / "run"
     command = [sys.executable, "-m", "keras_senet.cli", "train", "--data", str(digits), "--train-split",
                "train[:15%]", "--model", "seresnet18", "--weights", "none", "--image-size", "32", "--head-epochs",
-               "2", "--epochs", "1", "--batch-size", "16", "--no-flip", "--workdir", str(workdir), "--verbose", "2",
-               "--seed", "0"]
+               "2", "--epochs", "1", "--batch-size", "16", "--no-flip", "--workdir", str(workdir), "--keep-checkpoints",
+               "2", "--verbose", "2", "--seed", "0"]
     first = subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log = workdir / "history.jsonl"
     deadline = time.time() + 240
@@ -128,6 +128,7 @@ def test_killed_training_resumes_at_the_next_epoch(digits, tmp_path):
     history = json.load(open(workdir / "history.json"))
     assert history["epoch"] == [1, 2, 3] and history["phase"] == [1, 1, 2]
     assert (workdir / "model.keras").exists()
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["epoch002.weights.h5", "epoch003.weights.h5"]
 
 
 def test_mirrored_strategy_over_two_logical_cpus(digits, tmp_path):
