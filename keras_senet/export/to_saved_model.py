@@ -41,5 +41,20 @@ def write_saved_model(model, path, input_shape, batch_size, config, pixel_endpoi
         archive.add_endpoint("serving_default", serve_pixels, input_signature=[
             tf.TensorSpec((batch_size, None, None, input_shape[-1]), tf.uint8, name="pixels")])
     archive.add_endpoint(SERVE, serve, input_signature=[spec])
+    _store_variables_once(archive)
     archive.write_out(path, verbose=False)
     return served
+
+
+def _store_variables_once(archive):
+    """Work around keras-team/keras#23553: ExportArchive saves every weight twice (the tracked
+    `keras.Variable` wrappers and the `tf.Variable`s the endpoints capture are different objects, so the
+    checkpoint cannot de-duplicate them): 2x file size and 2x variable memory in TF Serving. Tracking
+    the underlying `tf.Variable`s makes both collections the same objects."""
+    trackable = getattr(archive, "_tf_trackable", None)
+    if trackable is None:
+        return
+    for collection in ("variables", "trainable_variables", "non_trainable_variables"):
+        variables = getattr(trackable, collection, None)
+        if variables:
+            setattr(trackable, collection, [getattr(v, "_value", v) for v in variables])
