@@ -19,7 +19,6 @@ import logging
 import math
 import os
 import re
-from typing import Optional
 
 from keras_senet import zoo
 
@@ -429,9 +428,3 @@ def _normalizer(config):
 
     return normalize
 
-
-def dataset_info(ds) -> Optional[dict]:
-    """``{class_names, num_classes, num_examples}`` of a dataset made by `load_dataset`, else None."""
-    if not hasattr(ds, "num_classes"):
-        return None
-    return dict(class_names=ds.class_names, num_classes=ds.num_classes, num_examples=ds.num_examples)

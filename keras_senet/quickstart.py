@@ -117,13 +117,12 @@ def quickstart(workdir="keras_senet_quickstart", *, data=None, model=None, weigh
         epochs, head_epochs, image_size, batch_size: override the recipe.
         formats: exports to make and score (subset of ``("saved_model", "tflite", "onnx")``); TFLite is
             int8-quantised with training batches as representative data.
-        overwrite: retrain even if ``workdir/run`` holds a finished model.
+        overwrite: retrain from scratch (default); False resumes an interrupted run in ``workdir/run``
+            and refuses a finished one.
         verbose: `model.fit` verbosity.
 
     ``rows`` are ``(format, size_bytes, accuracy, latency_ms)``, the Keras model first.
     """
-    import numpy as np
-
     from keras_senet.data import load_dataset
     from keras_senet.training import finetune
 
@@ -180,12 +179,12 @@ def quickstart(workdir="keras_senet_quickstart", *, data=None, model=None, weigh
     print(_table(rows))
     print(f"\nDone in {seconds:.0f} s. Model: {result.model_path}; history: {result.history_path}")
     return {"accuracy": accuracy, "seconds": seconds, "rows": rows, "model_path": result.model_path,
-            "class_names": np.asarray(train.class_names).tolist()}
+            "class_names": list(train.class_names)}
 
 
 def _export_rows(model, folder, formats, train, test, sample):
     try:
-        from keras_senet.export import export, load_exported
+        from keras_senet.export import ExportError, export, load_exported
     except ImportError as error:
         print(f"      export skipped: {error}", flush=True)
         return []
@@ -196,10 +195,15 @@ def _export_rows(model, folder, formats, train, test, sample):
         suffix = {"saved_model": "", "tflite": ".tflite", "onnx": ".onnx"}[fmt]
         path = os.path.join(folder, f"model_{quantize}{suffix}" if quantize else f"model{suffix}")
         os.makedirs(folder, exist_ok=True)
-        report = export(model, path, fmt, quantize=quantize,
-                        representative_data=representative if quantize else None, overwrite=True)
-        predict = load_exported(report.path)
         label = f"{fmt} ({quantize})" if quantize else fmt
+        try:
+            report = export(model, path, fmt, quantize=quantize,
+                            representative_data=representative if quantize else None, overwrite=True)
+        except ExportError as error:  # failed verification: nothing written; say so and go on
+            print(f"      {label}: {error}", flush=True)
+            rows.append((f"{label} FAILED", None, None, None))
+            continue
+        predict = load_exported(report.path)
         rows.append((label, report.size_bytes, _accuracy(predict, test), _latency_ms(predict, sample)))
         print(f"      {label}: {report.path}", flush=True)
     return rows
