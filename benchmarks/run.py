@@ -134,6 +134,24 @@ def measure(cases, quick, rounds, log=print):
     return pooled
 
 
+def merge(paths):
+    """Pool the per-case timings of several `--json` outputs of full runs (min over all, median of all)."""
+    pooled = {}
+    for path in paths:
+        with open(path) as f:
+            for label, entry in json.load(f)["cases"].items():
+                if not entry.get("times"):
+                    continue
+                if label in pooled:
+                    pooled[label]["times"] += entry["times"]
+                else:
+                    pooled[label] = dict(entry, times=list(entry["times"]))
+    for entry in pooled.values():
+        entry["min"] = min(entry["times"])
+        entry["median"] = statistics.median(entry["times"])
+    return pooled
+
+
 def _fmt_case_table(pooled):
     rows = ["| case | batch | min ms/batch | median ms/batch | min ms/image | images/s (min) | calls |",
             "|---|---|---|---|---|---|---|"]
@@ -249,13 +267,19 @@ def main(argv=None):
     parser.add_argument("--profile", choices=("auto", "always", "never"), default="auto",
                         help="op profiles after the table: when a target is missed (auto), always, never")
     parser.add_argument("--json", help="also write the raw timings and ratios to this file")
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="measure nothing: pool the timings of earlier --json files (like more rounds)")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
-    cases = plan(args.quick, args.variants, args.threads)
-    print(f"# keras-senet benchmark ({'quick' if args.quick else 'full'}; {len(cases)} cases x "
-          f"{args.rounds} round(s); {args.threads} threads)", flush=True)
-    pooled = measure(cases, args.quick, args.rounds, log=lambda s: print(s, flush=True))
+    if args.merge:
+        pooled = merge(args.merge)
+        args.profile = "never"
+    else:
+        cases = plan(args.quick, args.variants, args.threads)
+        print(f"# keras-senet benchmark ({'quick' if args.quick else 'full'}; {len(cases)} cases x "
+              f"{args.rounds} round(s); {args.threads} threads)", flush=True)
+        pooled = measure(cases, args.quick, args.rounds, log=lambda s: print(s, flush=True))
     rows = targets(pooled, args.quick)
     print()
     print(_fmt_case_table(pooled))

@@ -87,3 +87,28 @@ def test_quick_benchmark_runs(tmp_path):
     for row in ("1. throughput", "2. SE overhead b1", "3. latency b1", "4. GFLOP/s", "5. training"):
         assert row in proc.stdout
     assert "failed" not in proc.stdout and out.exists()
+
+
+def test_readme_performance_example_runs(small_model):
+    import re
+
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "compile_predict" in b]
+    images = np.random.default_rng(0).uniform(-2, 2, (2, 64, 64, 3)).astype("float32")
+    namespace = {"ks": ks, "model": small_model, "images": images}
+    exec(compile(block, "README.md", "exec"), namespace)
+    np.testing.assert_allclose(namespace["probs"], keras.ops.convert_to_numpy(small_model(images, training=False)),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_merge_pools_runs(tmp_path):
+    """`--merge` pools earlier runs' timings per case (min over all) without measuring anything."""
+    import json
+
+    from benchmarks import run
+
+    case = {"kind": "keras", "batch": 16}
+    for i, times in enumerate(([2.0, 3.0], [1.0])):
+        (tmp_path / f"r{i}.json").write_text(json.dumps({"cases": {"keras x b16 fast": {"case": case, "times": times}}}))
+    pooled = run.merge([str(tmp_path / "r0.json"), str(tmp_path / "r1.json")])
+    assert pooled["keras x b16 fast"]["min"] == 1.0 and pooled["keras x b16 fast"]["times"] == [2.0, 3.0, 1.0]
