@@ -45,3 +45,16 @@ def print_predictions(paths, outputs, top=5):
         else:
             for index in np.argsort(row)[::-1][:top]:
                 print(f"  {row[index]:8.4f}  class {index}")
+
+
+def classify(predict, args):
+    """Run `predict` (from load_exported) on the runner's image files, print the timing and the top classes."""
+    import time
+
+    size = predict.input_shape[1]
+    images = load_images(args.images, size, model=args.model or "seresnet50", normalise=not args.pixels)
+    start = time.perf_counter()
+    outputs = predict(images)
+    print(f"{predict.runtime}: {len(images)} image(s) in {(time.perf_counter() - start) * 1000:.1f} ms")
+    print_predictions(args.images, outputs, top=args.top)
+    return 0

@@ -4,9 +4,8 @@
 """
 
 import argparse
-import time
 
-from common import load_images, print_predictions
+from common import classify
 
 PROVIDERS = {
     "cpu": ["CPUExecutionProvider"],
@@ -42,13 +41,7 @@ def main(argv=None):
     from keras_senet.export import load_exported
 
     predict = load_exported(args.model_file, providers=providers_for(args.provider), num_threads=args.threads)
-    size = predict.input_shape[1]
-    images = load_images(args.images, size, model=args.model or "seresnet50", normalise=not args.pixels)
-    start = time.perf_counter()
-    outputs = predict(images)
-    print(f"{predict.runtime}: {len(images)} image(s) in {(time.perf_counter() - start) * 1000:.1f} ms")
-    print_predictions(args.images, outputs, top=args.top)
-    return 0
+    return classify(predict, args)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,19 @@ def detect_format(path):
                      ".tflite file or a .onnx file.")
 
 
+def in_fixed_batches(run, images, batch):
+    """``run`` (which takes exactly `batch` inputs) over any number of `images`; the last chunk is
+    padded by repeating its final image and the padding's outputs are dropped."""
+    outputs = []
+    for start in range(0, len(images), batch):
+        chunk = images[start:start + batch]
+        pad = batch - len(chunk)
+        if pad:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], pad, axis=0)])
+        outputs.append(run(chunk)[: batch - pad])
+    return np.concatenate(outputs)
+
+
 class SavedModelPredictor:
     """A SavedModel endpoint run by TensorFlow (``serve``: the model-space input; with built-in
     preprocessing, ``serving_default`` takes uint8 pixels of any size)."""
@@ -96,16 +109,7 @@ class TFLitePredictor:
 
     def __call__(self, images):
         images = np.asarray(images, "float32")
-        if self.dynamic_batch:
-            return self._run(images)
-        outputs = []
-        for start in range(0, len(images), self.batch):
-            chunk = images[start:start + self.batch]
-            pad = self.batch - len(chunk)
-            if pad:
-                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], pad, axis=0)])
-            outputs.append(self._run(chunk)[: self.batch - pad])
-        return np.concatenate(outputs)
+        return self._run(images) if self.dynamic_batch else in_fixed_batches(self._run, images, self.batch)
 
 
 class ONNXPredictor:
@@ -134,16 +138,8 @@ class ONNXPredictor:
 
     def __call__(self, images):
         images = np.asarray(images, "float32")
-        if self.batch is None:
-            return self._session.run(None, {self._input_name: images})[0]
-        outputs = []
-        for start in range(0, len(images), self.batch):
-            chunk = images[start:start + self.batch]
-            pad = self.batch - len(chunk)
-            if pad:
-                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], pad, axis=0)])
-            outputs.append(self._session.run(None, {self._input_name: chunk})[0][: self.batch - pad])
-        return np.concatenate(outputs)
+        run = lambda batch: self._session.run(None, {self._input_name: batch})[0]  # noqa: E731
+        return run(images) if self.batch is None else in_fixed_batches(run, images, self.batch)
 
 
 def load_exported(path, *, endpoint="serve", providers=None, num_threads=None):
