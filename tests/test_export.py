@@ -205,3 +205,32 @@ def test_failed_verification_leaves_nothing(tmp_path):
         export(model, tmp_path / "m.tflite", "tflite", quantize="float16", tolerances={"rel_diff": 0.0})
     assert caught.value.report.max_abs_diff > 0 and "FAILED" in caught.value.report.table()
     assert _entries(tmp_path) == []
+
+
+def _randomise(model, seed=0):
+    """Non-zero biases and BatchNorm statistics everywhere (a fresh model's are zeros and ones, which
+    converters may fold away), so every term of the graph reaches the export."""
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        shape = tuple(weight.shape)
+        if "variance" in weight.path:
+            weight.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
+        elif len(shape) == 1:
+            weight.assign(rng.normal(0, 0.1, shape).astype("float32"))
+
+
+@pytest.mark.parametrize("registry_name", ["seresnet50", "legacy_seresnet18"])
+def test_onnx_se_gates_are_1x1_convs_in_nchw(registry_name, tmp_path):
+    """The SE gate is computed on (N, C, 1, 1) with 1x1 Convs and applied in NCHW, as in timm's own
+    ONNX: no feature-map transposes, no vector reshapes; exact against Keras (biases included)."""
+    import collections
+
+    import onnx
+
+    model = small_model(registry_name, size=64)  # (at 32x32 the last stage is 1x1: tf2onnx lays it out otherwise)
+    _randomise(model)
+    report = export(model, tmp_path / "m.onnx", "onnx")
+    assert report.passed and report.rel_diff <= 1e-4
+    ops = collections.Counter(n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node)
+    assert ops["Transpose"] == 1  # the NHWC input only
+    assert ops["MatMul"] == 1 and ops["Unsqueeze"] == 0  # the classifier only; SE fc1/fc2 are Convs

@@ -57,7 +57,7 @@ def write_onnx(served, path, input_shape, batch_size, opset, quantize):
     import onnx
 
     model = onnx.load(str(path))
-    if channel_scale_in_nchw(model):
+    if channel_scale_in_nchw(model) + se_gate_as_conv(model):
         onnx.save(model, str(path))
     if quantize == "float16":
         from onnxconverter_common import float16
@@ -118,5 +118,85 @@ def channel_scale_in_nchw(model):
         graph.node.remove(second)
         rewritten += 1
     if rewritten:
+        onnx.checker.check_model(model)
+    return rewritten
+
+
+_ELEMENTWISE = {"Relu", "Sigmoid", "HardSigmoid", "Tanh", "HardSwish", "LeakyRelu", "Elu"}
+
+
+def se_gate_as_conv(model):
+    """Compute SE gates on ``(N, C, 1, 1)`` tensors, as timm's own ONNX does: rewrite
+    ``GlobalAveragePool -> Squeeze -> MatMul(W) [-> Add(b)] -> act -> ... -> Unsqueeze -> Unsqueeze ->
+    Transpose -> Mul`` (what tf2onnx makes of a Dense-on-pooled-vector SE after `channel_scale_in_nchw`)
+    as ``GlobalAveragePool -> Conv 1x1 -> act -> ... -> Mul``. Exact (the same products and sums);
+    returns the number of gates rewritten. Chains of any other shape are left as they are.
+    """
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    initializers = {i.name: i for i in graph.initializer}
+    producers = {o: n for n in graph.node for o in n.output}
+    consumers = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    outputs = {o.name for o in graph.output}
+
+    def only_consumer(name):
+        users = consumers.get(name, [])
+        return users[0] if len(users) == 1 and name not in outputs else None
+
+    rewritten = 0
+    for squeeze in [n for n in graph.node if n.op_type == "Squeeze"]:
+        pool = producers.get(squeeze.input[0])
+        if pool is None or pool.op_type != "GlobalAveragePool" or len(squeeze.input) < 2:
+            continue
+        if squeeze.input[1] not in initializers or sorted(numpy_helper.to_array(initializers[squeeze.input[1]])) != [2, 3]:
+            continue
+        chain, node = [], only_consumer(squeeze.output[0])
+        while node is not None and (node.op_type in _ELEMENTWISE or (
+                node.op_type in ("MatMul", "Add") and len(node.input) == 2 and node.input[1] in initializers)):
+            chain.append(node)
+            node = only_consumer(node.output[0])
+        first = node
+        second = only_consumer(first.output[0]) if first is not None and first.op_type == "Unsqueeze" else None
+        transpose = only_consumer(second.output[0]) if second is not None and second.op_type == "Unsqueeze" else None
+        mul = only_consumer(transpose.output[0]) if transpose is not None else None
+        if (not chain or chain[0].op_type != "MatMul" or mul is None or mul.op_type != "Mul"
+                or transpose.op_type != "Transpose" or _perm(transpose) != [0, 3, 1, 2]):
+            continue
+        unsqueezes = [first, second]
+        new_nodes, previous = [], pool.output[0]
+        for node in chain:
+            out = node.output[0] + "_nc11"
+            if node.op_type == "MatMul":
+                weight = numpy_helper.to_array(initializers[node.input[1]])
+                name = node.input[1] + "_conv1x1"
+                graph.initializer.append(numpy_helper.from_array(weight.T[:, :, None, None].copy(), name))
+                new_nodes.append(helper.make_node("Conv", [previous, name], [out], kernel_shape=[1, 1],
+                                                  name=(node.name or out) + "_conv1x1"))
+            elif node.op_type == "Add":
+                bias = numpy_helper.to_array(initializers[node.input[1]])
+                name = node.input[1] + "_nc11"
+                graph.initializer.append(numpy_helper.from_array(bias.reshape(1, -1, 1, 1).copy(), name))
+                new_nodes.append(helper.make_node("Add", [previous, name], [out], name=(node.name or out) + "_nc11"))
+            else:
+                new_nodes.append(helper.make_node(node.op_type, [previous], [out], name=(node.name or out) + "_nc11"))
+                new_nodes[-1].attribute.extend(node.attribute)
+            previous = out
+        position = list(graph.node).index(squeeze)
+        for offset, new in enumerate(new_nodes):
+            graph.node.insert(position + offset, new)
+        mul.input[list(mul.input).index(transpose.output[0])] = previous
+        for old in [squeeze, *chain, *unsqueezes, transpose]:
+            graph.node.remove(old)
+        rewritten += 1
+    if rewritten:
+        used = {name for node in graph.node for name in node.input}
+        for init in [i for i in graph.initializer if i.name not in used]:
+            graph.initializer.remove(init)
+        import onnx
+
         onnx.checker.check_model(model)
     return rewritten
