@@ -127,12 +127,12 @@ def _move_into_place(written, path):
         os.replace(written, path)
 
 
-def _verify(report, served, written, images, format, num_threads):
+def _verify(report, served, written, images, num_threads):
     import tensorflow as tf
 
     from keras_senet.export.runtimes import load_exported, median_latency_ms
 
-    predict = load_exported(written, num_threads=num_threads) if format != "saved_model" else load_exported(written)
+    predict = load_exported(written, num_threads=num_threads)  # (SavedModel: TF's own thread settings)
     report.runtime = predict.runtime
     compiled = tf.function(lambda x: served(x, training=False), reduce_retracing=True)
     expected = np.concatenate([compiled(images[i:i + 16]).numpy() for i in range(0, len(images), 16)])
@@ -233,7 +233,7 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
             report.non_int8_ops = non_int8 if quantize == "int8" else {}
         if verify:
             images, report.verification_inputs = _verification_inputs(calibration, input_shape, config is not None)
-            _verify(report, served, written, images, format, num_threads)
+            _verify(report, served, written, images, num_threads)
             report.check()
             if format == "saved_model" and config is not None:
                 _verify_pixel_endpoint(report, model, served, written, config, input_shape)
