@@ -21,6 +21,7 @@ if sys.getrecursionlimit() < 10_000:
     sys.setrecursionlimit(10_000)
 
 from keras_senet import layers  # noqa: E402  (registers the layers for .keras loading)
+from keras_senet import models  # noqa: E402  (registers ZooModel for .keras loading)
 
 # public name -> module that defines it
 _EXPORTS = {
@@ -39,10 +40,10 @@ _EXPORTS = {
     "model_info": "keras_senet.info",
     "list_models": "keras_senet.zoo",
 }
-_SUBMODULES = ("models", "weights", "zoo", "applications", "factory", "imagenet", "info",
-               "complexity", "inference")
+_SUBMODULES = ("weights", "zoo", "applications", "factory", "imagenet", "info", "complexity", "inference",
+               "preprocessing", "data", "export", "training")
 
-__all__ = sorted(_EXPORTS) + ["layers", "weights", "__version__"]
+__all__ = sorted(_EXPORTS) + ["layers", "models", "weights", "__version__"]
 
 
 def __getattr__(name):

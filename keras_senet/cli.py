@@ -15,9 +15,7 @@ def _cmd_list(args):
         width = max((len(n) for n in names), default=0)
         for name in names:
             entry = zoo.get_entry(name)
-            spec = entry.spec
-            print(f"{name:<{width}}  {entry.default_size:>3}px  {spec.block:<10}  "
-                  f"depths={'-'.join(map(str, spec.depths))}  attention={spec.attention or '-'}")
+            print(f"{name:<{width}}  {entry.default_size:>3}px  {entry.family.describe(entry.spec)}")
     else:
         print("\n".join(names))
     if not names:
@@ -51,7 +49,7 @@ def _cmd_info(args):
 
 
 def _cmd_convert(args):
-    from keras_senet.weights.loading import convert_checkpoint
+    from keras_senet.conversion import convert_checkpoint
 
     output, classes = convert_checkpoint(args.model, args.checkpoint, args.output, overwrite=args.overwrite)
     print(f"wrote {output} ({args.model}, {classes} classes)")

@@ -18,8 +18,11 @@ def _conv_macs(layer):
 
 
 def layer_macs(layer):
-    """MACs of one layer of a functional model per sample (convolutions, dense, attention)."""
-    if isinstance(layer, layers.Conv2D):
+    """MACs of one layer of a functional model per sample (convolutions -- grouped and depthwise
+    included --, dense, attention)."""
+    if isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D)):
+        # Conv2D kernel (kh, kw, in/groups, out); DepthwiseConv2D kernel (kh, kw, in, multiplier): each
+        # output position costs the product either way.
         return _conv_macs(layer)
     if isinstance(layer, layers.Dense):
         return _spatial_positions(layer.output.shape) * math.prod(layer.kernel.shape)

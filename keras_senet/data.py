@@ -14,82 +14,33 @@ Preprocessing follows timm's data config of the model (or tag): training takes a
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
 import os
 import re
 
-from keras_senet import zoo
+from keras_senet.preprocessing import INTERPOLATIONS, PreprocessingConfig, eval_transform, preprocessing_of
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
-INTERPOLATIONS = ("bilinear", "bicubic", "nearest", "area", "lanczos3")
 TFDS_PREFIX = "tfds:"
 _SPLIT = re.compile(r"^(?P<name>[A-Za-z0-9_\-]*)(\[(?P<start>-?\d+)?%?:(?P<end>-?\d+)?%?\])?$")
 _log = logging.getLogger("keras_senet.data")
 
 
-@dataclasses.dataclass(frozen=True)
-class Preprocessing:
-    """How images become model input.
+# Kept for keras-senet 0.1 callers: the config class is `keras_senet.preprocessing.PreprocessingConfig`.
+Preprocessing = PreprocessingConfig
 
-    Attributes:
-        image_size: square output side.
-        mean, std: per-channel normalisation of RGB scaled to [0, 1].
-        interpolation: resize method (timm's name: ``"bicubic"``, ``"bilinear"``, ...).
-        crop_pct: evaluation centre-crop fraction (shorter side resized to ``image_size / crop_pct``).
+
+def preprocessing_config(model="seresnet50", *, input_size=None, mean=None, std=None, interpolation=None,
+                         crop_pct=None, image_size=None) -> PreprocessingConfig:
+    """The `PreprocessingConfig` of a registry name (optionally ``name.tag``), a model built by
+    keras-senet (the config it carries), or a `PreprocessingConfig`; keyword arguments override single
+    fields (``image_size`` is the deprecated spelling of ``input_size``).
+
+    A model that carries no config (not built by keras-senet) is a ValueError: pass a registry name or
+    a `PreprocessingConfig` instead.
     """
-
-    image_size: int
-    mean: tuple
-    std: tuple
-    interpolation: str = "bicubic"
-    crop_pct: float = 0.875
-
-
-def preprocessing_config(model="seresnet50", *, image_size=None, mean=None, std=None, interpolation=None,
-                         crop_pct=None) -> Preprocessing:
-    """The `Preprocessing` of a registry name (optionally ``name.tag``), a `keras.Model`, or a `Preprocessing`.
-
-    A `keras.Model` uses the registry entry of its name when it has one (models made by
-    `create_model` and `keras_senet.training.finetune` keep it), ImageNet statistics otherwise, and
-    the side of its input shape. Keyword arguments override single fields.
-    """
-    size = None
-    if isinstance(model, Preprocessing):
-        config, size = model, model.image_size
-    elif isinstance(model, str):
-        name, _, tag = model.partition(".")
-        config = zoo.get_entry(name)
-        size = config.default_size
-        if tag:
-            from keras_senet.weights.pretrained import get_pretrained
-
-            config = get_pretrained(name, tag)
-            size = config.input_size
-    else:
-        try:
-            config = zoo.get_entry(getattr(model, "name", ""))
-        except ValueError:
-            config = zoo.ModelEntry(name="", spec=None)
-        shape = getattr(model, "input_shape", None)
-        if isinstance(shape, tuple) and len(shape) == 4:
-            spatial = shape[1:3] if shape[-1] in (1, 3) else shape[2:4]
-            size = spatial[0] if spatial[0] == spatial[1] else None
-        size = size or config.default_size
-    config = Preprocessing(image_size=size, mean=tuple(config.mean), std=tuple(config.std),
-                           interpolation=config.interpolation, crop_pct=config.crop_pct)
-    overrides = dict(image_size=image_size, mean=mean, std=std, interpolation=interpolation, crop_pct=crop_pct)
-    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
-    if isinstance(config.image_size, bool) or not isinstance(config.image_size, int) or config.image_size < 1:
-        raise ValueError(f"image_size must be a positive integer, got {config.image_size!r}")
-    if config.interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation={config.interpolation!r} is not one of {', '.join(INTERPOLATIONS)}")
-    if not 0 < config.crop_pct <= 1:
-        raise ValueError(f"crop_pct must be in (0, 1], got {config.crop_pct!r}")
-    if len(config.mean) != 3 or len(config.std) != 3 or min(config.std) <= 0:
-        raise ValueError(f"mean and std need 3 values (std > 0); got mean={config.mean}, std={config.std}")
-    return config
+    return preprocessing_of(model, input_size=input_size or image_size, mean=mean, std=std,
+                            interpolation=interpolation, crop_pct=crop_pct)
 
 
 def load_dataset(source, split="train", *, model="seresnet50", batch_size=32, training=None,
@@ -173,7 +124,7 @@ def load_dataset(source, split="train", *, model="seresnet50", batch_size=32, tr
         ds = tf.data.Dataset.zip(raw, seeds).map(lambda example, pair: (transform(example[0], pair), example[1]),
                                                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
     else:
-        transform = _eval_transform(config)
+        transform = eval_transform(config)
         ds = raw.map(lambda image, label: (transform(image), label), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if training and rand_augment:
@@ -378,26 +329,6 @@ def _train_transform(config, flip, crop_scale):
         image = tf.ensure_shape(_resize(image, (size, size), config.interpolation), (size, size, 3))
         if flip:
             image = tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
-        return tf.clip_by_value(image, 0.0, 255.0)
-
-    return transform
-
-
-def _eval_transform(config):
-    """Resize the shorter side to ``floor(size / crop_pct)``, centre crop ``size x size`` (timm's eval)."""
-    import tensorflow as tf
-
-    size = config.image_size
-    scale = int(math.floor(size / config.crop_pct))
-
-    def transform(image):
-        shape = tf.cast(tf.shape(image)[:2], tf.float32)
-        ratio = scale / tf.reduce_min(shape)
-        new = tf.maximum(tf.cast(tf.round(shape * ratio), tf.int32), size)
-        image = _resize(image, new, config.interpolation)
-        top, left = (new[0] - size) // 2, (new[1] - size) // 2
-        image = image[top:top + size, left:left + size]
-        image.set_shape((size, size, 3))
         return tf.clip_by_value(image, 0.0, 255.0)
 
     return transform

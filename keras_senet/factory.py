@@ -7,65 +7,13 @@ argument, the value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import keras
-from keras import layers
 
 from keras_senet import zoo
-from keras_senet.models.resnet import build_resnet
+from keras_senet.weights.source import resolve
 
 POOLING = (None, "avg", "max")
-_SPEC_OVERRIDES = ("attention", "attention_kwargs", "drop_rate")
-
-
-def _resolve_weights(weights, model_name, tag):
-    """Check `weights` before building. Returns (source or None, PretrainedConfig or None).
-
-    A pretrained source (``"imagenet"``, a tag) yields its config, so classes and channels can be
-    checked against it; files and URLs are checked for existence / allowed scheme.
-    """
-    from keras_senet.weights import loading
-    from keras_senet.weights.pretrained import get_pretrained
-
-    if tag and weights != "imagenet":
-        raise ValueError(f"{model_name}.{tag}: a tag in the model name picks pretrained weights and needs "
-                         f"weights='imagenet'; got weights={weights!r}.")
-    if weights is None:
-        return None, None
-    if isinstance(weights, os.PathLike):
-        weights = os.fspath(weights)
-    if not isinstance(weights, str) or not weights:
-        raise ValueError(f"weights={weights!r} is not allowed: use None, 'imagenet', a tag, a file path, "
-                         "an https:// URL or 'hf://org/repo'.")
-    if weights.startswith("hf://"):
-        loading.hub_url(weights)
-        return weights, None
-    if weights.startswith(("http://", "https://")):
-        from keras_senet.weights.download import check_url
-
-        check_url(weights)
-        suffixes = loading.KERAS_SUFFIXES + loading.STATE_DICT_SUFFIXES
-        if not any(weights.split("?")[0].lower().endswith(s) for s in suffixes):
-            raise ValueError(f"weights={weights!r}: unknown checkpoint kind; the URL must end in one of "
-                             f"{', '.join(suffixes)}")
-        return weights, None
-    if "://" in weights:
-        raise ValueError(f"weights={weights!r}: unsupported URL scheme; use https:// (http:// for loopback "
-                         "hosts) or hf://org/repo.")
-    if weights == "imagenet":
-        return "pretrained", get_pretrained(model_name, tag)
-    if os.path.isfile(weights):
-        if not any(weights.lower().endswith(s) for s in loading.KERAS_SUFFIXES + loading.STATE_DICT_SUFFIXES):
-            raise ValueError(f"weights={weights!r}: unknown checkpoint kind; a file must end in one of "
-                             f"{', '.join(loading.KERAS_SUFFIXES + loading.STATE_DICT_SUFFIXES)}")
-        return weights, None
-    if loading.looks_like_path(weights):
-        raise ValueError(f"weights={weights!r}: no such file. Allowed: None, 'imagenet', a tag, an "
-                         "existing checkpoint file, an https:// URL or 'hf://org/repo'.")
-    if weights != "imagenet":
-        tag = weights[len(model_name) + 1:] if weights.startswith(model_name + ".") else weights
-    return "pretrained", get_pretrained(model_name, tag)
 
 
 def _channels_axis():
@@ -75,14 +23,14 @@ def _channels_axis():
 def _resolve_input_shape(input_shape, input_tensor, include_top, entry):
     """keras.applications' input-shape rules, adapted to fully convolutional models.
 
-    Unlike keras.applications' ResNet, any input size >= `entry.min_size` is allowed with the top
+    Unlike keras.applications' ResNet, any input size >= `entry.min_input_size` is allowed with the top
     (the classifier follows global pooling), as in timm.
     """
     channels_last = keras.config.image_data_format() == "channels_last"
     if input_shape is None and input_tensor is not None and keras.backend.is_keras_tensor(input_tensor):
         input_shape = tuple(input_tensor.shape[1:])
     if input_shape is None:
-        size = entry.default_size if include_top else None
+        size = entry.preprocessing.input_size if include_top else None
         input_shape = (size, size, 3) if channels_last else (3, size, size)
     try:
         input_shape = tuple(None if d is None else int(d) for d in input_shape)
@@ -97,9 +45,9 @@ def _resolve_input_shape(input_shape, input_tensor, include_top, entry):
         raise ValueError(f"input_shape={input_shape!r}: the channel dimension must be a positive "
                          "integer.")
     for dim in spatial:
-        if dim is not None and dim < entry.min_size:
+        if dim is not None and dim < entry.min_input_size:
             raise ValueError(f"input_shape={input_shape!r}: height and width must be at least "
-                             f"{entry.min_size} (the network downsamples by 32).")
+                             f"{entry.min_input_size} for {entry.name!r}.")
     return input_shape
 
 
@@ -131,23 +79,23 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
     """
     model_name, _, tag = str(model_name).partition(".")
     entry = zoo.get_entry(model_name)
-    unknown = sorted(set(overrides) - set(_SPEC_OVERRIDES))
+    allowed = type(entry.spec).OVERRIDES
+    unknown = sorted(set(overrides) - set(allowed))
     if unknown:
         raise ValueError(f"Unknown argument(s) {', '.join(unknown)} for create_model; architecture "
-                         f"overrides allowed: {', '.join(_SPEC_OVERRIDES)}.")
+                         f"overrides allowed for {model_name!r}: {', '.join(allowed)}.")
     if not isinstance(include_top, bool):
         raise ValueError(f"include_top must be True or False, got {include_top!r}")
     if pooling not in POOLING:
         raise ValueError(f"pooling={pooling!r} is not one of None, 'avg', 'max'")
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
         raise ValueError(f"classes must be a positive integer, got {classes!r}")
-    source, pretrained = _resolve_weights(weights, model_name, tag)
-    if source is not None and overrides.get("attention", entry.spec.attention) != entry.spec.attention:
-        raise ValueError(f"attention={overrides['attention']!r} changes the architecture of {model_name!r}, "
-                         "so its weights cannot be loaded; use weights=None for an ablation.")
-    if source is not None and "attention_kwargs" in overrides:
-        raise ValueError("attention_kwargs changes the architecture, so pretrained or saved weights cannot be "
-                         "loaded; use weights=None for an ablation.")
+    source = resolve(weights, model_name, tag or None)
+    pretrained = source.pretrained if source is not None else None
+    changed = [key for key, value in overrides.items() if key != "drop_rate" and value != getattr(entry.spec, key)]
+    if source is not None and changed:
+        raise ValueError(f"{', '.join(changed)} changes the architecture of {model_name!r}, so its weights cannot "
+                         "be loaded; use weights=None for an ablation.")
     if pretrained is not None and pretrained.num_classes == 0 and include_top:
         raise ValueError(f"{pretrained.name} has no classifier (a feature extractor checkpoint); use "
                          "include_top=False.")
@@ -161,7 +109,7 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
         raise ValueError(f"input_tensor must be a Keras tensor (from keras.Input or a layer), got "
                          f"{type(input_tensor).__name__}")
     input_shape = _resolve_input_shape(input_shape, input_tensor, include_top, entry)
-    if pretrained is not None and input_shape[_channels_axis()] != 3:
+    if source is not None and input_shape[_channels_axis()] != 3:
         raise ValueError(f"input_shape={input_shape!r}: pretrained weights need 3 channels (RGB) "
                          "images; use weights=None for another channel count.")
 
@@ -175,17 +123,20 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
             get_attention(overrides["attention"])  # validates the name before building
         spec = dataclasses.replace(spec, **overrides)
 
-    image = layers.Input(shape=input_shape, name="image") if input_tensor is None else input_tensor
-    model_inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else image
-    model = build_resnet(spec, image, include_top=include_top, pooling=pooling, classes=classes,
-                         classifier_activation=classifier_activation, name=name or model_name,
-                         model_inputs=model_inputs)
-    if pretrained is not None:
-        from keras_senet.weights.loading import load_pretrained
+    from keras_senet.models import build_model
+    from keras_senet.preprocessing import for_model
 
-        load_pretrained(model, model_name, pretrained.tag)
-    elif source is not None:
-        from keras_senet.weights.loading import load
+    preprocessing = for_model(pretrained.name if pretrained is not None else model_name)
+    if source is not None and pretrained is None:
+        preprocessing = preprocessing.replace(weights=source.name)
+    spatial = input_shape[:2] if _channels_axis() == -1 else input_shape[1:]
+    if spatial[0] is not None and spatial[0] == spatial[1]:
+        preprocessing = preprocessing.replace(input_size=spatial[0])  # the size this model is built for
+    model = build_model(spec, input_shape, include_top=include_top, pooling=pooling, classes=classes,
+                        classifier_activation=classifier_activation, name=name or model_name,
+                        preprocessing=preprocessing, input_tensor=input_tensor)
+    if source is not None:
+        from keras_senet.weights.loading import load_source
 
-        load(model, source, model_name=model_name)
+        load_source(model, source)
     return model

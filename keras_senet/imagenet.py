@@ -8,7 +8,6 @@ import json
 
 import numpy as np
 
-from keras_senet import zoo
 
 NUM_CLASSES = 1000
 
@@ -24,7 +23,8 @@ def preprocess_input(x, model="seresnet50", data_format=None):
             channels-first; a NumPy array (uint8 or float) or a backend tensor, RGB order, values in
             [0, 255].
         model: registry name whose configuration to use, optionally with a pretrained tag
-            (``"seresnet50.a1_in1k"``: that checkpoint's mean/std). Default ``"seresnet50"``.
+            (``"seresnet50.a1_in1k"``: that checkpoint's mean/std), a model built by keras-senet
+            (its own config) or a `PreprocessingConfig`. Default ``"seresnet50"``.
         data_format: ``"channels_last"`` / ``"channels_first"``; default
             ``keras.config.image_data_format()``.
 
@@ -33,27 +33,18 @@ def preprocess_input(x, model="seresnet50", data_format=None):
     """
     import keras
 
-    name, _, tag = model.partition(".")
-    entry = zoo.get_entry(name)
-    if tag:
-        from keras_senet.weights.pretrained import get_pretrained
+    from keras_senet.preprocessing import normalize, preprocessing_of
 
-        entry = get_pretrained(name, tag)
+    config = preprocessing_of(model)
     data_format = data_format or keras.config.image_data_format()
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(f"data_format={data_format!r} is not one of 'channels_last', 'channels_first'")
-    shape = (3,) if data_format == "channels_last" else (3, 1, 1)
-    mean = np.reshape(np.asarray(entry.mean, "float32") * 255.0, shape)
-    std = np.reshape(np.asarray(entry.std, "float32") * 255.0, shape)
     channels = x.shape[-1] if data_format == "channels_last" else x.shape[-3]
     if channels != 3:
         raise ValueError(f"preprocess_input expects 3 (RGB) channels on the "
                          f"{'last' if data_format == 'channels_last' else 'third-from-last'} axis; "
                          f"got an input of shape {tuple(x.shape)}")
-    if isinstance(x, np.ndarray) or not hasattr(x, "dtype") or isinstance(x, (list, tuple)):
-        return ((np.asarray(x, "float32") - mean) / std).astype("float32")
-    x = keras.ops.cast(x, "float32")
-    return (x - mean) / std
+    return normalize(x, config, data_format)
 
 
 @functools.lru_cache(maxsize=1)

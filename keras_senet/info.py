@@ -24,7 +24,9 @@ def model_info(model_name, input_size=None):
         dict with ``name``, ``params`` (all weights), ``trainable_params``, ``non_trainable_params``
         (BatchNorm running statistics), ``gmacs`` (10^9 multiply-accumulates per image at
         ``input_size``), ``gflops`` (2 x gmacs), ``input_size`` (H, W, C), ``default_size``,
-        ``interpolation``, ``crop_pct``, ``mean``, ``std``, ``num_features``, ``paper``,
+        ``interpolation``, ``crop_pct``, ``mean``, ``std`` (the default preprocessing),
+        ``num_features``, ``classifier`` and ``first_conv`` (layer names), ``feature_info`` (a list of
+        dicts: index, layer, channels, stride, level), ``family`` (builder module), ``paper``,
         ``architecture`` (the spec as a dict) and ``pretrained_tags`` (default first).
     """
     import dataclasses
@@ -32,7 +34,8 @@ def model_info(model_name, input_size=None):
     from keras_senet.factory import create_model
 
     entry = zoo.get_entry(model_name)
-    size = entry.default_size if input_size is None else int(input_size)
+    preprocessing = entry.preprocessing
+    size = preprocessing.input_size if input_size is None else int(input_size)
     model = create_model(model_name, weights=None, input_shape=(size, size, 3))
     trainable = _count(model.trainable_weights)
     non_trainable = _count(model.non_trainable_weights)
@@ -45,12 +48,16 @@ def model_info(model_name, input_size=None):
         "gmacs": macs / 1e9,
         "gflops": 2 * macs / 1e9,
         "input_size": (size, size, 3),
-        "default_size": entry.default_size,
-        "interpolation": entry.interpolation,
-        "crop_pct": entry.crop_pct,
-        "mean": entry.mean,
-        "std": entry.std,
-        "num_features": entry.spec.num_features,
+        "default_size": preprocessing.input_size,
+        "interpolation": preprocessing.interpolation,
+        "crop_pct": preprocessing.crop_pct,
+        "mean": preprocessing.mean,
+        "std": preprocessing.std,
+        "num_features": entry.num_features,
+        "classifier": entry.classifier,
+        "first_conv": entry.first_conv,
+        "feature_info": [dict(dataclasses.asdict(f), level=f.level) for f in entry.feature_info],
+        "family": type(entry.spec).FAMILY,
         "paper": entry.paper,
         "architecture": dataclasses.asdict(entry.spec),
         "pretrained_tags": pretrained_tags(model_name),

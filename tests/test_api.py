@@ -25,10 +25,10 @@ SMALL = (64, 64, 3)
 @pytest.mark.parametrize("name", ks.list_models())
 def test_registry_config_matches_timm_default(name):
     """Default input size, interpolation, crop and normalisation are timm's default pretrained config."""
-    entry = zoo.get_entry(name)
+    entry = zoo.get_entry(name).preprocessing
     cfg = timm.models.get_pretrained_cfg(name)
     assert cfg is not None, f"timm has no model {name}"
-    assert (3, entry.default_size, entry.default_size) == tuple(cfg.input_size)
+    assert (3, entry.input_size, entry.input_size) == tuple(cfg.input_size)
     assert entry.interpolation == cfg.interpolation
     assert entry.crop_pct == pytest.approx(cfg.crop_pct)
     assert entry.mean == pytest.approx(cfg.mean) and entry.std == pytest.approx(cfg.std)

@@ -68,3 +68,16 @@ def timm_logits(model, images_nhwc):
     """timm's logits for channels-last float32 images."""
     with torch.inference_mode():
         return model(torch.from_numpy(images_nhwc.transpose(0, 3, 1, 2).copy())).numpy()
+
+
+def timm_eval_pixels(config, pixels):
+    """timm's own eval transform (PIL resize + centre crop, ``timm.data.create_transform``) of uint8
+    RGB images (a list of ``(h, w, 3)`` arrays, any sizes), as float32 pixels in [0, 255], NHWC: the
+    independent reference for `keras_senet.preprocessing.eval_transform`."""
+    import numpy as np
+    import PIL.Image
+    import timm.data
+
+    transform = timm.data.create_transform(input_size=config.input_size, interpolation=config.interpolation,
+                                           crop_pct=config.crop_pct, mean=(0.0, 0.0, 0.0), std=(1 / 255,) * 3)
+    return np.stack([transform(PIL.Image.fromarray(p)).permute(1, 2, 0).numpy() for p in pixels])

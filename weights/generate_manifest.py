@@ -3,8 +3,10 @@
     python weights/generate_manifest.py            # needs timm (the test extra), no network
 
 Writes
-  keras_senet/data/pretrained.json  what the library needs at run time: per model, its tags with
-                                    source (hub id or URL), classes, input size, crop, mean/std
+  keras_senet/data/pretrained.json  what the library needs at run time: per registered model, timm's
+                                    default data config (input size, crop, interpolation, mean/std),
+                                    and its tags with source (hub id
+                                    or URL), classes, input size, crop, mean/std
   weights/manifest.json             provenance of every checkpoint: the above plus license, upstream
                                     top-1/top-5 (timm's results-imagenet.csv, copied into
                                     weights/upstream_accuracy.json with its commit) and param count
@@ -25,6 +27,7 @@ from timm.models._registry import get_arch_pretrained_cfgs  # noqa: E402
 
 from keras_senet import zoo  # noqa: E402
 from keras_senet.info import model_info  # noqa: E402
+from keras_senet.weights.pretrained import _table  # noqa: E402
 
 
 def _tag_record(cfg):
@@ -51,7 +54,11 @@ def main():
     runtime, manifest = {}, []
     for name in zoo.list_models():
         tags = {}
-        for full_tag, cfg in get_arch_pretrained_cfgs(name).items():
+        cfgs = get_arch_pretrained_cfgs(name)
+        default = next(iter(cfgs.values()))  # timm's default config of the architecture
+        record = _tag_record(default)
+        config = {key: record[key] for key in ("input_size", "crop_pct", "interpolation", "mean", "std")}
+        for full_tag, cfg in cfgs.items():
             tag = full_tag.split(".", 1)[1]
             record = _tag_record(cfg)
             if not (record["hub_id"] or record["url"]):
@@ -63,21 +70,22 @@ def main():
                 top1=row.get("top1"), top5=row.get("top5"), eval_size=row.get("img_size"),
                 param_count_m=row.get("param_count_m"), paper=cfg.paper_ids or None,
                 accuracy_source=accuracy["source"] if row else None))
-        if tags:
-            runtime[name] = {"default": next(iter(tags)), "tags": tags}
-            # Our own figures, from the built Keras graph at each tag's input size.
-            sizes = {r["input_size"] for r in manifest if r["model"] == name}
-            figures = {size: model_info(name, input_size=size) for size in sizes}
-            for row in manifest:
-                if row["model"] == name:
-                    info = figures[row["input_size"]]
-                    # model_info builds the 1000-class head; adjust for other heads (in12k: 11821).
-                    head = (row["num_classes"] - 1000) * (info["num_features"] + 1)
-                    row["params"] = info["trainable_params"] + head
-                    row["gflops"] = round(info["gflops"], 2)
+        runtime[name] = {"config": config, "default": next(iter(tags), None), "tags": tags}
     with open(os.path.join(ROOT, "keras_senet", "data", "pretrained.json"), "w") as f:
         json.dump(runtime, f, indent=1, sort_keys=True)
         f.write("\n")
+    _table.cache_clear()  # the builder reads the configs just written
+    for name in sorted({row["model"] for row in manifest}):
+        # Our own figures, from the built Keras graph at each tag's input size.
+        sizes = {r["input_size"] for r in manifest if r["model"] == name}
+        figures = {size: model_info(name, input_size=size) for size in sizes}
+        for row in manifest:
+            if row["model"] == name:
+                info = figures[row["input_size"]]
+                # model_info builds the 1000-class head; adjust for other heads (in12k: 11821).
+                head = (row["num_classes"] - 1000) * (info["num_features"] + 1)
+                row["params"] = info["trainable_params"] + head
+                row["gflops"] = round(info["gflops"], 2)
     with open(os.path.join(HERE, "manifest.json"), "w") as f:
         json.dump({"timm_version": timm.__version__, "checkpoints": manifest}, f, indent=1)
         f.write("\n")

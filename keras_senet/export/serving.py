@@ -7,29 +7,24 @@ import itertools
 
 import numpy as np
 
+from keras_senet.preprocessing import eval_transform
+
 
 def preprocessing_config(model, include_preprocessing):
-    """The registry entry (or pretrained config) whose mean/std/size/crop the export builds in.
+    """The `PreprocessingConfig` whose mean/std/size/crop the export builds in.
 
-    `include_preprocessing`: ``False`` -> ``None``; ``True`` -> the config of ``model.name`` (a registry
-    name, as `create_model` names models); a string -> that registry name or ``name.tag``.
+    `include_preprocessing`: ``False`` -> ``None``; ``True`` -> the config the model carries (models
+    built by keras-senet do, also after ``.keras`` save/load and fine-tuning); a string -> that registry
+    name or ``name.tag``; a `PreprocessingConfig` -> itself.
     """
-    from keras_senet import zoo
+    from keras_senet.preprocessing import preprocessing_of
 
     if include_preprocessing is False or include_preprocessing is None:
         return None
-    name = model.name if include_preprocessing is True else str(include_preprocessing)
-    base, _, tag = name.partition(".")
-    if base not in zoo.list_models():
-        raise ValueError(
-            f"include_preprocessing={include_preprocessing!r}: {name!r} is not a registered model, so its "
-            "mean/std are unknown; pass the registry name whose preprocessing to build in, e.g. "
-            "include_preprocessing='seresnet50' (or 'seresnet50.a1_in1k').")
-    if tag:
-        from keras_senet.weights.pretrained import get_pretrained
-
-        return get_pretrained(base, tag)
-    return zoo.get_entry(base)
+    try:
+        return preprocessing_of(model if include_preprocessing is True else include_preprocessing)
+    except ValueError as error:
+        raise ValueError(f"include_preprocessing={include_preprocessing!r}: {error}") from None
 
 
 def ends_in_softmax(model):
@@ -59,27 +54,9 @@ def serving_model(model, input_shape, config):
 
 
 def pixel_preprocessing(config, size):
-    """TensorFlow eval transform of `config` (timm's): resize the shorter side to
-    ``size / crop_pct`` with the config's interpolation, centre-crop ``size x size``, return float32
-    pixels in [0, 255]. Input: uint8 ``(batch, height, width, 3)`` of any size."""
-    import tensorflow as tf
-
-    method = {"bicubic": "bicubic", "bilinear": "bilinear", "nearest": "nearest"}.get(config.interpolation, "bilinear")
-    scale_size = int(np.floor(size / config.crop_pct))
-
-    def preprocess(pixels):
-        images = tf.cast(pixels, tf.float32)
-        height, width = tf.shape(images)[1], tf.shape(images)[2]
-        short = tf.minimum(height, width)
-        new_h = tf.cast(tf.round(tf.cast(height * scale_size, tf.float32) / tf.cast(short, tf.float32)), tf.int32)
-        new_w = tf.cast(tf.round(tf.cast(width * scale_size, tf.float32) / tf.cast(short, tf.float32)), tf.int32)
-        new_h, new_w = tf.maximum(new_h, scale_size), tf.maximum(new_w, scale_size)
-        images = tf.image.resize(images, (new_h, new_w), method=method, antialias=True)
-        top, left = (new_h - size) // 2, (new_w - size) // 2
-        images = images[:, top:top + size, left:left + size, :]
-        return tf.clip_by_value(images, 0.0, 255.0)
-
-    return preprocess
+    """The eval transform of `config` at side `size` (`keras_senet.preprocessing.eval_transform`):
+    uint8 ``(batch, height, width, 3)`` of any size -> float32 pixels in [0, 255]."""
+    return eval_transform(config.replace(input_size=size))
 
 
 def as_images(data, limit):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import ClassVar, Optional
 
 BLOCK_TYPES = ("basic", "bottleneck")
 STEM_TYPES = ("", "deep", "deep_tiered")
@@ -40,6 +40,12 @@ class ResNetSpec:
         layout: ``"timm"`` or ``"legacy"`` (see `keras_senet.models.resnet`).
         drop_rate: dropout before the classifier. Default 0.
     """
+
+    FAMILY: ClassVar[str] = "keras_senet.models.resnet"
+    # Fields `create_model` may override (ablations that keep the weights' shapes meaningful).
+    OVERRIDES: ClassVar[tuple] = ("attention", "attention_kwargs", "drop_rate")
+    # Smallest input side the network takes (it downsamples by 32).
+    MIN_INPUT_SIZE: ClassVar[int] = 32
 
     block: str
     depths: tuple

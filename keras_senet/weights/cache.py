@@ -1,15 +1,19 @@
-"""The local weights cache: converted ``.weights.h5`` files with a provenance record each.
+"""The local weights cache: verified upstream checkpoints as safetensors, with a provenance record each.
 
 Layout under ``$KERAS_HOME/keras_senet/weights`` (``~/.keras`` when KERAS_HOME is unset), one folder
 per entry:
 
-    <key>.v<N>/model.weights.h5   Keras weights of the full model (with its classifier)
-    <key>.v<N>/provenance.json    source URL, SHA-256 of the upstream file, SHA-256 of model.weights.h5,
-                             converter version, time
+    <key>.v<N>/model.safetensors  the upstream state dict (timm layout, NumPy; a legacy ``.pth`` is
+                                  stored as safetensors, so torch is needed once only)
+    <key>.v<N>/provenance.json    source, URL, SHA-256 of the upstream file and of model.safetensors,
+                                  cache version, time
+
+The state dict, not a converted model, is cached: conversion is a relayout done at each load onto the
+model at hand (with or without its top), so no model is ever built to fill or read the cache.
 
 An entry is written in a temporary folder and renamed into place whole, so readers never see half an
 entry; when two processes race, the second rename fails harmlessly and both keep their result. An entry
-is used only if its ``.weights.h5`` still has the recorded SHA-256: a corrupt entry is removed, never
+is used only if its ``model.safetensors`` still has the recorded SHA-256: a corrupt entry is removed, never
 loaded.
 """
 
@@ -25,9 +29,9 @@ from keras_senet.weights.download import sha256_file
 
 # Part of every entry's folder name: bump when the conversion or the layer naming changes, so new
 # entries are made while installs of other versions sharing the cache keep theirs.
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2
 STALE_SECONDS = 24 * 3600  # temporary folders older than this were left by a killed process
-WEIGHTS_FILE = "model.weights.h5"
+WEIGHTS_FILE = "model.safetensors"
 RECORD_FILE = "provenance.json"
 
 
@@ -67,7 +71,7 @@ def read_entry(key):
     try:
         with open(os.path.join(folder, RECORD_FILE)) as f:
             record = json.load(f)
-        if sha256_file(weights_path) == record["keras_sha256"]:
+        if sha256_file(weights_path) == record["sha256"]:
             return weights_path, record
     except (OSError, ValueError, KeyError):
         pass
@@ -88,7 +92,7 @@ def remove_entry(key):
 
 
 def write_entry(key, save_weights, record):
-    """Create entry `key`: ``save_weights(path)`` writes the weights; `record` is the provenance.
+    """Create entry `key`: ``save_weights(path)`` writes the file; `record` is the provenance.
 
     Returns the path of the cached weights (this process's or a concurrent writer's identical one).
     """
@@ -98,7 +102,7 @@ def write_entry(key, save_weights, record):
     try:
         weights_path = os.path.join(staging, WEIGHTS_FILE)
         save_weights(weights_path)
-        record = dict(record, keras_sha256=sha256_file(weights_path), converter_version=CONVERTER_VERSION,
+        record = dict(record, sha256=sha256_file(weights_path), cache_version=CONVERTER_VERSION,
                       created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         with open(os.path.join(staging, RECORD_FILE), "w") as f:
             json.dump(record, f, indent=1)

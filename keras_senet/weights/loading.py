@@ -1,8 +1,8 @@
-"""Resolve a ``weights=`` argument and load it into a model.
+"""Load a weights source into a model: resolve -> fetch -> read -> convert -> assign, each step once.
 
-Sources:
-  ``"imagenet"`` / a tag       the model's default / named upstream timm checkpoint; downloaded once,
-                               converted, cached as ``.weights.h5`` (see `keras_senet.weights.cache`)
+Sources (see `keras_senet.weights.source`):
+  ``"imagenet"`` / a tag       the model's default / named upstream timm checkpoint; downloaded once and
+                               cached as verified safetensors (see `keras_senet.weights.cache`)
   ``path.safetensors``         a timm state dict (read with safetensors + NumPy, no torch)
   ``path.pth`` / ``.bin``      a PyTorch state dict, read with ``torch.load(weights_only=True)``
   ``path.weights.h5``          Keras weights of the same architecture
@@ -10,12 +10,16 @@ Sources:
   ``https://...``              any of the file kinds above (``http://`` for loopback hosts only)
   ``hf://org/repo[/file]``     ``model.safetensors`` (or `file`) of a hub repository
 
-Offline (``KERAS_SENET_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``) only the cache and local files are used.
-Nothing is ever loaded partially: a checkpoint that does not fit raises before any weight is set.
+A timm state dict is converted onto whatever model it is loaded into: a model without its top takes
+every tensor but the classifier's, so no second network is ever built. Offline
+(``KERAS_SENET_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``) only the cache and local files are used. Nothing is
+loaded partially: a checkpoint that does not fit raises before any weight is set. This package never
+builds a model.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -23,23 +27,11 @@ import tempfile
 import urllib.parse
 
 from keras_senet.weights import cache
-from keras_senet.weights.download import check_url, download
-from keras_senet.weights.pretrained import get_pretrained, hub_file_url
+from keras_senet.weights.download import download
+from keras_senet.weights.source import WeightsSource, resolve
 from keras_senet.weights.timm_convert import CheckpointMismatchError, load_timm_state_dict
 
-STATE_DICT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
-KERAS_SUFFIXES = (".weights.h5", ".keras")
-_CLASSIFIERS = ("fc", "last_linear")
 _PTH_HASH = re.compile(r"-([0-9a-f]{8,64})\.pth$")  # torch.hub convention: name-<sha256 prefix>.pth
-
-
-# A weights string with one of these endings, or with a path separator, is a file path, never a tag.
-FILE_EXTENSIONS = (".h5", ".keras", ".safetensors", ".pth", ".pt", ".bin", ".ckpt", ".npz", ".pkl")
-
-
-def looks_like_path(source):
-    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
-    return any(sep in source for sep in separators) or os.path.splitext(source)[1].lower() in FILE_EXTENSIONS
 
 
 class OfflineError(RuntimeError):
@@ -51,21 +43,11 @@ def is_offline():
                for v in ("KERAS_SENET_OFFLINE", "HF_HUB_OFFLINE"))
 
 
-def _has_suffix(path, suffixes):
-    return any(path.lower().endswith(s) for s in suffixes)
-
-
-def hub_url(spec):
-    """``hf://org/repo[/file]`` -> the hub's resolve URL (``HF_ENDPOINT`` overrides the address)."""
-    parts = spec[len("hf://"):].strip("/").split("/")
-    if len(parts) < 2 or not all(parts[:2]):
-        raise ValueError(f"{spec!r}: a hub source is 'hf://org/repo' or 'hf://org/repo/file'")
-    return hub_file_url(f"{parts[0]}/{parts[1]}", "/".join(parts[2:]) or "model.safetensors")
-
+# --- read -------------------------------------------------------------------------------------------
 
 def read_state_dict(path):
     """A checkpoint file -> {name: NumPy array}. Never unpickles arbitrary objects."""
-    if _has_suffix(path, (".safetensors",)):
+    if path.lower().endswith(".safetensors"):
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
@@ -97,34 +79,95 @@ def read_state_dict(path):
     return {k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in state.items()}
 
 
-def _classifier(model):
-    for name in _CLASSIFIERS:
-        try:
-            return model.get_layer(name)
-        except ValueError:
-            continue
-    return None
+# --- fetch ------------------------------------------------------------------------------------------
+
+def _cache_key(source):
+    if source.pretrained is not None:
+        return source.pretrained.name
+    return f"url-{hashlib.sha256(source.location.encode()).hexdigest()[:16]}"
 
 
-def _drop_classifier(state_dict):
-    return {k: v for k, v in state_dict.items() if k.split(".", 1)[0] not in _CLASSIFIERS}
+def _offline_error(source, key):
+    filename = os.path.basename(urllib.parse.urlsplit(source.location).path) or "checkpoint"
+    return OfflineError(
+        f"Offline mode is on and weights {source.name!r} for model {source.model!r} are not in the cache "
+        f"(looked for {os.path.join(cache.entry_dir(key), cache.WEIGHTS_FILE)}). Either unset "
+        f"KERAS_SENET_OFFLINE/HF_HUB_OFFLINE once so it is downloaded from {source.location} and cached, or "
+        f"fetch that file on another machine, copy it here and pass its path: weights='/path/to/{filename}' "
+        f"(or convert it once with `keras-senet convert --model {source.model} FILE OUT.weights.h5` and pass "
+        "OUT.weights.h5).")
 
 
-def apply_state_dict(model, state_dict, source):
-    """Load a timm state dict; a model without its top takes all but the classifier tensors."""
-    if _classifier(model) is None:
-        state_dict = _drop_classifier(state_dict)
+def _download_verified(source, folder):
+    """Download `source` into `folder`; returns (path, SHA-256). Legacy .pth names carry a hash prefix."""
+    filename = os.path.basename(urllib.parse.urlsplit(source.location).path) or "checkpoint"
+    path = os.path.join(folder, filename)
+    sha256 = source.pretrained.sha256 if source.pretrained else None
+    digest = download(source.location, path, sha256=sha256, label=source.name)
+    prefix = _PTH_HASH.search(filename)
+    if prefix and not digest.startswith(prefix.group(1)):
+        raise CheckpointMismatchError(f"{source.location}: SHA-256 {digest} does not start with {prefix.group(1)} "
+                                      "as the file name promises; the file is corrupt or replaced.")
+    return path, digest
+
+
+def _fetch_state_dict(source):
+    """The state dict of a remote timm checkpoint: from the cache, or downloaded, verified and cached."""
+    key = _cache_key(source)
+    path, _ = cache.read_entry(key)
+    if path is not None:
+        return read_state_dict(path)
+    if is_offline():
+        raise _offline_error(source, key)
+    os.makedirs(cache.cache_dir(), exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=cache.cache_dir()) as tmp:
+        upstream, digest = _download_verified(source, tmp)
+        state_dict = read_state_dict(upstream)
+    from safetensors.numpy import save_file
+
+    record = {"source": source.name, "source_url": source.location, "upstream_sha256": digest,
+              "model": source.model, "tag": source.pretrained.tag if source.pretrained else None}
+    cache.write_entry(key, lambda target: save_file(state_dict, target), record)
+    return state_dict
+
+
+@contextlib.contextmanager
+def _local_file(source):
+    """A local path of a Keras checkpoint source; URLs are fetched (verified) into a temporary folder
+    that is removed afterwards (Keras files need no conversion, so they are not cached)."""
+    if source.kind == "file":
+        yield source.location
+        return
+    if is_offline():
+        raise OfflineError(f"Offline mode is on: cannot fetch {source.location}; download it yourself and pass "
+                           "its path as weights=...")
+    os.makedirs(cache.cache_dir(), exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=cache.cache_dir()) as tmp:
+        yield _download_verified(source, tmp)[0]
+
+
+# --- convert and assign -------------------------------------------------------------------------------
+
+def _has_layer(model, name):
+    return any(layer.name == name for layer in model.layers)
+
+
+def apply_state_dict(model, state_dict, classifier, source):
+    """Convert and assign a timm state dict; a model without its `classifier` layer takes all but the
+    classifier's tensors. Returns the number of variables assigned."""
+    if not _has_layer(model, classifier):
+        state_dict = {k: v for k, v in state_dict.items()
+                      if k.rsplit(".", 1)[0].replace(".", "_") != classifier}
     return load_timm_state_dict(model, state_dict, source=source)
 
 
-def copy_weights_by_name(model, donor, source):
+def copy_weights_by_name(model, donor, source, skippable=()):
     """Copy every weighted layer of `model` from the layer of the same name in `donor`.
 
     Strict both ways: every weighted layer of `model` must be in `donor` with the same shapes, and
-    every weighted layer of `donor` must be used, except its classifier when `model` has no top.
+    every weighted layer of `donor` must be used, except the layers named in `skippable`.
     """
     wanted = {layer.name for layer in model.layers if layer.weights}
-    skippable = set(_CLASSIFIERS) if _classifier(model) is None else set()
     unused = [layer.name for layer in donor.layers
               if layer.weights and layer.name not in wanted and layer.name not in skippable]
     if unused:
@@ -149,175 +192,59 @@ def copy_weights_by_name(model, donor, source):
         layer.set_weights(other.get_weights())
 
 
-def _full_model(model_name, num_classes):
-    import keras
+def load_source(model, source: WeightsSource):
+    """Load a resolved `source` into `model` in place (all or nothing); returns `source`."""
+    from keras_senet import zoo
 
-    from keras_senet.factory import create_model
+    classifier = zoo.get_entry(source.model).classifier
+    if source.checkpoint == "state_dict":
+        state_dict = (read_state_dict(source.location) if source.kind == "file"
+                      else _fetch_state_dict(source))
+        apply_state_dict(model, state_dict, classifier, source.name)
+        return source
+    with _local_file(source) as path:
+        if source.checkpoint == "keras_weights":
+            model.load_weights(path)
+        else:
+            import keras
 
-    channels_last = keras.config.image_data_format() == "channels_last"
-    return create_model(model_name, weights=None, input_shape=(None, None, 3) if channels_last else (3, None, None),
-                        classes=num_classes, classifier_activation=None)
-
-
-def _is_full(model, num_classes):
-    classifier = _classifier(model)
-    return classifier is not None and classifier.units == num_classes
-
-
-def _fetch_convert(model, model_name, key, url, sha256=None, record=None):
-    """Download a timm checkpoint, convert it, cache the converted weights, and load them into `model`."""
-    if is_offline():
-        raise OfflineError(
-            f"Offline mode is on and weights {key!r} for model {model_name!r} are not in the cache "
-            f"(looked for {os.path.join(cache.entry_dir(key), cache.WEIGHTS_FILE)}). Either unset "
-            f"KERAS_SENET_OFFLINE/HF_HUB_OFFLINE once so it is downloaded from {url} and cached, or fetch "
-            "that file on another machine, copy it here and pass its path: weights='/path/to/"
-            f"{os.path.basename(urllib.parse.urlsplit(url).path)}' (or convert it once with "
-            f"`keras-senet convert --model {model_name} FILE OUT.weights.h5` and pass OUT.weights.h5).")
-    os.makedirs(cache.cache_dir(), exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".download-", dir=cache.cache_dir()) as tmp:
-        filename = os.path.basename(urllib.parse.urlsplit(url).path) or "checkpoint"
-        upstream = os.path.join(tmp, filename)
-        digest = download(url, upstream, sha256=sha256, label=key)
-        prefix = _PTH_HASH.search(filename)
-        if prefix and not digest.startswith(prefix.group(1)):
-            raise CheckpointMismatchError(f"{url}: SHA-256 {digest} does not start with {prefix.group(1)} "
-                                          "as the file name promises; the file is corrupt or replaced.")
-        state_dict = read_state_dict(upstream)
-    num_classes = _classifier_classes(state_dict)
-    if num_classes is None:  # a headless checkpoint: load it, nothing to cache as a full model
-        return apply_state_dict(model, state_dict, source=url)
-    target = model if _is_full(model, num_classes) else _full_model(model_name, num_classes)
-    load_timm_state_dict(target, state_dict, source=url)
-    record = dict(record or {}, model=model_name, source_url=url, upstream_sha256=digest,
-                  num_classes=num_classes)
-    cache.write_entry(key, target.save_weights, record)
-    if target is not model:
-        copy_weights_by_name(model, target, url)
+            saved = keras.saving.load_model(path, compile=False, safe_mode=True)
+            skippable = () if _has_layer(model, classifier) else (classifier,)
+            copy_weights_by_name(model, saved, source.name, skippable)
+    return source
 
 
-def _load_cached(model, model_name, key):
-    """Load cache entry `key` into `model`; False when there is no valid entry."""
-    path, record = cache.read_entry(key)
-    if path is None:
-        return False
-    if _is_full(model, record["num_classes"]):
-        model.load_weights(path)
-    else:
-        donor = _full_model(model_name, record["num_classes"])
-        donor.load_weights(path)
-        copy_weights_by_name(model, donor, path)
-    return True
+def model_name_of(model):
+    """The registry name of `model`'s architecture: from its preprocessing config, else its name."""
+    from keras_senet import zoo
+
+    config = getattr(model, "preprocessing", None)
+    name = getattr(config, "model", None) or model.name
+    try:
+        zoo.get_entry(name)
+    except ValueError:
+        raise ValueError(f"model {model.name!r} is not a registered architecture name; pass "
+                         "model_name=... (the registry name it was built from).") from None
+    return name
 
 
-def load_pretrained(model, model_name, tag=None):
-    """Load upstream checkpoint `model_name.tag` (default tag if None) into `model`; returns its config."""
-    cfg = get_pretrained(model_name, tag)
-    key = cfg.name
-    if not _load_cached(model, model_name, key):
-        _fetch_convert(model, model_name, key, cfg.source_url(), sha256=cfg.sha256, record={"tag": cfg.tag})
-    return cfg
-
-
-def _classifier_classes(state_dict):
-    for name in _CLASSIFIERS:
-        if f"{name}.weight" in state_dict:
-            return int(state_dict[f"{name}.weight"].shape[0])
-    return None
-
-
-def load_file(model, path, model_name=None):
-    """Load a local checkpoint file (any kind in the module docstring) into `model`."""
-    if _has_suffix(path, (".weights.h5",)):
-        model.load_weights(path)
-    elif _has_suffix(path, (".keras",)):
-        import keras
-
-        saved = keras.saving.load_model(path, compile=False, safe_mode=True)
-        copy_weights_by_name(model, saved, path)
-    elif _has_suffix(path, STATE_DICT_SUFFIXES):
-        apply_state_dict(model, read_state_dict(path), source=path)
-    else:
-        raise ValueError(f"{path}: unknown checkpoint kind; expected one of "
-                         f"{', '.join(KERAS_SUFFIXES + STATE_DICT_SUFFIXES)}")
-
-
-def load_url(model, url, model_name):
-    """Download `url` (cached by URL) and load it; timm checkpoints are converted and cached."""
-    check_url(url)
-    filename = os.path.basename(urllib.parse.urlsplit(url).path)
-    key = f"{model_name}-url-{hashlib.sha256(url.encode()).hexdigest()[:16]}"
-    if _has_suffix(filename, STATE_DICT_SUFFIXES):
-        if not _load_cached(model, model_name, key):
-            _fetch_convert(model, model_name, key, url)
-        return
-    if not _has_suffix(filename, KERAS_SUFFIXES):
-        raise ValueError(f"{url}: unknown checkpoint kind; the URL must end in one of "
-                         f"{', '.join(KERAS_SUFFIXES + STATE_DICT_SUFFIXES)}")
-    # Keras files need no conversion: fetched (verified) into a temporary folder and loaded, not cached.
-    if is_offline():
-        raise OfflineError(f"Offline mode is on: cannot fetch {url}; download it yourself and pass its "
-                           "path as weights=...")
-    os.makedirs(cache.cache_dir(), exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".download-", dir=cache.cache_dir()) as tmp:
-        local = os.path.join(tmp, filename)
-        download(url, local, label=filename)
-        load_file(model, local, model_name)
-
-
-def load(model, source, model_name=None):
+def load(model, source, model_name=None) -> WeightsSource:
     """Load weights from `source` into `model` in place (see the module docstring for sources).
 
     Args:
         model: a keras-senet model.
         source: ``"imagenet"``, a tag, a path, an ``https://`` URL or ``hf://org/repo``.
-        model_name: the registry name of `model`'s architecture; default ``model.name``.
+        model_name: the registry name of `model`'s architecture; default: the name recorded in the
+            model's preprocessing config, else ``model.name``.
+
+    Returns:
+        The resolved `WeightsSource` (whatever the kind of source).
+
+    Raises:
+        ValueError: a bad source (before any work); CheckpointMismatchError: the checkpoint does not
+        fit (no weight changed); DownloadError / OfflineError: it could not be fetched.
     """
-    from keras_senet import zoo
-
-    model_name = model_name or model.name
-    zoo.get_entry(model_name)  # a renamed model needs model_name=...: fail before any work
-    source = os.fspath(source) if isinstance(source, os.PathLike) else source
-    if not isinstance(source, str):
-        raise ValueError(f"weights source must be a string or path, got {type(source).__name__}")
-    if source == "imagenet":
-        return load_pretrained(model, model_name)
-    if source.startswith("hf://"):
-        return load_url(model, hub_url(source), model_name)
-    if source.startswith(("http://", "https://")):
-        return load_url(model, source, model_name)
-    if os.path.isfile(source):
-        return load_file(model, source, model_name)
-    if looks_like_path(source):
-        raise ValueError(f"weights={source!r}: no such file.")
-    tag = source.split(".", 1)[1] if source.startswith(model_name + ".") else source
-    return load_pretrained(model, model_name, tag)
-
-
-def convert_checkpoint(model_name, checkpoint, output, overwrite=False):
-    """Convert a local timm checkpoint into a Keras ``.weights.h5`` file of the full model.
-
-    The output is written to a temporary file beside `output` and renamed into place only after the
-    conversion succeeded. Returns ``(output, num_classes)``.
-    """
-    if not output.endswith(".weights.h5"):
-        raise ValueError(f"{output}: the output must end in '.weights.h5'")
-    if os.path.exists(output) and not overwrite:
-        raise ValueError(f"{output} exists; pass overwrite=True (--overwrite) to replace it")
-    state_dict = read_state_dict(checkpoint)
-    num_classes = _classifier_classes(state_dict)
-    if num_classes is None:
-        raise CheckpointMismatchError(f"{checkpoint}: no classifier tensor (fc.weight / last_linear.weight); "
-                                      "is it a timm checkpoint of this model family?")
-    model = _full_model(model_name, num_classes)
-    load_timm_state_dict(model, state_dict, source=checkpoint)
-    folder = os.path.dirname(os.path.abspath(output))
-    fd, partial = tempfile.mkstemp(prefix=".partial-", suffix=".weights.h5", dir=folder)
-    os.close(fd)
-    try:
-        model.save_weights(partial, overwrite=True)
-        os.replace(partial, output)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-    return output, num_classes
+    resolved = resolve(source, model_name or model_name_of(model))
+    if resolved is None:
+        raise ValueError("weights source None: nothing to load; pass 'imagenet', a tag, a path or a URL")
+    return load_source(model, resolved)

@@ -6,8 +6,8 @@ name layers that way); the rest of the path walks the layer's sublayers by attri
 ``layer.fc1``). The parameter name then maps by the Keras layer's class (`_PARAMETERS`). Every
 upstream tensor must be used exactly once (BatchNorm's ``num_batches_tracked`` counter is the one
 declared exception) and every Keras weight filled, with identical shapes after the layout change:
-conv ``(out, in/groups, *k)`` -> ``(*k, in/groups, out)``, linear ``(out, in)`` -> ``(in, out)``,
-1x1 conv -> dense. Anything else raises `CheckpointMismatchError` naming the tensor and both shapes.
+conv ``(out, in/groups, *k)`` -> ``(*k, in/groups, out)``, depthwise conv ``(in*m, 1, *k)`` ->
+``(*k, in, m)``, linear ``(out, in)`` -> ``(in, out)``, 1x1 conv -> dense. Anything else raises `CheckpointMismatchError` naming the tensor and both shapes.
 No torch is needed.
 """
 
@@ -18,6 +18,7 @@ import numpy as np
 
 # Keras layer class -> {timm parameter name: Keras variable attribute}
 _PARAMETERS = {
+    keras.layers.DepthwiseConv2D: {"weight": "kernel", "bias": "bias"},
     keras.layers.Conv1D: {"weight": "kernel", "bias": "bias"},
     keras.layers.Conv2D: {"weight": "kernel", "bias": "bias"},
     keras.layers.Dense: {"weight": "kernel", "bias": "bias"},
@@ -54,12 +55,19 @@ def _resolve(model_layers, key):
         table = _parameter_table(layer)
         if table is None or param not in table or getattr(layer, table[param], None) is None:
             return None
-        return getattr(layer, table[param]), table[param] == "kernel"
+        depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
+        return getattr(layer, table[param]), table[param] == "kernel", depthwise
     return None
 
 
-def _to_keras_layout(array, variable_shape, is_kernel):
-    """torch (out, in, *k) / (out, in) -> Keras (*k, in, out) / (in, out); 1x1 conv -> dense."""
+def _to_keras_layout(array, variable_shape, is_kernel, depthwise=False):
+    """torch (out, in, *k) / (out, in) -> Keras (*k, in, out) / (in, out); 1x1 conv -> dense;
+    depthwise torch (in*m, 1, kh, kw) -> Keras (kh, kw, in, m)."""
+    if is_kernel and depthwise:
+        kh, kw, channels, multiplier = variable_shape
+        if array.shape != (channels * multiplier, 1, kh, kw):
+            return array  # the caller reports the shape mismatch
+        return np.transpose(array.reshape(channels, multiplier, kh, kw), (2, 3, 0, 1))
     if is_kernel:
         array = np.transpose(array, tuple(range(2, array.ndim)) + (1, 0))
         if array.ndim > len(variable_shape) and all(d == 1 for d in array.shape[:-2]):
@@ -92,8 +100,8 @@ def load_timm_state_dict(model, state_dict, source="checkpoint"):
             raise CheckpointMismatchError(
                 f"{source}: tensor {key!r} (shape {tuple(np.shape(state_dict[key]))}) has no counterpart "
                 f"in model {model.name!r}. Is the checkpoint for another architecture?")
-        variable, is_kernel = resolved
-        array = _to_keras_layout(np.asarray(state_dict[key]), tuple(variable.shape), is_kernel)
+        variable, is_kernel, depthwise = resolved
+        array = _to_keras_layout(np.asarray(state_dict[key]), tuple(variable.shape), is_kernel, depthwise)
         if tuple(array.shape) != tuple(variable.shape):
             raise CheckpointMismatchError(
                 f"{source}: tensor {key!r} has shape {tuple(np.shape(state_dict[key]))} (Keras layout "

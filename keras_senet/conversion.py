@@ -1,0 +1,51 @@
+"""`convert_checkpoint`: a local timm checkpoint -> a Keras ``.weights.h5`` of the full model
+(`keras-senet convert`), for machines that should load weights without torch or the network."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from keras_senet import zoo
+from keras_senet.factory import create_model
+from keras_senet.weights.loading import apply_state_dict, read_state_dict
+from keras_senet.weights.timm_convert import CheckpointMismatchError
+
+
+def checkpoint_classes(state_dict, classifier):
+    """Outputs of the classifier tensor of `state_dict` (Keras layer name `classifier`), or None."""
+    for key, value in state_dict.items():
+        if key.endswith(".weight") and key.rsplit(".", 1)[0].replace(".", "_") == classifier:
+            return int(value.shape[0])
+    return None
+
+
+def convert_checkpoint(model_name, checkpoint, output, overwrite=False):
+    """Convert timm checkpoint file `checkpoint` of registry model `model_name` into `output`.
+
+    The output is written to a temporary file beside `output` and renamed into place only after the
+    conversion succeeded. Returns ``(output, num_classes)``.
+    """
+    if not output.endswith(".weights.h5"):
+        raise ValueError(f"{output}: the output must end in '.weights.h5'")
+    if os.path.exists(output) and not overwrite:
+        raise ValueError(f"{output} exists; pass overwrite=True (--overwrite) to replace it")
+    classifier = zoo.get_entry(model_name).classifier
+    state_dict = read_state_dict(checkpoint)
+    num_classes = checkpoint_classes(state_dict, classifier)
+    if num_classes is None:
+        raise CheckpointMismatchError(f"{checkpoint}: no classifier tensor ({classifier}.weight); is it a timm "
+                                      f"checkpoint of {model_name!r}?")
+    model = create_model(model_name, weights=None, input_shape=(None, None, 3), classes=num_classes,
+                         classifier_activation=None)
+    apply_state_dict(model, state_dict, classifier, source=checkpoint)
+    folder = os.path.dirname(os.path.abspath(output))
+    fd, partial = tempfile.mkstemp(prefix=".partial-", suffix=".weights.h5", dir=folder)
+    os.close(fd)
+    try:
+        model.save_weights(partial, overwrite=True)
+        os.replace(partial, output)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return output, num_classes

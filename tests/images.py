@@ -1,0 +1,16 @@
+"""Test images shared by the test modules."""
+
+import numpy as np
+
+
+def smooth_images(count, height, width, seed=0):
+    """uint8 RGB images of smooth random colour fields: resampling methods agree on them to about one
+    grey level (white noise would make antialiasing differences dominate any comparison)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.meshgrid(np.linspace(0, 1, height), np.linspace(0, 1, width), indexing="ij")
+    images = []
+    for _ in range(count):
+        a, b, c = rng.uniform(0, 6, 3), rng.uniform(0, 6, 3), rng.uniform(0, 2 * np.pi, 3)
+        channels = [127.5 + 110 * np.sin(a[i] * xx + b[i] * yy + c[i]) for i in range(3)]
+        images.append(np.stack(channels, -1))
+    return np.round(np.stack(images)).astype("uint8")
