@@ -1,33 +1,21 @@
-"""Fine-tuning recipe around `model.fit`: new head, frozen-backbone warm-up, unfreeze, resume.
-
-    ds = load_dataset("/data/pets", "train", model="seresnet50", batch_size=32)
-    val = load_dataset("/data/pets", "validation", model="seresnet50", batch_size=64)
-    result = finetune("seresnet50", ds, val, num_classes=ds.num_classes, workdir="runs/pets")
-    result.model, result.history, result.model_path   # runs/pets/model.keras, runs/pets/history.json
-    evaluate(result.model_path, val)                   # {"top1": ..., "top5": ..., "examples": ...}
-
-Phase 1 trains only the new head (the backbone's ``trainable=False`` also keeps its BatchNorm layers
-in inference mode, Keras 3 semantics); phase 2 unfreezes the top stages (or all) at a lower learning
-rate. Each phase uses AdamW (no weight decay on biases and BatchNorm) with a linear warm-up and cosine
-decay, and categorical cross-entropy with label smoothing. The working directory holds per-epoch
-checkpoints (``checkpoints/epoch001.weights.h5``), TensorBoard logs (``logs/``) and
-`keras.callbacks.BackupAndRestore` state (``backup/``): calling `finetune` again with the same
-arguments after a crash or kill resumes at the epoch where it stopped. Runs on the TensorFlow backend
-(the distribution strategies are `tf.distribute`'s).
-"""
+"""The fine-tuning recipe: a new head, AdamW with warm-up and cosine decay, label smoothing, the
+callbacks, and `finetune`'s two phases around `model.fit`."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
 import os
-import re
 import shutil
 from typing import Optional
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
+from keras_senet import _compat
+from keras_senet.training.distribution import _AverageBatchNormStatistics, _is_chief, make_strategy
+from keras_senet.training.freezing import _stage_of, set_trainable
+from keras_senet.training.rundir import (PREPROCESSING_FILE, _atomic_json, _atomic_save, _EpochCheckpoint, _EpochLog,
+                                         _prepare_workdir, _read_history)
+
 HEAD_NAME = "head"
-PREPROCESSING_FILE = "preprocessing.json"
 
 
 @dataclasses.dataclass
@@ -47,38 +35,6 @@ class FinetuneResult:
     history: dict
     model_path: Optional[str]
     history_path: Optional[str]
-
-
-def make_strategy(name="default"):
-    """A `tf.distribute.Strategy` by name.
-
-    ``"default"`` (one device), ``"mirrored"`` (all local GPUs, else all logical CPUs), ``"multi_worker"``
-    (`tf.distribute.MultiWorkerMirroredStrategy`, cluster from the ``TF_CONFIG`` environment
-    variable). Create it at the start of the program, before any dataset or model: TensorFlow
-    configures collective ops only once.
-    """
-    import tensorflow as tf
-
-    if name in (None, "default"):
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        # All GPUs; without GPUs, all logical CPU devices (tf.config.set_logical_device_configuration).
-        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([d.name for d in devices])
-    if name == "multi_worker":
-        if not os.environ.get("TF_CONFIG"):
-            raise ValueError("strategy='multi_worker' needs the TF_CONFIG environment variable (cluster "
-                             "workers and this process' task), see tf.distribute.MultiWorkerMirroredStrategy.")
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"strategy={name!r} is not one of {', '.join(STRATEGIES)}")
-
-
-def _is_chief(strategy):
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
-        return True
-    return resolver.task_type in ("chief", None) or (
-        resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().jobs)
 
 
 def build_classifier(model_name, num_classes, *, weights="imagenet", image_size=None, dropout=0.0):
@@ -102,56 +58,6 @@ def build_classifier(model_name, num_classes, *, weights="imagenet", image_size=
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name=HEAD_NAME)(x)
     return keras.Model(backbone.inputs, outputs, name=name)
-
-
-def _head_layers(model):
-    """Layers after the last global pooling layer (the classifier), else the last weighted layer on."""
-    import keras
-
-    layers = model.layers
-    pools = [i for i, layer in enumerate(layers)
-             if isinstance(layer, (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D))]
-    if pools:
-        start = pools[-1] + 1
-    else:
-        weighted = [i for i, layer in enumerate(layers) if layer.weights]
-        start = weighted[-1] if weighted else len(layers) - 1
-    return layers[start:]
-
-
-def _stage_of(layer_name):
-    match = re.match(r"layer(\d+)_", layer_name)
-    return int(match.group(1)) if match and match.group(1) != "0" else None
-
-
-def set_trainable(model, phase, *, unfreeze="all", freeze_batchnorm=False):
-    """Phase 1: only the head trains. Phase 2: the top `unfreeze` stages (int) or ``"all"``.
-
-    Frozen layers get ``trainable=False``, which in Keras 3 also runs their BatchNorm in inference
-    mode (moving statistics untouched). ``freeze_batchnorm`` keeps every BatchNorm frozen in phase 2.
-    """
-    import keras
-
-    head = {id(layer) for layer in _head_layers(model)}
-    stages = sorted({s for s in map(_stage_of, (layer.name for layer in model.layers)) if s is not None})
-    if phase == 2 and unfreeze != "all":
-        if isinstance(unfreeze, bool) or not isinstance(unfreeze, int) or unfreeze < 0:
-            raise ValueError(f"unfreeze must be 'all' or a non-negative number of stages, got {unfreeze!r}")
-        if not stages:
-            raise ValueError(f"unfreeze={unfreeze}: model {model.name!r} has no 'layerN_' stages (not built by "
-                             "keras_senet); use unfreeze='all'.")
-    top = set(stages[len(stages) - unfreeze:]) if phase == 2 and unfreeze not in ("all", 0) else set()
-    model.trainable = True
-    for layer in model.layers:
-        if id(layer) in head:
-            trainable = True
-        elif phase == 1:
-            trainable = False
-        else:
-            trainable = unfreeze == "all" or _stage_of(layer.name) in top
-        if freeze_batchnorm and phase == 2 and isinstance(layer, keras.layers.BatchNormalization):
-            trainable = False
-        layer.trainable = trainable
 
 
 def _label_mapper(data, num_classes):
@@ -197,114 +103,6 @@ def _optimizer(lr, steps, warmup, weight_decay):
     optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay)
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     return optimizer
-
-
-class _EpochLog:
-    """Appends one JSON line per finished epoch (flushed), so resumed runs keep a complete history."""
-
-    def __new__(cls, path, phase):
-        import keras
-
-        class EpochLog(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                record = {"epoch": epoch + 1, "phase": phase}
-                record.update({k: float(v) for k, v in (logs or {}).items()})
-                with open(path, "a") as f:
-                    f.write(json.dumps(record) + "\n")
-                    f.flush()
-                    os.fsync(f.fileno())
-
-        return EpochLog()
-
-
-class _EpochCheckpoint:
-    """Saves ``epochNNN.weights.h5`` (model and optimizer state) each epoch, keeping the last `keep`."""
-
-    def __new__(cls, folder, keep):
-        import keras
-
-        class EpochCheckpoint(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                os.makedirs(folder, exist_ok=True)
-                path = os.path.join(folder, f"epoch{epoch + 1:03d}.weights.h5")
-                tmp = os.path.join(folder, f".tmp-{os.getpid()}.weights.h5")
-                self.model.save_weights(tmp, overwrite=True)
-                os.replace(tmp, path)
-                saved = sorted(f for f in os.listdir(folder) if re.fullmatch(r"epoch\d+\.weights\.h5", f))
-                for name in saved[:-keep] if keep else []:
-                    os.remove(os.path.join(folder, name))
-
-        return EpochCheckpoint()
-
-
-class _AverageBatchNormStatistics:
-    """Averages BatchNorm moving statistics over all replicas at each epoch end.
-
-    Keras 3 updates them per replica from the local batch (they are not trainable, so no gradient
-    all-reduce reaches them): without this, replicas and workers end an epoch with different weights.
-    The mean of the replicas' moving means is the moving mean of the global batches; for the variance
-    it leaves out the spread between replicas' batch means (small for shuffled data).
-    """
-
-    def __new__(cls, strategy):
-        import keras
-        import tensorflow as tf
-
-        class AverageBatchNormStatistics(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                variables = [v.value for layer in self.model._flatten_layers()
-                             if isinstance(layer, keras.layers.BatchNormalization)
-                             for v in (layer.moving_mean, layer.moving_variance)]
-                if not variables:
-                    return
-
-                @tf.function
-                def replica_mean():
-                    return tf.distribute.get_replica_context().all_reduce(
-                        "MEAN", [tf.identity(v) for v in variables])
-
-                means = strategy.run(replica_mean)
-                for variable, mean in zip(variables, means):
-                    variable.assign(strategy.experimental_local_results(mean)[0])
-
-        return AverageBatchNormStatistics()
-
-
-def _read_history(path):
-    """Epoch records of the JSON-lines log, the last record of each epoch kept, as lists per key."""
-    records = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                if line.strip():
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError:  # a line cut by a kill
-                        continue
-                    records[record["epoch"]] = record
-    keys = []
-    for record in records.values():
-        keys += [k for k in record if k not in keys]
-    ordered = [records[e] for e in sorted(records)]
-    return {k: [r.get(k) for r in ordered] for k in keys}
-
-
-def _atomic_save(model, path):
-    """Save an uncompiled copy (no optimizer state: a third of the size) to `path`, atomically."""
-    import keras
-
-    copy = keras.Model.from_config(model.get_config())
-    copy.set_weights(model.get_weights())
-    tmp = f"{path}.tmp-{os.getpid()}.keras"
-    copy.save(tmp)
-    os.replace(tmp, path)
-
-
-def _atomic_json(data, path):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
 
 
 def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weights="imagenet",
@@ -411,12 +209,12 @@ def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weig
             if tensorboard:
                 phase_callbacks.append(keras.callbacks.TensorBoard(os.path.join(statedir, "logs")))
             phase_callbacks += [_EpochLog(log_path, phase), *callbacks]
-            model._initial_epoch = None  # Keras never resets what BackupAndRestore set in an earlier fit
-            if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-                _patch_multi_worker(model, strategy)
-            model.fit(train, validation_data=val, epochs=initial + phase_epochs, initial_epoch=initial,
-                      steps_per_epoch=steps_per_epoch, validation_steps=validation_steps, shuffle=False,
-                      callbacks=phase_callbacks, verbose=verbose)
+            _compat.reset_initial_epoch(model)  # Keras never resets what BackupAndRestore set in an earlier fit
+            multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            with _compat.multi_worker_fit(model, strategy) if multi_worker else contextlib.nullcontext():
+                model.fit(train, validation_data=val, epochs=initial + phase_epochs, initial_epoch=initial,
+                          steps_per_epoch=steps_per_epoch, validation_steps=validation_steps, shuffle=False,
+                          callbacks=phase_callbacks, verbose=verbose)
 
     set_trainable(model, 2, unfreeze="all")
     history = _read_history(log_path)
@@ -431,45 +229,6 @@ def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weig
     return FinetuneResult(model, history, model_path, history_path)
 
 
-def _patch_multi_worker(model, strategy):
-    """Work around keras-team/keras#20585 / tensorflow/tensorflow#72388: Keras 3 `fit` fails under
-    MultiWorkerMirroredStrategy in two places; both patches act only for that strategy.
-
-    1. Before training, Keras' TF trainer averages one distributed batch across replicas with
-       ``strategy.reduce`` only to learn its shapes; that eager cross-worker reduce of a `PerReplica`
-       fails. This replica's local batch has the same shapes (patched on this model only).
-    2. Each step's logs (scalar losses and metrics) are averaged with ``strategy.reduce("MEAN", v,
-       axis=0)``, which fails on scalars ("Invalid reduction dimension 0"); ``axis=None`` is the mean
-       over replicas that was meant (patched in Keras' TF trainer module, for multi-worker strategies).
-    """
-    import tensorflow as tf
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    if not getattr(tf_trainer.reduce_per_replica, "_keras_senet_patch", False):
-        original = tf_trainer.reduce_per_replica
-
-        def reduce_per_replica(values, strategy, reduction):
-            if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(strategy):
-                return tf.nest.map_structure(
-                    lambda v: strategy.reduce("MEAN", v, axis=None if v.shape.rank == 0 else 0), values)
-            return original(values, strategy, reduction)
-
-        reduce_per_replica._keras_senet_patch = True
-        tf_trainer.reduce_per_replica = reduce_per_replica
-
-    def maybe_symbolic_build(iterator=None, data_batch=None):
-        if iterator is not None:
-            for _, _, it in iterator:
-                data_batch = tf.nest.map_structure(
-                    lambda x: strategy.experimental_local_results(x)[0]
-                    if isinstance(x, tf.distribute.DistributedValues) else x, next(it))
-                break
-        with strategy.scope():
-            model._symbolic_build(data_batch=data_batch)
-
-    model._maybe_symbolic_build = maybe_symbolic_build
-
-
 def _check_arguments(model_or_name, train_data, val_data, num_classes, head_epochs, epochs, warmup, unfreeze,
                      mixed_precision):
     """Validate `finetune`'s arguments before any work. Returns (num_classes, mixed_precision policy)."""
@@ -478,6 +237,7 @@ def _check_arguments(model_or_name, train_data, val_data, num_classes, head_epoc
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(f"finetune runs on the TensorFlow backend (tf.data, tf.distribute); KERAS_BACKEND is "
                            f"{keras.backend.backend()!r}.")
+    _compat.check_training_keras("finetune")
     for name, value in (("head_epochs", head_epochs), ("epochs", epochs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
@@ -520,35 +280,6 @@ def _check_arguments(model_or_name, train_data, val_data, num_classes, head_epoc
     return num_classes, mixed_precision
 
 
-def _prepare_workdir(workdir, strategy, chief, settings, overwrite):
-    """Check `workdir` against a finished or different earlier run; returns this worker's state folder.
-
-    Non-chief workers of a multi-worker run keep their state in ``workdir/.workers/<task id>``.
-    """
-    statedir = workdir if chief else os.path.join(workdir, ".workers", str(strategy.cluster_resolver.task_id))
-    if chief and os.path.exists(os.path.join(workdir, "model.keras")) and not overwrite:
-        raise ValueError(f"{workdir} holds a finished run (model.keras); pass overwrite=True (CLI: --overwrite) "
-                         "or use another workdir.")
-    settings_path = os.path.join(statedir, "run.json")
-    if not overwrite and os.path.exists(settings_path):
-        with open(settings_path) as f:
-            before = json.load(f)
-        if before != json.loads(json.dumps(settings)):
-            changed = {k: (before.get(k), v) for k, v in settings.items() if before.get(k) != v}
-            raise ValueError(f"{workdir} holds an unfinished run with other settings {changed} (before, now); "
-                             "resume with the same settings, or pass overwrite=True to start afresh.")
-    if overwrite:
-        for name in ("backup", "checkpoints", "logs", "history.jsonl", "run.json"):
-            path = os.path.join(statedir, name)
-            if os.path.isdir(path):
-                shutil.rmtree(path)
-            elif os.path.exists(path):
-                os.remove(path)
-    os.makedirs(statedir, exist_ok=True)
-    _atomic_json(settings, settings_path)
-    return statedir
-
-
 def _check_tensorboard(tensorboard):
     import importlib.util
 
@@ -571,70 +302,3 @@ def _image_size(data):
         return None
     return int(spatial[0])
 
-
-def load_model(model_or_file, *, weights="imagenet"):
-    """A `keras.Model` from a model, a ``.keras`` file or a registry name (built with `weights`)."""
-    import keras
-
-    if isinstance(model_or_file, keras.Model):
-        return model_or_file
-    path = os.fspath(model_or_file)
-    if path.endswith(".keras") or os.path.exists(path):
-        if not os.path.isfile(path):
-            raise ValueError(f"No such model file: {path!r}")
-        import keras_senet  # noqa: F401  (registers the attention layers for deserialisation)
-
-        return keras.saving.load_model(path)
-    from keras_senet.factory import create_model
-
-    return create_model(path, weights=weights)
-
-
-def saved_preprocessing(model_file):
-    """The `keras_senet.data.Preprocessing` that `finetune` wrote next to `model_file`, or None."""
-    from keras_senet.data import Preprocessing
-
-    path = os.path.join(os.path.dirname(os.path.abspath(os.fspath(model_file))), PREPROCESSING_FILE)
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        fields = json.load(f)
-    fields["mean"], fields["std"] = tuple(fields["mean"]), tuple(fields["std"])
-    return Preprocessing(**fields)
-
-
-def evaluate(model_or_file, data, *, top_k=5, weights="imagenet", verbose=True):
-    """Top-1 / top-k accuracy of a classifier on `data`.
-
-    Args:
-        model_or_file: `keras.Model`, ``.keras`` file, or registry name (built with `weights`).
-        data: dataset of ``(images, labels)`` batches, labels int ``(batch,)`` or one-hot.
-        top_k: the k of top-k accuracy (default 5).
-
-    Returns:
-        ``{"top1": float, "top5": float, "examples": int}`` (the key is ``f"top{top_k}"``).
-    """
-    import numpy as np
-
-    model = load_model(model_or_file, weights=weights)
-    outputs = model.output_shape[-1]
-    classes = getattr(data, "num_classes", None)
-    if classes is not None and classes != outputs:
-        raise ValueError(f"The model has {outputs} outputs but the data has {classes} classes.")
-    correct1 = correctk = total = 0
-    for step, (images, labels) in enumerate(data):
-        scores = np.asarray(model.predict_on_batch(images))
-        labels = np.asarray(labels)
-        if labels.ndim == 2:
-            labels = labels.argmax(-1)
-        order = np.argsort(-scores, axis=-1)[:, :top_k]
-        correct1 += int((order[:, 0] == labels).sum())
-        correctk += int((order == labels[:, None]).any(-1).sum())
-        total += len(labels)
-        if verbose and step % 20 == 0:
-            print(f"\revaluated {total} images", end="", flush=True)
-    if verbose:
-        print(f"\revaluated {total} images")
-    if not total:
-        raise ValueError("The evaluation data is empty.")
-    return {"top1": correct1 / total, f"top{top_k}": correctk / total, "examples": total}
