@@ -162,12 +162,16 @@ def run_keras_profile(case):
     """
     _keras_setup(case)
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    from keras_senet import _compat
 
     model = _keras_model(case)
     spec = tf.TensorSpec(tuple(model.inputs[0].shape), model.inputs[0].dtype)
     concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
-    frozen = convert_variables_to_constants_v2(concrete)
+    frozen = _compat.freeze_concrete_function(concrete)
+    if frozen is None:
+        raise RuntimeError(f"The op profile needs a frozen graph; TensorFlow {tf.__version__} is not one "
+                           "keras_senet._compat freezes on.")
     graph_def = frozen.graph.as_graph_def()
     input_name = frozen.inputs[0].name
     output_name = frozen.outputs[0].name

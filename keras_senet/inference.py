@@ -60,10 +60,12 @@ def _tensorflow_predict(model, freeze, jit_compile):
     spec = tf.TensorSpec(tuple(model.inputs[0].shape), model.inputs[0].dtype)
     forward = tf.function(lambda x: model(x, training=False), jit_compile=jit_compile, autograph=False)
     concrete = forward.get_concrete_function(spec)
+    frozen = None
     if freeze:
-        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+        from keras_senet import _compat
 
-        frozen = convert_variables_to_constants_v2(concrete)
+        frozen = _compat.freeze_concrete_function(concrete)  # None: this TensorFlow runs it unfrozen
+    if frozen is not None:
         structure = concrete.structured_outputs
 
         def run(x):

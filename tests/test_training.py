@@ -173,18 +173,31 @@ def _free_ports(n):
 def test_multi_worker_strategy_two_processes_agree(digits, tmp_path):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     code = f"""
-        import json, numpy as np
+        import json, keras, numpy as np
+        from keras.src.backend.tensorflow import trainer as tf_trainer
         from keras_senet.training import finetune, make_strategy
         strategy = make_strategy("multi_worker")  # first: TensorFlow configures collectives once
         from keras_senet.data import load_dataset
         train = load_dataset({str(digits)!r}, "train[:5%]", model="seresnet18", image_size=32, flip=False,
                              batch_size=8 * strategy.num_replicas_in_sync, seed=0)
+        original = tf_trainer.reduce_per_replica
+
+        class Start(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.weights_at_start = {{w.path: w.numpy() for w in self.model.weights}}
+                self.patched = tf_trainer.reduce_per_replica is not original
+
+        start = Start()
         result = finetune("seresnet18", train, None, weights=None, workdir={str(tmp_path)!r}, head_epochs=0,
-                          epochs=1, strategy=strategy, keep_checkpoints=0, tensorboard=False, verbose=0)
-        np.savez({str(tmp_path)!r} + f"/weights{{strategy.cluster_resolver.task_id}}.npz",
-                 **{{w.path: w.numpy() for w in result.model.weights}})
+                          epochs=1, strategy=strategy, keep_checkpoints=0, tensorboard=False, verbose=0,
+                          callbacks=[start])
+        task = strategy.cluster_resolver.task_id
+        np.savez({str(tmp_path)!r} + f"/weights{{task}}.npz", **{{w.path: w.numpy() for w in result.model.weights}})
+        np.savez({str(tmp_path)!r} + f"/start{{task}}.npz", **start.weights_at_start)
         print("RESULT", json.dumps(dict(replicas=strategy.num_replicas_in_sync, path=result.model_path,
-                                        epochs=result.history["epoch"])))
+                                        epochs=result.history["epoch"], patched_during_fit=start.patched,
+                                        restored=tf_trainer.reduce_per_replica is original
+                                        and "_maybe_symbolic_build" not in vars(result.model))))
         """
     children = []
     for index in range(2):
@@ -202,13 +215,23 @@ def test_multi_worker_strategy_two_processes_agree(digits, tmp_path):
     chief, worker = (json.loads(output.split("RESULT ")[-1]) for output in outputs)
     assert chief["replicas"] == worker["replicas"] == 2
     assert chief["epochs"] == worker["epochs"] == [1]
+    # Keras' trainer module was patched only while fit ran, and the model's own patch is gone.
+    assert chief["patched_during_fit"] and worker["patched_during_fit"]
+    assert chief["restored"] and worker["restored"]
     first, second = np.load(tmp_path / "weights0.npz"), np.load(tmp_path / "weights1.npz")
-    assert len(first.files) == 134  # every weight: trainable ones and BatchNorm moving statistics
+    start = np.load(tmp_path / "start0.npz")
     for name in first.files:
         np.testing.assert_allclose(first[name], second[name], rtol=1e-6, atol=1e-7, err_msg=name)
-    assert not np.allclose(first["head/kernel"], 0) and not np.allclose(first["layer4_1_bn2/moving_mean"], 0)
+    # Training moved every kind of weight, the BatchNorm moving statistics included (averaged over workers).
+    for name in ("head/kernel", "layer1_0_conv1/kernel", "layer4_1_bn2/gamma", "layer4_1_bn2/moving_mean",
+                 "layer4_1_bn2/moving_variance"):
+        assert not np.allclose(first[name], start[name]), name
+    # The chief saved exactly these weights (all of them); the worker saved nothing.
     assert chief["path"] == str(tmp_path / "model.keras") and worker["path"] is None
-    assert os.path.exists(tmp_path / "model.keras")
+    saved = {w.path: w.numpy() for w in keras.saving.load_model(chief["path"]).weights}
+    assert sorted(saved) == sorted(first.files)
+    for name in first.files:
+        np.testing.assert_array_equal(saved[name], first[name], err_msg=name)
 
 
 def test_bad_input_raises_before_training(digits, tmp_path):

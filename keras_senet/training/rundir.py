@@ -1,0 +1,136 @@
+"""The run directory: settings check and resume state, per-epoch history and checkpoints, atomic saves.
+
+    workdir/run.json                 settings of the run (a resume must match them)
+    workdir/history.jsonl            one JSON line per finished epoch; history.json when the run ends
+    workdir/checkpoints/epochNNN.weights.h5, workdir/logs/, workdir/backup/phaseN/ (BackupAndRestore)
+    workdir/model.keras, workdir/preprocessing.json   the finished run
+
+Non-chief workers of a multi-worker run keep their state in ``workdir/.workers/<task id>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+
+PREPROCESSING_FILE = "preprocessing.json"
+
+
+def _prepare_workdir(workdir, strategy, chief, settings, overwrite):
+    """Check `workdir` against a finished or different earlier run; returns this worker's state folder.
+
+    Non-chief workers of a multi-worker run keep their state in ``workdir/.workers/<task id>``.
+    """
+    statedir = workdir if chief else os.path.join(workdir, ".workers", str(strategy.cluster_resolver.task_id))
+    if chief and os.path.exists(os.path.join(workdir, "model.keras")) and not overwrite:
+        raise ValueError(f"{workdir} holds a finished run (model.keras); pass overwrite=True (CLI: --overwrite) "
+                         "or use another workdir.")
+    settings_path = os.path.join(statedir, "run.json")
+    if not overwrite and os.path.exists(settings_path):
+        with open(settings_path) as f:
+            before = json.load(f)
+        if before != json.loads(json.dumps(settings)):
+            changed = {k: (before.get(k), v) for k, v in settings.items() if before.get(k) != v}
+            raise ValueError(f"{workdir} holds an unfinished run with other settings {changed} (before, now); "
+                             "resume with the same settings, or pass overwrite=True to start afresh.")
+    if overwrite:
+        for name in ("backup", "checkpoints", "logs", "history.jsonl", "run.json"):
+            path = os.path.join(statedir, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.remove(path)
+    os.makedirs(statedir, exist_ok=True)
+    _atomic_json(settings, settings_path)
+    return statedir
+
+
+class _EpochLog:
+    """Appends one JSON line per finished epoch (flushed), so resumed runs keep a complete history."""
+
+    def __new__(cls, path, phase):
+        import keras
+
+        class EpochLog(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                record = {"epoch": epoch + 1, "phase": phase}
+                record.update({k: float(v) for k, v in (logs or {}).items()})
+                with open(path, "a") as f:
+                    f.write(json.dumps(record) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+
+        return EpochLog()
+
+
+class _EpochCheckpoint:
+    """Saves ``epochNNN.weights.h5`` (model and optimizer state) each epoch, keeping the last `keep`."""
+
+    def __new__(cls, folder, keep):
+        import keras
+
+        class EpochCheckpoint(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                os.makedirs(folder, exist_ok=True)
+                path = os.path.join(folder, f"epoch{epoch + 1:03d}.weights.h5")
+                tmp = os.path.join(folder, f".tmp-{os.getpid()}.weights.h5")
+                self.model.save_weights(tmp, overwrite=True)
+                os.replace(tmp, path)
+                saved = sorted(f for f in os.listdir(folder) if re.fullmatch(r"epoch\d+\.weights\.h5", f))
+                for name in saved[:-keep] if keep else []:
+                    os.remove(os.path.join(folder, name))
+
+        return EpochCheckpoint()
+
+
+def _read_history(path):
+    """Epoch records of the JSON-lines log, the last record of each epoch kept, as lists per key."""
+    records = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError:  # a line cut by a kill
+                        continue
+                    records[record["epoch"]] = record
+    keys = []
+    for record in records.values():
+        keys += [k for k in record if k not in keys]
+    ordered = [records[e] for e in sorted(records)]
+    return {k: [r.get(k) for r in ordered] for k in keys}
+
+
+def _atomic_save(model, path):
+    """Save an uncompiled copy (no optimizer state: a third of the size) to `path`, atomically."""
+    import keras
+
+    copy = keras.Model.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    tmp = f"{path}.tmp-{os.getpid()}.keras"
+    copy.save(tmp)
+    os.replace(tmp, path)
+
+
+def _atomic_json(data, path):
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)
+
+
+def saved_preprocessing(model_file):
+    """The `keras_senet.data.Preprocessing` that `finetune` wrote next to `model_file`, or None."""
+    from keras_senet.data import Preprocessing
+
+    path = os.path.join(os.path.dirname(os.path.abspath(os.fspath(model_file))), PREPROCESSING_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        fields = json.load(f)
+    fields["mean"], fields["std"] = tuple(fields["mean"]), tuple(fields["std"])
+    return Preprocessing(**fields)
+

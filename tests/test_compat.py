@@ -1,0 +1,191 @@
+"""keras_senet._compat: each private Keras / TensorFlow internal still exists with the signature and
+behaviour we rely on, the version guards, and scoped patches (undone after fit, error or not).
+
+A failure here means Keras or TensorFlow moved an internal: read the entry in keras_senet/_compat.py,
+check the upstream issue it links, and adapt or drop the workaround before widening the verified range.
+"""
+
+import inspect
+import types
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras.src.backend.tensorflow import trainer as tf_trainer
+
+from keras_senet import _compat
+
+
+def _params(function):
+    return list(inspect.signature(function).parameters)
+
+
+def _tiny_model():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.BatchNormalization(),
+                              keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def _tiny_data():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(8, 4)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
+
+
+# --- training ---
+
+def test_installed_keras_is_in_the_verified_range():
+    _compat.check_training_keras("finetune")  # the versions the tests run on must be the verified ones
+
+
+@pytest.mark.parametrize("version,allowed_by_env", [("3.99.0", True), ("3.9.1", False), ("4.0.0", True)])
+def test_unverified_keras_raises_naming_version_and_feature(monkeypatch, version, allowed_by_env):
+    monkeypatch.setattr(keras, "__version__", version)
+    monkeypatch.delenv(_compat.UNVERIFIED_ENV, raising=False)
+    with pytest.raises(RuntimeError, match=rf"finetune relies on private Keras internals verified on Keras "
+                                           rf"3\.10 to 3\.15\.x; Keras {version} is installed"):
+        _compat.check_training_keras("finetune")
+    monkeypatch.setenv(_compat.UNVERIFIED_ENV, "1")
+    if allowed_by_env:
+        _compat.check_training_keras("finetune")
+    else:
+        with pytest.raises(RuntimeError, match=version):
+            _compat.check_training_keras("finetune")
+
+
+def test_multi_worker_internals_keep_their_signatures_and_call_sites():
+    assert _params(tf_trainer.reduce_per_replica) == ["values", "strategy", "reduction"]
+    assert _params(tf_trainer._collective_all_reduce_multi_worker) == ["strategy"]
+    assert tf_trainer._collective_all_reduce_multi_worker(tf.distribute.get_strategy()) is False
+    trainer = tf_trainer.TensorFlowTrainer
+    assert _params(trainer._maybe_symbolic_build) == ["self", "iterator", "data_batch"]
+    assert "self._maybe_symbolic_build(iterator=" in inspect.getsource(trainer.fit)
+    assert "data_batch" in _params(keras.Model._symbolic_build)
+
+
+def test_fit_reduces_step_logs_through_the_module_global(monkeypatch):
+    """The train and test steps look `reduce_per_replica` up as a module global when traced inside fit,
+    so replacing the module attribute for the duration of fit reaches them."""
+    original, calls = tf_trainer.reduce_per_replica, []
+
+    def counting(values, strategy, reduction):
+        calls.append(reduction)
+        return original(values, strategy, reduction)
+
+    monkeypatch.setattr(tf_trainer, "reduce_per_replica", counting)
+    x, y = _tiny_data()
+    _tiny_model().fit(x, y, validation_data=(x, y), batch_size=4, epochs=1, verbose=0)
+    assert calls == ["auto", "auto"]  # traced once each: the train step and the validation step
+
+
+class _Spy(keras.callbacks.Callback):
+    def __init__(self, fail=False):
+        super().__init__()
+        self.fail = fail
+        self.during = None
+
+    def on_train_begin(self, logs=None):
+        self.during = tf_trainer.reduce_per_replica
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.fail:
+            raise RuntimeError("fit failed")
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_multi_worker_patch_is_scoped_to_the_block(fail):
+    """Active during fit, and Keras' module and the model are as before afterwards, also on error."""
+    original = tf_trainer.reduce_per_replica
+    model, spy, built = _tiny_model(), _Spy(fail), []
+    symbolic_build = model._symbolic_build
+
+    def record(data_batch=None):  # the patched build must hand a local batch to Keras' _symbolic_build
+        built.append(tuple(tuple(t.shape) for t in data_batch[:2]))
+        symbolic_build(data_batch=data_batch)
+
+    model._symbolic_build = record
+    strategy = tf.distribute.get_strategy()
+    try:
+        with _compat.multi_worker_fit(model, strategy):
+            assert "_maybe_symbolic_build" in vars(model)
+            model.fit(*_tiny_data(), batch_size=4, epochs=1, callbacks=[spy], verbose=0)
+    except RuntimeError as error:
+        assert fail and str(error) == "fit failed"
+    else:
+        assert not fail
+    assert spy.during is not original and spy.during.__module__ == "keras_senet._compat"
+    assert built == [((4, 4), (4, 2))]
+    assert tf_trainer.reduce_per_replica is original
+    assert "_maybe_symbolic_build" not in vars(model)
+    assert model._maybe_symbolic_build.__func__ is tf_trainer.TensorFlowTrainer._maybe_symbolic_build
+
+
+def test_backup_and_restore_sets_initial_epoch_that_fit_never_resets(tmp_path):
+    """The bug `reset_initial_epoch` works around; if this fails, Keras changed how it resumes."""
+
+    class StopAtEpochOne(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("killed")
+
+    model, data = _tiny_model(), _tiny_data()
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    assert model._initial_epoch is None
+    with pytest.raises(RuntimeError, match="killed"):
+        model.fit(*data, epochs=2, callbacks=[backup, StopAtEpochOne()], verbose=0)
+    resumed = model.fit(*data, epochs=2, callbacks=[backup], verbose=0)
+    assert resumed.epoch == [1] and model._initial_epoch == 1
+    assert model.fit(*data, epochs=1, verbose=0).epoch == []  # a later fit still starts at epoch 1
+    _compat.reset_initial_epoch(model)
+    assert model.fit(*data, epochs=1, verbose=0).epoch == [0]
+
+
+def test_flatten_layers_reaches_sublayers_of_custom_layers():
+    assert _params(keras.layers.Layer._flatten_layers) == ["self", "include_self", "recursive"]
+
+    class Block(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.bn = keras.layers.BatchNormalization(name="inner_bn")
+
+        def call(self, x):
+            return self.bn(x)
+
+    inner = keras.Sequential([keras.Input((4,)), Block(), keras.layers.BatchNormalization(name="nested_bn")])
+    model = keras.Sequential([keras.Input((4,)), inner, keras.layers.Dense(2, name="top")])
+    names = [layer.name for layer in _compat.flatten_layers(model)]
+    assert {"inner_bn", "nested_bn", "top"} <= set(names) and model.name not in names
+
+    public = types.SimpleNamespace(layers=model.layers)  # no _flatten_layers: the public walk, with a warning
+    with pytest.warns(RuntimeWarning, match="_flatten_layers is gone"):
+        names = [layer.name for layer in _compat.flatten_layers(public)]
+    assert {"nested_bn", "top"} <= set(names) and "inner_bn" not in names
+
+
+# --- inference ---
+
+def test_freeze_bakes_variables_into_constants():
+    from tensorflow.python.framework import convert_to_constants
+
+    assert _params(convert_to_constants.convert_variables_to_constants_v2)[0] == "func"
+    variable = tf.Variable([[1.0, 2.0], [3.0, 4.0]])
+    concrete = tf.function(lambda x: tf.matmul(x, variable)).get_concrete_function(tf.TensorSpec((None, 2)))
+    frozen = _compat.freeze_concrete_function(concrete)
+    ops = {op.type for op in frozen.graph.get_operations()}
+    assert not ops & {"ReadVariableOp", "VarHandleOp", "ResourceGather"}, ops
+    x = tf.constant([[1.0, 1.0]])
+    np.testing.assert_array_equal(frozen(x)[0], concrete(x))
+    variable.assign(variable * 2)  # a snapshot: later changes are not seen
+    np.testing.assert_array_equal(frozen(x)[0], [[4.0, 6.0]])
+
+
+def test_unverified_tensorflow_runs_unfrozen(monkeypatch):
+    from keras_senet.inference import compile_predict
+
+    model = _tiny_model()
+    images = _tiny_data()[0]
+    monkeypatch.setattr(_compat, "INFERENCE_TF_VERIFIED", ("2.0", "2.1"))
+    with pytest.warns(RuntimeWarning, match=rf"TensorFlow {tf.__version__} is installed, so it runs unfrozen"):
+        predict = compile_predict(model)
+    np.testing.assert_allclose(predict(images), model(images, training=False), rtol=1e-6, atol=1e-6)
