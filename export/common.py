@@ -9,28 +9,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 
 def load_images(paths, size, model="seresnet50", normalise=True):
-    """RGB images resized (shorter side to size / crop_pct, the model config's interpolation), centre-
-    cropped to ``size x size``: float32 ``(n, size, size, 3)``, normalised unless `normalise` is False
-    (an export with built-in preprocessing takes [0, 255] pixels)."""
-    import PIL.Image
+    """Image files through the model's eval transform (`keras_senet.preprocessing.load_images`):
+    float32 ``(n, size, size, 3)``, normalised unless `normalise` is False (an export with built-in
+    preprocessing takes [0, 255] pixels). `model`: a registry name or ``name.tag``."""
+    from keras_senet.preprocessing import load_images as transform_images, preprocessing_of
 
-    import keras_senet as ks
-    from keras_senet.data import preprocessing_config
-
-    config = preprocessing_config(model, image_size=size)
-    resample = {"bicubic": PIL.Image.BICUBIC, "bilinear": PIL.Image.BILINEAR}.get(config.interpolation,
-                                                                                     PIL.Image.BILINEAR)
-    scale = int(size / config.crop_pct)
-    images = []
-    for path in paths:
-        image = PIL.Image.open(path).convert("RGB")
-        width, height = image.size
-        ratio = scale / min(width, height)
-        image = image.resize((max(scale, round(width * ratio)), max(scale, round(height * ratio))), resample)
-        left, top = (image.size[0] - size) // 2, (image.size[1] - size) // 2
-        images.append(np.asarray(image.crop((left, top, left + size, top + size)), "float32"))
-    images = np.stack(images)
-    return ks.preprocess_input(images, model=model) if normalise else images
+    return transform_images(paths, preprocessing_of(model, input_size=size), normalise=normalise)
 
 
 def print_predictions(paths, outputs, top=5):
