@@ -90,10 +90,11 @@ def _cmd_evaluate(args):
 
     weights = None if args.weights == "none" else args.weights
     model = load_model(args.model, weights=weights)
-    if args.model.endswith(".keras"):  # a finetune run records how its images were preprocessed
+    # The model carries its preprocessing (a finetune run's: as its images were trained on); folders
+    # of keras-senet 0.1 runs have it in preprocessing.json beside the file.
+    preprocessing = model
+    if getattr(model, "preprocessing", None) is None and args.model.endswith(".keras"):
         preprocessing = saved_preprocessing(args.model) or model
-    else:
-        preprocessing = args.model if weights else args.model.partition(".")[0]
     data = load_dataset(args.data, args.split, model=preprocessing, batch_size=args.batch_size, training=False,
                         image_size=args.image_size)
     scores = evaluate(model, data, top_k=5)

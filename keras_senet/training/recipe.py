@@ -11,8 +11,8 @@ from typing import Optional
 
 from keras_senet import _compat
 from keras_senet.training.distribution import _AverageBatchNormStatistics, _is_chief, make_strategy
-from keras_senet.training.freezing import _stage_of, set_trainable
-from keras_senet.training.rundir import (PREPROCESSING_FILE, _atomic_json, _atomic_save, _EpochCheckpoint, _EpochLog,
+from keras_senet.training.freezing import _stages, set_trainable
+from keras_senet.training.rundir import (_atomic_json, _atomic_save, _EpochCheckpoint, _EpochLog,
                                          _prepare_workdir, _read_history)
 
 HEAD_NAME = "head"
@@ -27,7 +27,7 @@ class FinetuneResult:
         history: ``{"epoch": [1, 2, ...], "phase": [1, 2, ...], "loss": [...], "accuracy": [...],
             "val_accuracy": [...], ...}`` over every epoch of both phases, resumed runs included.
         model_path: the saved ``.keras`` file (None on non-chief workers), uncompiled; next to it
-            ``preprocessing.json`` records the training data's `Preprocessing` (see `saved_preprocessing`).
+            the model carries the training data's `PreprocessingConfig` (``model.preprocessing``).
         history_path: the history JSON (None on non-chief workers).
     """
 
@@ -41,12 +41,13 @@ def build_classifier(model_name, num_classes, *, weights="imagenet", image_size=
     """Backbone of `model_name` (global average pooling) + a new ``num_classes``-way softmax head.
 
     The head (``"head"``, float32 even under mixed precision) follows the pooled features
-    ``(batch, num_features)``. The model keeps the registry name, so its preprocessing can be
-    looked up from the model (`keras_senet.data.preprocessing_config`).
+    ``(batch, num_features)``. The model carries the backbone's preprocessing config (registry
+    name, weights tag, input size, crop, mean/std: ``model.preprocessing``).
     """
     import keras
 
     from keras_senet.factory import create_model
+    from keras_senet.models import ZooModel
 
     name = str(model_name).partition(".")[0]
     shape = None if image_size is None else (image_size, image_size, 3)
@@ -57,7 +58,7 @@ def build_classifier(model_name, num_classes, *, weights="imagenet", image_size=
     if dropout:
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name=HEAD_NAME)(x)
-    return keras.Model(backbone.inputs, outputs, name=name)
+    return ZooModel(backbone.input, outputs, name=name, preprocessing=backbone.preprocessing)
 
 
 def _label_mapper(data, num_classes):
@@ -221,12 +222,26 @@ def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weig
     if not chief:
         return FinetuneResult(model, history, None, None)
     _atomic_json(history, history_path)
-    preprocessing = getattr(train_data, "preprocessing", None)
-    if preprocessing is not None:  # evaluation must see images as training did (size, crop, mean/std)
-        _atomic_json(dataclasses.asdict(preprocessing), os.path.join(workdir, PREPROCESSING_FILE))
+    model = _with_training_preprocessing(model, getattr(train_data, "preprocessing", None))
     _atomic_save(model, model_path)
     shutil.rmtree(os.path.join(statedir, "backup"), ignore_errors=True)  # the run is complete
     return FinetuneResult(model, history, model_path, history_path)
+
+
+def _with_training_preprocessing(model, data_config):
+    """`model` carrying the preprocessing its training images had (size, crop, mean/std), so the saved
+    ``.keras`` file is evaluated and exported as it was trained; the architecture and weights fields
+    stay the model's own."""
+    from keras_senet.models import ZooModel
+
+    own = getattr(model, "preprocessing", None)
+    if data_config is None:
+        return model
+    config = data_config.replace(model=getattr(own, "model", None), weights=getattr(own, "weights", None))
+    if isinstance(model, ZooModel):
+        model.preprocessing = config
+        return model
+    return ZooModel.wrap(model, config)
 
 
 def _check_arguments(model_or_name, train_data, val_data, num_classes, head_epochs, epochs, warmup, unfreeze,
@@ -270,9 +285,9 @@ def _check_arguments(model_or_name, train_data, val_data, num_classes, head_epoc
         if mixed_precision:
             raise ValueError("mixed_precision needs a registry name (layers take their dtype policy when built); "
                              "build your model under keras.mixed_precision.set_global_policy('mixed_float16').")
-        if unfreeze not in ("all", 0) and not any(_stage_of(layer.name) for layer in model_or_name.layers):
-            raise ValueError(f"unfreeze={unfreeze}: model {model_or_name.name!r} has no 'layerN_' stages (not built "
-                             "by keras_senet); use unfreeze='all'.")
+        if unfreeze not in ("all", 0) and _stages(model_or_name) is None:
+            raise ValueError(f"unfreeze={unfreeze}: model {model_or_name.name!r} carries no keras-senet architecture "
+                             "(its stages are unknown); use unfreeze='all'.")
     else:
         from keras_senet import zoo
 

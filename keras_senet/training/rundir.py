@@ -3,7 +3,7 @@
     workdir/run.json                 settings of the run (a resume must match them)
     workdir/history.jsonl            one JSON line per finished epoch; history.json when the run ends
     workdir/checkpoints/epochNNN.weights.h5, workdir/logs/, workdir/backup/phaseN/ (BackupAndRestore)
-    workdir/model.keras, workdir/preprocessing.json   the finished run
+    workdir/model.keras                               the finished run (it carries its preprocessing)
 
 Non-chief workers of a multi-worker run keep their state in ``workdir/.workers/<task id>``.
 """
@@ -108,7 +108,7 @@ def _atomic_save(model, path):
     """Save an uncompiled copy (no optimizer state: a third of the size) to `path`, atomically."""
     import keras
 
-    copy = keras.Model.from_config(model.get_config())
+    copy = type(model).from_config(model.get_config())  # a ZooModel keeps its preprocessing config
     copy.set_weights(model.get_weights())
     tmp = f"{path}.tmp-{os.getpid()}.keras"
     copy.save(tmp)
@@ -123,14 +123,19 @@ def _atomic_json(data, path):
 
 
 def saved_preprocessing(model_file):
-    """The `keras_senet.data.Preprocessing` that `finetune` wrote next to `model_file`, or None."""
-    from keras_senet.data import Preprocessing
+    """The `PreprocessingConfig` a ``.keras`` file saved by `finetune` carries, or None.
 
-    path = os.path.join(os.path.dirname(os.path.abspath(os.fspath(model_file))), PREPROCESSING_FILE)
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        fields = json.load(f)
-    fields["mean"], fields["std"] = tuple(fields["mean"]), tuple(fields["std"])
-    return Preprocessing(**fields)
+    Runs of keras-senet 0.1 wrote it beside the file as ``preprocessing.json``; that is read too.
+    """
+    import keras
 
+    from keras_senet.preprocessing import PreprocessingConfig
+
+    path = os.fspath(model_file)
+    legacy = os.path.join(os.path.dirname(os.path.abspath(path)), PREPROCESSING_FILE)
+    if os.path.isfile(legacy):
+        with open(legacy) as f:
+            return PreprocessingConfig.from_dict(json.load(f))
+    import keras_senet  # noqa: F401  (registers ZooModel and the layers)
+
+    return getattr(keras.saving.load_model(path, compile=False), "preprocessing", None)
