@@ -541,7 +541,7 @@ def test_circular_and_zero_padding_differ():
     [
         {},
         {"gate": "hard_sigmoid"},
-        {"mlp_bias": True},
+        {"use_bias": True},
         {"spatial_kernel_size": 3, "activation": "silu"},
         {"rd_channels": 7},
     ],
@@ -569,7 +569,7 @@ def test_cbam_training_uses_batch_statistics():
 @pytest.mark.parametrize("channels, reduction", [(64, 16), (64, 4), (8, 16)])
 def test_scse_matches_reference(channels, reduction):
     shape = INPUT_SHAPE[:-1] + (channels,)
-    layer = built_layer("scse", input_shape=shape, reduction=reduction)
+    layer = built_layer("scse", input_shape=shape, rd_ratio=1 / reduction)
     assert layer.cse_fc1.units == max(channels // reduction, 1)
     x = random_input(shape)
     assert_close(to_numpy(layer(x)), reference_scse(x.astype(np.float64), weights_f64(layer)))
@@ -714,7 +714,7 @@ def make_timm_cbam(seed, **kwargs):
     "timm_kwargs, keras_kwargs",
     [
         ({}, {}),
-        ({"mlp_bias": True}, {"mlp_bias": True}),
+        ({"mlp_bias": True}, {"use_bias": True}),
         ({"gate_layer": "hard_sigmoid", "spatial_kernel_size": 5}, {"gate": "hard_sigmoid", "spatial_kernel_size": 5}),
     ],
 )
@@ -805,3 +805,16 @@ def test_macs_independent_of_data_format(name):
     first_shape = (2, CHANNELS, 7, 9)
     first.build(first_shape)
     assert first.macs(first_shape) == last.macs(INPUT_SHAPE)
+
+
+@pytest.mark.parametrize("name, old, new, attribute, expected", [
+    ("cbam", {"mlp_bias": True}, {"use_bias": True}, "use_bias", True),
+    ("scse", {"reduction": 4}, {"rd_ratio": 0.25}, "rd_ratio", 0.25),
+])
+def test_deprecated_spellings_still_work_and_warn(name, old, new, attribute, expected):
+    """0.1's argument names (and configs saved with them) build the same layer, with a warning."""
+    with pytest.warns(DeprecationWarning, match=f"{next(iter(old))}=...\\) is deprecated"):
+        layer = get_attention(name, **old)
+    assert getattr(layer, attribute) == expected == getattr(get_attention(name, **new), attribute)
+    restored = type(layer).from_config(layer.get_config())
+    assert getattr(restored, attribute) == expected and next(iter(old)) not in layer.get_config()

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_senet._deprecation import renamed
 from keras_senet.layers import _common
 
 
@@ -29,7 +30,8 @@ class CBAM(keras.layers.Layer):
         activation: keras activation name applied after `fc1`. Default "relu".
         gate: "sigmoid" (default), "hard_sigmoid", "tanh" or "relu"; used by
             both the channel and the spatial branch.
-        mlp_bias: whether `fc1` and `fc2` have biases. Default False.
+        use_bias: whether `fc1` and `fc2` have biases. Default False. (``mlp_bias`` is its
+            deprecated 0.1 spelling.)
         data_format: "channels_last" or "channels_first". Default None, meaning
             `keras.config.image_data_format()`.
         **kwargs: base `keras.layers.Layer` arguments (name, dtype, ...).
@@ -56,10 +58,11 @@ class CBAM(keras.layers.Layer):
         spatial_kernel_size=7,
         activation="relu",
         gate="sigmoid",
-        mlp_bias=False,
+        use_bias=False,
         data_format=None,
         **kwargs,
     ):
+        use_bias = renamed("CBAM", kwargs, "mlp_bias", "use_bias", use_bias)
         super().__init__(**kwargs)
         self.rd_ratio = _common.check_positive_number("rd_ratio", rd_ratio)
         self.rd_channels = _common.check_positive_int("rd_channels", rd_channels, allow_none=True)
@@ -69,7 +72,7 @@ class CBAM(keras.layers.Layer):
         self._activation_fn = _common.resolve_activation(activation)
         self.gate = gate
         self._gate_fn = _common.resolve_gate(gate)
-        self.mlp_bias = bool(mlp_bias)
+        self.use_bias = bool(use_bias)
         self.data_format = _common.resolve_data_format(data_format)
 
     def build(self, input_shape):
@@ -79,10 +82,10 @@ class CBAM(keras.layers.Layer):
         )
         axis = _common.channel_axis(self.data_format)
         self.fc1 = keras.layers.Dense(
-            rd_channels, use_bias=self.mlp_bias, name="fc1", dtype=self.dtype_policy
+            rd_channels, use_bias=self.use_bias, name="fc1", dtype=self.dtype_policy
         )
         self.fc2 = keras.layers.Dense(
-            channels, use_bias=self.mlp_bias, name="fc2", dtype=self.dtype_policy
+            channels, use_bias=self.use_bias, name="fc2", dtype=self.dtype_policy
         )
         # Odd kernel + "same" = timm's symmetric (k - 1) // 2 zero padding.
         self.spatial_conv = keras.layers.Conv2D(
@@ -149,7 +152,7 @@ class CBAM(keras.layers.Layer):
             spatial_kernel_size=self.spatial_kernel_size,
             activation=self.activation,
             gate=self.gate,
-            mlp_bias=self.mlp_bias,
+            use_bias=self.use_bias,
             data_format=self.data_format,
         )
         return config

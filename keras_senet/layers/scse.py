@@ -1,8 +1,11 @@
 """Concurrent Spatial and Channel Squeeze & Excitation (scSE) layer."""
 
+import math
+
 import keras
 from keras import ops
 
+from keras_senet._deprecation import renamed
 from keras_senet.layers import _common
 
 
@@ -18,8 +21,8 @@ class SpatialChannelSqueezeExcite(keras.layers.Layer):
     - `sSE(x) = sigmoid(sse_conv(x))`, a 1x1 convolution C -> 1, one weight per pixel.
 
     Args:
-        reduction: the cSE bottleneck has `max(channels // reduction, 1)` units.
-            Default 16.
+        rd_ratio: the cSE bottleneck has `max(floor(channels * rd_ratio), 1)` units.
+            Default 1/16 (``reduction=16``, the deprecated 0.1 spelling, means the same).
         data_format: "channels_last" or "channels_first". Default None, meaning
             `keras.config.image_data_format()`.
         **kwargs: base `keras.layers.Layer` arguments (name, dtype, ...).
@@ -33,14 +36,18 @@ class SpatialChannelSqueezeExcite(keras.layers.Layer):
     channel axis (a 1x1 convolution), kernel `(C, 1)`.
     """
 
-    def __init__(self, reduction=16, data_format=None, **kwargs):
+    def __init__(self, rd_ratio=1.0 / 16, data_format=None, **kwargs):
+        reduction = renamed("SpatialChannelSqueezeExcite", kwargs, "reduction", "rd_ratio", None)
+        if reduction is not None:
+            rd_ratio = 1.0 / _common.check_positive_int("reduction", reduction)
         super().__init__(**kwargs)
-        self.reduction = _common.check_positive_int("reduction", reduction)
+        self.rd_ratio = _common.check_positive_number("rd_ratio", rd_ratio)
         self.data_format = _common.resolve_data_format(data_format)
 
     def build(self, input_shape):
         channels = _common.channels_from_shape(self.name, input_shape, self.data_format)
-        rd_channels = max(channels // self.reduction, 1)
+        # The small epsilon keeps channels * (1 / r) from flooring below channels // r in float maths.
+        rd_channels = max(int(math.floor(channels * self.rd_ratio + 1e-9)), 1)
         self.cse_fc1 = keras.layers.Dense(rd_channels, name="cse_fc1", dtype=self.dtype_policy)
         self.cse_fc2 = keras.layers.Dense(channels, name="cse_fc2", dtype=self.dtype_policy)
         self.sse_conv = keras.layers.Dense(1, name="sse_conv", dtype=self.dtype_policy)
@@ -74,5 +81,5 @@ class SpatialChannelSqueezeExcite(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(reduction=self.reduction, data_format=self.data_format)
+        config.update(rd_ratio=self.rd_ratio, data_format=self.data_format)
         return config
