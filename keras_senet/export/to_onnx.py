@@ -17,13 +17,14 @@ def grouped_conv_without_xla():
     TensorFlow, so the plain grouped ``Conv2D`` (ONNX ``Conv`` with ``group``) is emitted instead.
     """
     import tensorflow as tf
-    from keras.src import backend
-    from keras.src.backend.tensorflow import nn
 
+    from keras_senet._compat import keras_tensorflow_nn, tf_conv_data_format
+
+    nn = keras_tensorflow_nn()  # a private Keras module: see keras_senet/_compat.py
     original = nn.conv
 
     def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
-        data_format = nn._convert_data_format(backend.standardize_data_format(data_format), len(inputs.shape))
+        data_format = tf_conv_data_format(data_format, len(inputs.shape))
         return tf.nn.convolution(inputs, kernel, strides, padding.upper(), data_format=data_format,
                                  dilations=dilation_rate)
 
