@@ -184,7 +184,7 @@ def get_target(format):
     try:
         return TARGETS[format]
     except (KeyError, TypeError):
-        raise ValueError(f"format={format!r} is not one of {', '.join(FORMATS)}") from None
+        raise ValueError(f"format={format!r} is not one of {', '.join(TARGETS)}") from None
 
 
 def detect_format(path):
