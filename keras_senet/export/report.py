@@ -45,7 +45,7 @@ class ExportReport:
         top1_agreement: fraction of inputs where export and Keras pick the same class (the lowest
             over the 2-D outputs; None when no output is 2-D, e.g. feature maps).
         outputs: per output name: ``shape``, ``max_abs_diff``, ``rel_diff``, ``rel_rms``,
-            ``top1_agreement`` (None unless 2-D). A single output is named ``"output"``.
+            ``top1_agreement`` (None unless 2-D). A single unnamed output is called ``"output"``.
         output_mismatches: outputs missing from the export, extra in it, or of another shape.
         latency_ms: median latency of one image (batch 1) in the runtime, milliseconds.
         keras_latency_ms: the same for the Keras model (a compiled call), for comparison.
@@ -66,16 +66,17 @@ class ExportReport:
     verification_inputs: str = ""
     max_abs_diff: Optional[float] = None
     rel_diff: Optional[float] = None
-    rel_rms: Optional[float] = None
     top1_agreement: Optional[float] = None
-    outputs: dict = dataclasses.field(default_factory=dict)
-    output_mismatches: list = dataclasses.field(default_factory=list)
     latency_ms: Optional[float] = None
     keras_latency_ms: Optional[float] = None
     ops: dict = dataclasses.field(default_factory=dict)
     non_int8_ops: dict = dataclasses.field(default_factory=dict)
     tolerances: dict = dataclasses.field(default_factory=dict)
     failures: list = dataclasses.field(default_factory=list)
+    # (added for multi-output models; after the original fields, so positional construction still works)
+    rel_rms: Optional[float] = None
+    outputs: dict = dataclasses.field(default_factory=dict)
+    output_mismatches: list = dataclasses.field(default_factory=list)
 
     @property
     def passed(self):
