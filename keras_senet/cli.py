@@ -118,6 +118,8 @@ def _verbose(value):
 
 
 def _add_training_parsers(sub):
+    from keras_senet.export.targets import FORMATS
+
     p = sub.add_parser("train", help="fine-tune a model on a TFDS dataset or an image folder")
     p.add_argument("--data", required=True, help="'tfds:NAME' or a folder of class sub-folders")
     p.add_argument("--model", default="seresnet50", help="registry name, optionally NAME.TAG (default seresnet50)")
@@ -167,7 +169,8 @@ def _add_training_parsers(sub):
     p.add_argument("--model", default=None, help="default seresnet18 (digits) / seresnet50 (--data)")
     p.add_argument("--weights", default=None, help="e.g. imagenet (needs the network once)")
     p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--formats", default="saved_model,tflite,onnx", help="exports to make and score")
+    p.add_argument("--formats", default=",".join(FORMATS),
+                   help=f"exports to make and score, comma-separated (default {','.join(FORMATS)})")
     p.add_argument("--no-export", action="store_true", help="train and test only")
     p.add_argument("--verbose", type=_verbose, default="auto", help="model.fit verbosity: auto, 0, 1, 2")
     p.set_defaults(func=_cmd_quickstart)
@@ -187,14 +190,19 @@ def _cmd_export(args):
 
 
 def _add_export_parser(sub):
-    p = sub.add_parser("export", help="export to SavedModel / TFLite / ONNX, verified in its runtime")
+    from keras_senet.export.api import IO_TYPES
+    from keras_senet.export.targets import QUANTIZATIONS, TARGETS, quantize_help
+
+    titles = " / ".join(target.title for target in TARGETS.values())
+    p = sub.add_parser("export", help=f"export to {titles}, verified in its runtime")
     p.add_argument("model", help="registry name (optionally name.tag) or a .keras file")
     p.add_argument("--weights", default=None, help="weights of a registry model (default: random, or the "
                                                    "tag's checkpoint for name.tag)")
-    p.add_argument("--format", required=True, choices=["saved_model", "tflite", "onnx"])
-    p.add_argument("--quantize", choices=["float16", "dynamic", "int8"], default=None,
-                   help="tflite: float16 | dynamic | int8 (needs --calibration); onnx: float16")
-    p.add_argument("--io-type", choices=["int8", "uint8", "float32"], default=None,
+    p.add_argument("--format", required=True, choices=list(TARGETS),
+                   help="; ".join(f"{name}: {target.title}" for name, target in TARGETS.items()))
+    p.add_argument("--quantize", choices=list(QUANTIZATIONS), default=None,
+                   help=quantize_help() + " (int8 needs --calibration)")
+    p.add_argument("--io-type", choices=list(IO_TYPES), default=None,
                    help="input/output type of an int8 TFLite model (default int8)")
     p.add_argument("--calibration", default=None, metavar="DIR|tfds:NAME[:SPLIT]",
                    help="real images to calibrate int8 and to verify on")
@@ -206,7 +214,8 @@ def _add_export_parser(sub):
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
     p.add_argument("--no-verify", action="store_true", help="skip the run in the target runtime")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    p.add_argument("--out", required=True, help="output: a folder (saved_model) or a .tflite / .onnx file")
+    p.add_argument("--out", required=True, help="output: " + ", ".join(
+        f"{target.describe_path.replace(' (with saved_model.pb)', '')} ({name})" for name, target in TARGETS.items()))
     p.set_defaults(func=_cmd_export)
 
 

@@ -15,7 +15,8 @@ import os
 import shutil
 import time
 
-FORMATS = ("saved_model", "tflite", "onnx")
+from keras_senet.export.targets import FORMATS, TARGETS
+
 # The digits recipe: measured >= 97% test accuracy in well under 5 minutes on 2 CPU cores.
 DIGITS = dict(model="seresnet18", weights=None, image_size=32, batch_size=64, head_epochs=0, epochs=12,
               lr=3e-3, crop_pct=1.0, flip=False, crop_scale=(0.6, 1.0))
@@ -115,8 +116,9 @@ def quickstart(workdir="keras_senet_quickstart", *, data=None, model=None, weigh
         model, weights: registry name and backbone weights; default ``"seresnet18"``, None for the
             digits, ``"seresnet50"`` with ``"imagenet"`` for other data.
         epochs, head_epochs, image_size, batch_size: override the recipe.
-        formats: exports to make and score (subset of ``("saved_model", "tflite", "onnx")``); TFLite is
-            int8-quantised with training batches as representative data.
+        formats: exports to make and score (subset of `keras_senet.export.FORMATS`: ``"saved_model"``,
+            ``"tflite"``, ``"onnx"``); a format that takes ``quantize="int8"`` (TFLite) is int8-quantised
+            with training batches as representative data.
         overwrite: retrain from scratch (default); False resumes an interrupted run in ``workdir/run``
             and refuses a finished one.
         verbose: `model.fit` verbosity.
@@ -191,8 +193,9 @@ def _export_rows(model, folder, formats, train, test, sample):
     representative = train.take(8).map(lambda x, y: x)
     rows = []
     for fmt in formats:
-        quantize = "int8" if fmt == "tflite" else None
-        suffix = {"saved_model": "", "tflite": ".tflite", "onnx": ".onnx"}[fmt]
+        target = TARGETS[fmt]
+        quantize = "int8" if "int8" in target.quantize else None  # the mobile story: as small as it gets
+        suffix = target.suffix or ""  # (None: a folder)
         path = os.path.join(folder, f"model_{quantize}{suffix}" if quantize else f"model{suffix}")
         os.makedirs(folder, exist_ok=True)
         label = f"{fmt} ({quantize})" if quantize else fmt

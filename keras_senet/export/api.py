@@ -9,9 +9,8 @@ import tempfile
 import numpy as np
 
 from keras_senet.export.report import TOLERANCES, ExportReport
+from keras_senet.export.targets import FORMATS, QUANTIZE, TARGETS, ExportJob, get_target  # noqa: F401
 
-FORMATS = ("saved_model", "tflite", "onnx")
-QUANTIZE = {"saved_model": (None,), "tflite": (None, "float16", "dynamic", "int8"), "onnx": (None, "float16")}
 IO_TYPES = ("int8", "uint8", "float32")
 CALIBRATION_IMAGES = 200  # representative images used for int8 calibration and for verification
 RANDOM_IMAGES = 16
@@ -25,28 +24,32 @@ class ExportError(RuntimeError):
         self.report = report
 
 
-def _check_installed(format, quantize, verify):
-    """The converter and runtime packages `format` needs, checked before any work."""
-    import importlib.util
-
-    needed = {"tflite": ["ai_edge_litert"], "onnx": ["tf2onnx", "onnx"] + (["onnxruntime"] if verify else [])}
-    needed = needed.get(format, []) + (["onnxconverter_common"] if format == "onnx" and quantize == "float16" else [])
-    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+def _check_installed(target, quantize, verify):
+    """The converter and runtime packages `target` needs, checked before any work."""
+    missing = target.missing_packages(quantize, verify)
     if missing:
-        raise ImportError(f"format={format!r} needs {', '.join(missing)}: pip install 'keras-senet[export]'")
+        raise ImportError(f"format={target.format!r} needs {', '.join(missing)}: {target.pip}")
 
 
-def _check_arguments(model, path, format, quantize, representative_data, input_size, batch_size,
-                     opset, io_type, overwrite, verify):
+def _format_options(target, options):
+    """Refuse a format-only option (``opset``) given for another format; validate the target's own."""
+    for name, value in options.items():
+        if value is not None and name not in target.options:
+            owners = [f"format={t.format!r}" for t in TARGETS.values() if name in t.options]
+            raise ValueError(f"{name} applies to {' or '.join(owners)} only, not {target.format!r}")
+    if target.check_options is not None:
+        target.check_options({name: options.get(name) for name in target.options})
+
+
+def _check_arguments(model, path, target, quantize, representative_data, input_size, batch_size,
+                     io_type, overwrite, verify, options):
     import keras
 
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
-    if format not in FORMATS:
-        raise ValueError(f"format={format!r} is not one of {', '.join(FORMATS)}")
-    if quantize not in QUANTIZE[format]:
-        allowed = ", ".join(repr(q) for q in QUANTIZE[format])
-        raise ValueError(f"quantize={quantize!r} is not available for {format}; allowed: {allowed}")
+    if quantize not in target.quantize:
+        allowed = ", ".join(repr(q) for q in target.quantize)
+        raise ValueError(f"quantize={quantize!r} is not available for {target.format}; allowed: {allowed}")
     if io_type is not None and io_type not in IO_TYPES:
         raise ValueError(f"io_type={io_type!r} is not one of {', '.join(IO_TYPES)}")
     if io_type not in (None, "float32") and quantize != "int8":
@@ -60,19 +63,12 @@ def _check_arguments(model, path, format, quantize, representative_data, input_s
         raise ValueError(f"batch_size must be None (dynamic) or a positive integer, got {batch_size!r}")
     if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 32):
         raise ValueError(f"input_size must be an integer >= 32 (square side in pixels), got {input_size!r}")
-    if opset is not None:
-        if format != "onnx":
-            raise ValueError(f"opset applies to format='onnx' only, not {format!r}")
-        from keras_senet.export.to_onnx import supported_opsets
-
-        if opset not in supported_opsets():
-            raise ValueError(f"opset={opset!r} is not supported; tf2onnx writes opsets "
-                             f"{supported_opsets()[0]}-{supported_opsets()[-1]}")
+    _format_options(target, options)
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(f"export runs on the TensorFlow backend (KERAS_BACKEND=tensorflow); this process "
                            f"uses {keras.backend.backend()!r}. Save the model as .keras and export it from a "
                            "TensorFlow-backend process.")
-    _check_installed(format, quantize, verify)
+    _check_installed(target, quantize, verify)
     path = os.path.abspath(os.fspath(path))
     if os.path.lexists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
@@ -80,6 +76,21 @@ def _check_arguments(model, path, format, quantize, representative_data, input_s
     if not os.path.isdir(parent):
         raise FileNotFoundError(f"cannot write {path}: the folder {parent} does not exist")
     return path
+
+
+def _check_outputs(model, target, include_preprocessing):
+    """The model's output names (None: one output); refuse what does not apply to several outputs."""
+    from keras_senet.export.serving import output_names
+
+    names = output_names(model)
+    if names is not None and include_preprocessing not in (False, None) and target.pixel_endpoint:
+        raise ValueError(
+            f"include_preprocessing with format={target.format!r} adds a uint8 'serving_default' endpoint that "
+            f"returns one softmax of class probabilities, but {model.name!r} has {len(names)} outputs "
+            f"({', '.join(names)}). Export it without include_preprocessing (normalise the inputs yourself), "
+            f"or to {', '.join(repr(t) for t, x in TARGETS.items() if not x.pixel_endpoint)}, whose "
+            "include_preprocessing only builds the normalisation in.")
+    return names
 
 
 def _input_shape(model, input_size):
@@ -127,7 +138,22 @@ def _move_into_place(written, path):
         os.replace(written, path)
 
 
+def _named(outputs):
+    """``{name: array}`` from a Keras call (a tensor or a dict of tensors) or a predictor's result."""
+    import keras
+
+    if isinstance(outputs, dict):
+        return {name: keras.ops.convert_to_numpy(value) for name, value in outputs.items()}
+    return {"output": keras.ops.convert_to_numpy(outputs)}
+
+
+def _in_batches(run, images, batch=16):
+    parts = [_named(run(images[i:i + batch])) for i in range(0, len(images), batch)]
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
 def _verify(report, served, written, images, num_threads):
+    """Run the export at `written` in its runtime and compare every output, by name, with `served`."""
     import tensorflow as tf
 
     from keras_senet.export.runtimes import load_exported, median_latency_ms
@@ -135,18 +161,13 @@ def _verify(report, served, written, images, num_threads):
     predict = load_exported(written, num_threads=num_threads)  # (SavedModel: TF's own thread settings)
     report.runtime = predict.runtime
     compiled = tf.function(lambda x: served(x, training=False), reduce_retracing=True)
-    expected = np.concatenate([compiled(images[i:i + 16]).numpy() for i in range(0, len(images), 16)])
-    actual = np.concatenate([predict(images[i:i + 16]) for i in range(0, len(images), 16)])
-    if actual.shape != expected.shape:
-        report.failures = [f"output shape {actual.shape} != Keras {expected.shape}"]
-        return
-    diff = float(np.abs(actual.astype("float64") - expected).max())
-    report.max_abs_diff = diff
-    report.rel_diff = diff / max(float(np.abs(expected).max()), 1e-12)
-    report.top1_agreement = float(np.mean(actual.argmax(-1) == expected.argmax(-1)))
+    expected = _in_batches(compiled, images)
+    actual = _in_batches(predict, images)
+    if len(expected) == 1 and len(actual) == 1:  # one output: its name differs by runtime ("output", ...)
+        actual = {next(iter(expected)): next(iter(actual.values()))}
+    report.compare(expected, actual)
     report.latency_ms = median_latency_ms(predict, images[:1])
-    report.keras_latency_ms = median_latency_ms(lambda x: compiled(x).numpy(), images[:1])
-    report.verified = True
+    report.keras_latency_ms = median_latency_ms(lambda x: _named(compiled(x)), images[:1])
 
 
 def _verify_pixel_endpoint(report, model, served, written, config, input_shape):
@@ -174,10 +195,12 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
     """Export `model` to `path` and prove the export equal to the Keras model in its own runtime.
 
     Args:
-        model: a Keras image model (TensorFlow backend), input ``(batch, H, W, C)``.
+        model: a Keras image model (TensorFlow backend), input ``(batch, H, W, C)``. Its outputs are
+            one tensor, or a dict (or list) of tensors, e.g. a backbone's feature maps
+            ``{"P2": ..., "P5": ...}``: every format keeps the names and every output is verified.
         path: destination: a folder for ``saved_model``, a file for ``tflite`` / ``onnx``. An existing
             path is refused unless `overwrite`. Nothing is written there unless verification passes.
-        format: ``"saved_model"``, ``"tflite"`` or ``"onnx"``.
+        format: ``"saved_model"``, ``"tflite"`` or ``"onnx"`` (`keras_senet.export.targets.TARGETS`).
         quantize: TFLite: ``None`` (fp32), ``"float16"``, ``"dynamic"`` (int8 weights) or ``"int8"``
             (full integer, needs `representative_data`); ONNX: ``None`` or ``"float16"`` (for GPUs).
         representative_data: real images in the exported model's input space (normalised, or [0, 255]
@@ -189,7 +212,8 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
         include_preprocessing: build the normalisation (mean/std of the model's registry config, or of
             the registry name / ``name.tag`` given as a string) into the graph, so inputs are RGB pixels
             in [0, 255]; a SavedModel then also gets a ``serving_default`` signature taking uint8 images
-            of any size (resize + centre crop inside) and returning probabilities.
+            of any size (resize + centre crop inside) and returning probabilities (single-output
+            models only: with several outputs that is an error).
         opset: ONNX opset (default 17).
         io_type: full-integer TFLite input/output type: ``"int8"`` (default with quantize="int8"),
             ``"uint8"`` or ``"float32"`` (float interface; ops without int8 kernels may stay float).
@@ -202,8 +226,11 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
     Returns:
         `ExportReport` (``print(report)`` shows it as a table).
     """
-    path = _check_arguments(model, path, format, quantize, representative_data, input_size, batch_size,
-                            opset, io_type, overwrite, verify)
+    target = get_target(format)
+    options = {"opset": opset}  # format-only options: each target names those it takes
+    path = _check_arguments(model, path, target, quantize, representative_data, input_size, batch_size,
+                            io_type, overwrite, verify, options)
+    _check_outputs(model, target, include_preprocessing)
     from keras_senet.export.serving import as_images, preprocessing_config
 
     config = preprocessing_config(model, include_preprocessing)
@@ -223,25 +250,24 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
         raise PermissionError(f"cannot write to {os.path.dirname(path)}: {error.strerror}") from error
     try:
         written = os.path.join(workdir, os.path.basename(path))
-        served = _write(model, written, workdir, format, quantize, input_shape, batch_size, config, opset,
-                        calibration, io_type)
+        job = ExportJob(input_shape=input_shape, batch_size=batch_size, config=config, quantize=quantize,
+                        calibration=calibration, io_type=io_type, workdir=workdir,
+                        options={name: options[name] for name in target.options})
+        served = _write(model, written, target, job)
         report.size_bytes = _size(written)
-        if format == "tflite":
-            from keras_senet.export.to_tflite import op_census
-
-            report.ops, non_int8 = op_census(written)
-            report.non_int8_ops = non_int8 if quantize == "int8" else {}
+        if target.inspect is not None:
+            target.inspect(written, report)
         if verify:
             images, report.verification_inputs = _verification_inputs(calibration, input_shape, config is not None)
             _verify(report, served, written, images, num_threads)
             report.check()
-            if format == "saved_model" and config is not None:
+            if target.pixel_endpoint and config is not None:
                 _verify_pixel_endpoint(report, model, served, written, config, input_shape)
             if not report.passed:
                 raise ExportError(f"{format} export failed verification: {'; '.join(report.failures)}\n"
                                   f"{report.table()}\nNothing was written to {path}.", report)
-        elif report.ops:
-            report.check()  # the builtin-op rule holds without verification too
+        elif target.inspect is not None:
+            report.check()  # the inspection's rules (builtin TFLite ops) hold without verification too
             if report.failures:
                 raise ExportError(f"{format} export: {'; '.join(report.failures)}. Nothing was written to {path}.",
                                   report)
@@ -251,32 +277,15 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
     return report
 
 
-def _write(model, written, workdir, format, quantize, input_shape, batch_size, config, opset, calibration,
-           io_type):
+def _write(model, written, target, job):
     """Write the export to `written`; returns the Keras model it serves (the verification reference)."""
-    from keras_senet.export.to_saved_model import write_saved_model
-
     try:
-        if format == "saved_model":
-            return write_saved_model(model, written, input_shape, batch_size, config)
-        if format == "tflite":
-            from keras_senet.export.to_tflite import write_tflite
-
-            saved_model = os.path.join(workdir, "saved_model")
-            served = write_saved_model(model, saved_model, input_shape, batch_size, config, pixel_endpoint=False)
-            write_tflite(saved_model, written, quantize, calibration, io_type)
-            return served
-        from keras_senet.export.serving import serving_model
-        from keras_senet.export.to_onnx import DEFAULT_OPSET, write_onnx
-
-        served = serving_model(model, input_shape, config)
-        write_onnx(served, written, input_shape, batch_size, opset or DEFAULT_OPSET, quantize)
-        return served
+        return target.write(model, written, job)
     except ExportError:
         raise
     except Exception as error:  # a converter's failure: say which format and why, keep the cause
         message = str(error).strip().splitlines()
         detail = " ".join(line.strip() for line in message[-6:]) if message else type(error).__name__
-        raise ExportError(f"could not convert {model.name!r} to {format}: {type(error).__name__}: {detail}\n"
-                          "Layers must be built from keras.ops / TensorFlow ops the converter supports (no "
+        raise ExportError(f"could not convert {model.name!r} to {target.format}: {type(error).__name__}: "
+                          f"{detail}\nLayers must be built from keras.ops / TensorFlow ops the converter supports (no "
                           "Python or NumPy callbacks); nothing was written.") from error

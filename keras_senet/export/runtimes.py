@@ -14,33 +14,41 @@ import numpy as np
 
 
 def detect_format(path):
-    path = os.fspath(path)
-    if os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb")):
-        return "saved_model"
-    if path.endswith(".tflite"):
-        return "tflite"
-    if path.endswith(".onnx"):
-        return "onnx"
-    raise ValueError(f"{path!r} is not an export: expected a SavedModel folder (with saved_model.pb), a "
-                     ".tflite file or a .onnx file.")
+    """The format of the export at `path`, recognised by the rules of `keras_senet.export.targets.TARGETS`."""
+    from keras_senet.export.targets import detect_format as detect
+
+    return detect(path)
+
+
+def single_or_named(named):
+    """A predictor's result: the array of a single-output export, else the dict ``{name: array}``."""
+    return next(iter(named.values())) if len(named) == 1 else named
 
 
 def in_fixed_batches(run, images, batch):
     """``run`` (which takes exactly `batch` inputs) over any number of `images`; the last chunk is
-    padded by repeating its final image and the padding's outputs are dropped."""
+    padded by repeating its final image and the padding's outputs are dropped. `run` returns an array
+    or a dict of arrays (one per named output)."""
     outputs = []
     for start in range(0, len(images), batch):
         chunk = images[start:start + batch]
         pad = batch - len(chunk)
         if pad:
             chunk = np.concatenate([chunk, np.repeat(chunk[-1:], pad, axis=0)])
-        outputs.append(run(chunk)[: batch - pad])
+        result = run(chunk)
+        if isinstance(result, dict):
+            outputs.append({name: value[: batch - pad] for name, value in result.items()})
+        else:
+            outputs.append(result[: batch - pad])
+    if outputs and isinstance(outputs[0], dict):
+        return {name: np.concatenate([o[name] for o in outputs]) for name in outputs[0]}
     return np.concatenate(outputs)
 
 
 class SavedModelPredictor:
     """A SavedModel endpoint run by TensorFlow (``serve``: the model-space input; with built-in
-    preprocessing, ``serving_default`` takes uint8 pixels of any size)."""
+    preprocessing, ``serving_default`` takes uint8 pixels of any size). Returns an array, or
+    ``{name: array}`` by the signature's output keys when the endpoint has several outputs."""
 
     runtime = "TensorFlow SavedModel"
 
@@ -56,15 +64,19 @@ class SavedModelPredictor:
         (self._input_name, spec), = self._fn.structured_input_signature[1].items()
         self.input_dtype = spec.dtype.as_numpy_dtype
         self.input_shape = tuple(spec.shape)
+        self.output_names = tuple(self._fn.structured_outputs)
 
     def __call__(self, images):
         outputs = self._fn(**{self._input_name: self._tf.constant(np.asarray(images, self.input_dtype))})
-        (value,) = outputs.values()
-        return value.numpy()
+        return single_or_named({name: outputs[name].numpy() for name in self.output_names})
 
 
 class TFLitePredictor:
-    """A ``.tflite`` file in the LiteRT interpreter (XNNPACK on CPU), batch by batch."""
+    """A ``.tflite`` file in the LiteRT interpreter (XNNPACK on CPU), batch by batch.
+
+    Outputs are named by the file's signature (the SavedModel ``serve`` keys it was converted from);
+    the interpreter's own output order is not the signature's, so names are looked up, never assumed.
+    """
 
     runtime = "LiteRT interpreter (ai_edge_litert, XNNPACK)"
 
@@ -73,12 +85,29 @@ class TFLitePredictor:
 
         self._interpreter = Interpreter(model_path=os.fspath(path), num_threads=num_threads)
         self._interpreter.allocate_tensors()
-        self._input = self._interpreter.get_input_details()[0]
-        self._output = self._interpreter.get_output_details()[0]
+        self._output_indices = self._named_output_indices()
+        self.output_names = tuple(self._output_indices)
+        self._refresh_details()
         self.input_dtype = self._input["dtype"]
         self.dynamic_batch = int(self._input["shape_signature"][0]) == -1
         self.batch = 0 if self.dynamic_batch else int(self._input["shape"][0])
         self.input_shape = tuple(None if d == -1 else int(d) for d in self._input["shape_signature"])
+
+    def _named_output_indices(self):
+        """``{output name: tensor index}``: the signature's names when the file has one signature,
+        else the tensors' own names (files not written by keras_senet)."""
+        interpreter = self._interpreter
+        signatures = interpreter.get_signature_list()
+        if len(signatures) == 1:
+            (key,) = signatures
+            details = interpreter.get_signature_runner(key).get_output_details()
+            return {name: int(detail["index"]) for name, detail in details.items()}
+        return {detail["name"]: int(detail["index"]) for detail in interpreter.get_output_details()}
+
+    def _refresh_details(self):
+        self._input = self._interpreter.get_input_details()[0]
+        by_index = {int(d["index"]): d for d in self._interpreter.get_output_details()}
+        self._outputs = {name: by_index[index] for name, index in self._output_indices.items()}
 
     @staticmethod
     def _quantize(x, details):
@@ -96,16 +125,16 @@ class TFLitePredictor:
         if tuple(self._input["shape"]) != batch.shape:
             interpreter.resize_tensor_input(self._input["index"], batch.shape)
             interpreter.allocate_tensors()
-            self._input = interpreter.get_input_details()[0]
-            self._output = interpreter.get_output_details()[0]
+            self._refresh_details()
         if np.issubdtype(self._input["dtype"], np.integer):
             batch = self._quantize(batch, self._input)
         interpreter.set_tensor(self._input["index"], batch.astype(self._input["dtype"]))
         interpreter.invoke()
-        out = interpreter.get_tensor(self._output["index"])
-        if np.issubdtype(out.dtype, np.integer):
-            out = self._dequantize(out, self._output)
-        return out.copy()
+        named = {}
+        for name, details in self._outputs.items():
+            out = interpreter.get_tensor(details["index"])
+            named[name] = self._dequantize(out, details) if np.issubdtype(out.dtype, np.integer) else out.copy()
+        return single_or_named(named)
 
     def __call__(self, images):
         images = np.asarray(images, "float32")
@@ -113,7 +142,8 @@ class TFLitePredictor:
 
 
 class ONNXPredictor:
-    """A ``.onnx`` file in onnxruntime, with the execution providers given (default: CPU).
+    """A ``.onnx`` file in onnxruntime, with the execution providers given (default: CPU). Returns an
+    array, or ``{name: array}`` by the graph's output names when it has several outputs.
 
     GPU: ``providers=["CUDAExecutionProvider", "CPUExecutionProvider"]`` (package onnxruntime-gpu),
     or ``["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]``.
@@ -132,32 +162,40 @@ class ONNXPredictor:
         self.runtime = f"onnxruntime {onnxruntime.__version__} ({self._session.get_providers()[0]})"
         node = self._session.get_inputs()[0]
         self._input_name = node.name
+        self.output_names = tuple(output.name for output in self._session.get_outputs())
         self.input_dtype = np.float32
         self.input_shape = tuple(d if isinstance(d, int) else None for d in node.shape)
         self.batch = self.input_shape[0]
 
+    def _run(self, batch):
+        values = self._session.run(list(self.output_names), {self._input_name: batch})
+        return single_or_named(dict(zip(self.output_names, values)))
+
     def __call__(self, images):
         images = np.asarray(images, "float32")
-        run = lambda batch: self._session.run(None, {self._input_name: batch})[0]  # noqa: E731
-        return run(images) if self.batch is None else in_fixed_batches(run, images, self.batch)
+        return self._run(images) if self.batch is None else in_fixed_batches(self._run, images, self.batch)
 
 
 def load_exported(path, *, endpoint="serve", providers=None, num_threads=None):
-    """A predictor for an export: ``predict(images) -> np.ndarray``.
+    """A predictor for an export: ``predict(images)`` -> an array, or ``{name: array}`` for an export
+    with several outputs (e.g. a backbone's feature maps ``{"P2": ..., "P5": ...}``).
 
     Args:
-        path: a SavedModel folder, a ``.tflite`` or a ``.onnx`` file.
+        path: a SavedModel folder, a ``.tflite`` or a ``.onnx`` file (any format of
+            `keras_senet.export.targets.TARGETS`).
         endpoint: SavedModel only: ``"serve"`` (model-space float input, default) or
             ``"serving_default"`` (uint8 pixels, when exported with built-in preprocessing).
         providers: ONNX only: onnxruntime execution providers, in order of preference.
         num_threads: TFLite / ONNX: CPU threads (default: the runtime's).
+
+    Options that do not apply to the export's format are ignored. The predictor's ``output_names``
+    lists its outputs.
     """
-    kind = detect_format(path)
-    if kind == "saved_model":
-        return SavedModelPredictor(path, endpoint=endpoint)
-    if kind == "tflite":
-        return TFLitePredictor(path, num_threads=num_threads)
-    return ONNXPredictor(path, providers=providers, num_threads=num_threads)
+    from keras_senet.export.targets import TARGETS
+
+    target = TARGETS[detect_format(path)]
+    given = {"endpoint": endpoint, "providers": providers, "num_threads": num_threads}
+    return target.predictor(path, **{name: given[name] for name in target.load_options})
 
 
 def median_latency_ms(predict, image, repeats=20, budget_s=3.0):

@@ -38,19 +38,57 @@ def ends_in_softmax(model):
     return activation is not None and getattr(activation, "__name__", "") == "softmax"
 
 
+def named_outputs(outputs, model):
+    """A model call's outputs as one tensor (a single output) or a dict ``{name: tensor}``.
+
+    A dict keeps its keys (e.g. pyramid levels ``{"P2": ..., "P5": ...}``); a list or tuple of several
+    tensors is named by ``model.output_names`` (the output layers' names) or ``output_0``, ``output_1``, ...
+    Every export format stores these names (SavedModel signature keys, TFLite signature outputs, ONNX
+    graph outputs), and verification matches outputs by them.
+    """
+    if isinstance(outputs, (list, tuple)) and len(outputs) == 1:
+        outputs = outputs[0]
+    if isinstance(outputs, (list, tuple)):
+        names = list(getattr(model, "output_names", None) or [])
+        if len(names) != len(outputs) or len(set(names)) != len(names):
+            names = [f"output_{i}" for i in range(len(outputs))]
+        outputs = dict(zip(names, outputs))
+    if isinstance(outputs, dict):
+        for name, value in outputs.items():
+            if not isinstance(name, str) or not name or isinstance(value, (dict, list, tuple)):
+                raise ValueError(f"model {model.name!r}: export takes a tensor, or a flat dict / list of tensors "
+                                 f"with non-empty string names, as outputs; got {name!r}: {type(value).__name__}")
+    return outputs
+
+
+def output_names(model):
+    """None for a single-output model; else the names its exports give the outputs (see `named_outputs`)."""
+    try:
+        structure = model.output
+    except (AttributeError, ValueError):  # a subclassed model that was never called symbolically
+        return None
+    structure = named_outputs(structure, model)
+    return tuple(structure) if isinstance(structure, dict) else None
+
+
 def serving_model(model, input_shape, config):
     """`model` on a fixed ``(height, width, 3)`` input; with `config`, it takes RGB pixels in
-    [0, 255] and normalises them with the config's mean/std inside the graph."""
+    [0, 255] and normalises them with the config's mean/std inside the graph. Its outputs are one
+    tensor or a dict ``{name: tensor}`` (`named_outputs`)."""
     import keras
 
     if config is None:
         image = keras.Input(input_shape, name="image")
-        return keras.Model(image, model(image, training=False), name=model.name)
+        return keras.Model(image, named_outputs(model(image, training=False), model), name=model.name)
     pixels = keras.Input(input_shape, name="pixels")
-    mean = np.asarray(config.mean, "float32") * 255.0
-    std = np.asarray(config.std, "float32") * 255.0
-    normalised = keras.layers.Normalization(mean=mean, variance=std**2, name="normalize")(pixels)
-    return keras.Model(pixels, model(normalised, training=False), name=model.name)
+    mean = np.asarray(config.mean, "float64") * 255.0
+    std = np.asarray(config.std, "float64") * 255.0
+    # (x - mean) / std as x * (1/std) - mean/std with the constants inside the traced graph: the
+    # Normalization layer keeps them as captured tensors, which tf2onnx turns into extra ONNX inputs
+    # ("Required inputs ['.../normalize_1/Sub/y:0', ...] are missing").
+    normalised = keras.layers.Rescaling(scale=(1.0 / std).tolist(), offset=(-mean / std).tolist(),
+                                        name="normalize")(pixels)
+    return keras.Model(pixels, named_outputs(model(normalised, training=False), model), name=model.name)
 
 
 def pixel_preprocessing(config, size):

@@ -17,13 +17,14 @@ def grouped_conv_without_xla():
     TensorFlow, so the plain grouped ``Conv2D`` (ONNX ``Conv`` with ``group``) is emitted instead.
     """
     import tensorflow as tf
-    from keras.src import backend
-    from keras.src.backend.tensorflow import nn
 
+    from keras_senet._compat import keras_tensorflow_nn, tf_conv_data_format
+
+    nn = keras_tensorflow_nn()  # a private Keras module: see keras_senet/_compat.py
     original = nn.conv
 
     def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
-        data_format = nn._convert_data_format(backend.standardize_data_format(data_format), len(inputs.shape))
+        data_format = tf_conv_data_format(data_format, len(inputs.shape))
         return tf.nn.convolution(inputs, kernel, strides, padding.upper(), data_format=data_format,
                                  dilations=dilation_rate)
 
@@ -62,9 +63,38 @@ def write_onnx(served, path, input_shape, batch_size, opset, quantize):
     if quantize == "float16":
         from onnxconverter_common import float16
 
-        model = float16.convert_float_to_float16(onnx.load(str(path)), keep_io_types=True)
+        model = onnx.load(str(path))
+        outputs_as_leaves(model)
+        model = float16.convert_float_to_float16(model, keep_io_types=True)
         onnx.save(model, str(path))
     onnx.checker.check_model(str(path))
+
+
+def outputs_as_leaves(model):
+    """Give every graph output that other nodes also read (a feature map tapped mid-network, e.g.
+    ``P2`` feeding the next stage) its own ``Identity``: the nodes inside read the original tensor.
+
+    onnxconverter-common's fp16 conversion with ``keep_io_types`` casts a graph output back to
+    float32 in place, so a node inside that read it would get float32 where its other inputs are fp16
+    (onnxruntime: "Type (tensor(float16)) ... does not match expected type (tensor(float))"). Exact;
+    returns the number of outputs given an Identity.
+    """
+    from onnx import helper
+
+    graph = model.graph
+    consumed = {name for node in graph.node for name in node.input}
+    inputs = {i.name for i in graph.input}
+    rewritten = 0
+    for output in graph.output:
+        if output.name not in consumed or output.name in inputs:
+            continue
+        inner = output.name + "__inner"
+        for node in graph.node:
+            node.output[:] = [inner if name == output.name else name for name in node.output]
+            node.input[:] = [inner if name == output.name else name for name in node.input]
+        graph.node.append(helper.make_node("Identity", [inner], [output.name], name=output.name + "__leaf"))
+        rewritten += 1
+    return rewritten
 
 
 def _perm(node):

@@ -11,12 +11,13 @@ def write_saved_model(model, path, input_shape, batch_size, config, pixel_endpoi
     """Write `model` as a SavedModel at `path` (a folder).
 
     Endpoints (signatures):
-      * ``serve``: float32 ``(batch, H, W, 3)`` -> ``{"output": model outputs}``. With `config` the
+      * ``serve``: float32 ``(batch, H, W, 3)`` -> ``{"output": model output}``, or the model's named
+        outputs ``{"P2": ..., "P3": ...}`` when it has several (`serving.named_outputs`). With `config` the
         input is RGB pixels in [0, 255] normalised inside; without, the model's own input.
-      * with `config` and `pixel_endpoint`: ``serving_default`` takes uint8 ``(batch, any H, any W, 3)``
-        pixels, applies the model's eval transform (resize the shorter side to size/crop_pct,
-        centre crop, normalise) and returns ``{"probabilities": ...}`` (softmax added when the model
-        outputs logits). Otherwise ``serving_default`` is ``serve``.
+      * with `config` and `pixel_endpoint` (single-output models): ``serving_default`` takes uint8
+        ``(batch, any H, any W, 3)`` pixels, applies the model's eval transform (resize the shorter side
+        to size/crop_pct, centre crop, normalise) and returns ``{"probabilities": ...}`` (softmax added
+        when the model outputs logits). Otherwise ``serving_default`` is ``serve``.
     `batch_size` None gives a dynamic batch dimension.
     """
     import keras
@@ -28,7 +29,8 @@ def write_saved_model(model, path, input_shape, batch_size, config, pixel_endpoi
     spec = tf.TensorSpec((batch_size,) + tuple(input_shape), tf.float32, name="pixels" if config else "image")
 
     def serve(images):
-        return {"output": served(images, training=False)}
+        outputs = served(images, training=False)
+        return outputs if isinstance(outputs, dict) else {"output": outputs}
 
     if config is not None and pixel_endpoint:
         preprocess = pixel_preprocessing(config, input_shape[0])

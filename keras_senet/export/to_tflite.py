@@ -54,11 +54,13 @@ def op_census(path):
     """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    from keras_senet._compat import tflite_ops
+
     interpreter = Interpreter(model_path=str(path),
                               experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     ops, non_int8 = collections.Counter(), collections.Counter()
-    for op in interpreter._get_ops_details():  # the interpreter's only op-list API
+    for op in tflite_ops(interpreter):  # a private LiteRT API: see keras_senet/_compat.py
         ops[op["op_name"]] += 1
         if op["op_name"] in ("QUANTIZE", "DEQUANTIZE"):
             continue
