@@ -104,6 +104,21 @@ def test_layer_names_cover_timm_modules(name, model):
         assert module_name.replace(".", "_") in keras_names, module_name
 
 
+def test_entry_config_is_timms(name, model):
+    """The entry's classifier / first conv names and feature_info (channels, stride) are timm's, and each
+    feature layer of our model has that many channels at that stride."""
+    reference = timm_model(name)
+    entry = ks.zoo.get_entry(name)
+    assert entry.classifier == reference.pretrained_cfg["classifier"].replace(".", "_")
+    assert entry.first_conv == reference.pretrained_cfg["first_conv"].replace(".", "_")
+    model.get_layer(entry.classifier), model.get_layer(entry.first_conv)
+    expected = [(info["num_chs"], info["reduction"]) for info in reference.feature_info]
+    assert [(info.channels, info.stride) for info in entry.feature_info] == expected
+    probe = keras.Model(model.input, [model.get_layer(info.layer).output for info in entry.feature_info])
+    for info, feature in zip(entry.feature_info, probe(_images(), training=False)):
+        assert tuple(feature.shape) == (BATCH, SIZE // info.stride, SIZE // info.stride, info.channels), info
+
+
 def test_without_top_each_pooling(name):
     num_features = ks.zoo.get_entry(name).spec.num_features
     source = keras.Input((SIZE, SIZE, 3), name="pixels")
