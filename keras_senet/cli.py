@@ -62,9 +62,9 @@ def _cmd_train(args):
 
     strategy = make_strategy(args.strategy)  # before any dataset: collective ops are configured once
     batch = args.batch_size * strategy.num_replicas_in_sync
-    weights = None if args.weights == "none" else args.weights
+    weights = _weights(args.weights)
     preprocessing = args.model if weights else args.model.partition(".")[0]
-    options = dict(model=preprocessing, image_size=args.image_size, cache=args.cache, seed=args.seed)
+    options = dict(model=preprocessing, input_size=args.input_size, cache=args.cache, seed=args.seed)
     train = load_dataset(args.data, args.train_split, batch_size=batch, training=True, flip=not args.no_flip,
                          **options)
     val = None
@@ -88,15 +88,14 @@ def _cmd_evaluate(args):
     from keras_senet.data import load_dataset
     from keras_senet.training import evaluate, load_model, saved_preprocessing
 
-    weights = None if args.weights == "none" else args.weights
-    model = load_model(args.model, weights=weights)
+    model = load_model(args.model, weights=_weights(args.weights))
     # The model carries its preprocessing (a finetune run's: as its images were trained on); folders
     # of keras-senet 0.1 runs have it in preprocessing.json beside the file.
     preprocessing = model
     if getattr(model, "preprocessing", None) is None and args.model.endswith(".keras"):
         preprocessing = saved_preprocessing(args.model) or model
     data = load_dataset(args.data, args.split, model=preprocessing, batch_size=args.batch_size, training=False,
-                        image_size=args.image_size)
+                        input_size=args.input_size)
     scores = evaluate(model, data, top_k=5)
     print(f"top-1 {scores['top1'] * 100:.2f}%  top-5 {scores['top5'] * 100:.2f}%  ({scores['examples']} images, "
           f"{args.data} {args.split})")
@@ -107,7 +106,7 @@ def _cmd_quickstart(args):
     from keras_senet.quickstart import quickstart
 
     formats = [] if args.no_export else args.formats.split(",")
-    weights = None if args.weights == "none" else args.weights
+    weights = _weights(args.weights)
     quickstart(args.workdir, data=args.data, model=args.model, weights=weights, epochs=args.epochs, formats=formats,
                train_split=args.train_split, test_split=args.test_split, verbose=args.verbose)
     return 0
@@ -117,13 +116,27 @@ def _verbose(value):
     return value if value == "auto" else int(value)
 
 
+WEIGHTS_HELP = ("weights of a registry model: imagenet (default), a tag, a file, a URL, or none (random); "
+                "a .keras file has its own")
+
+
+def _weights(value):
+    return None if value in (None, "none") else value
+
+
+def _add_input_size(parser):
+    # --image-size: the 0.1 spelling, kept one release (CHANGELOG).
+    parser.add_argument("--input-size", "--image-size", dest="input_size", type=int, default=None,
+                        help="square input side in pixels (default: the model's)")
+
+
 def _add_training_parsers(sub):
     from keras_senet.export.targets import FORMATS
 
     p = sub.add_parser("train", help="fine-tune a model on a TFDS dataset or an image folder")
     p.add_argument("--data", required=True, help="'tfds:NAME' or a folder of class sub-folders")
     p.add_argument("--model", default="seresnet50", help="registry name, optionally NAME.TAG (default seresnet50)")
-    p.add_argument("--weights", default="imagenet", help="backbone weights: imagenet, a tag, a file, or none")
+    p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
     p.add_argument("--train-split", default="train", help="default 'train' (slices allowed: 'train[:90%%]')")
     p.add_argument("--val-split", default=None, help="validation split, e.g. 'validation' or 'train[90%%:]'")
     p.add_argument("--num-classes", type=int, default=None, help="default: the classes found in the data")
@@ -138,7 +151,7 @@ def _add_training_parsers(sub):
     p.add_argument("--unfreeze", default="all", help="phase 2: 'all' or the number of top stages")
     p.add_argument("--freeze-batchnorm", action="store_true", help="keep BatchNorm frozen in phase 2")
     p.add_argument("--dropout", type=float, default=0.0, help="dropout before the new head")
-    p.add_argument("--image-size", type=int, default=None, help="default: the model's input size")
+    _add_input_size(p)
     p.add_argument("--mixed-precision", nargs="?", const="mixed_float16", default=None,
                    choices=("mixed_float16", "mixed_bfloat16"), help="default policy mixed_float16")
     p.add_argument("--jit-compile", action="store_true", help="XLA-compile the train step")
@@ -156,9 +169,9 @@ def _add_training_parsers(sub):
     p.add_argument("model", help="a .keras file or a registry name (with --weights)")
     p.add_argument("--data", required=True, help="'tfds:NAME' or a folder of class sub-folders")
     p.add_argument("--split", default="validation", help="default 'validation'")
-    p.add_argument("--weights", default="imagenet", help="for a registry name (default imagenet)")
+    p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--image-size", type=int, default=None, help="default: the model's input size")
+    _add_input_size(p)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("quickstart", help="offline: train an SE-ResNet on digits, export, score every export")
@@ -180,7 +193,7 @@ def _cmd_export(args):
     from keras_senet.export.from_source import export_from_source
 
     preprocessing = args.include_preprocessing
-    report = export_from_source(args.model, args.out, args.format, weights=args.weights,
+    report = export_from_source(args.model, args.out, args.format, weights=_weights(args.weights),
                                 input_size=args.input_size, calibration=args.calibration,
                                 quantize=args.quantize, io_type=args.io_type, batch_size=args.batch_size,
                                 include_preprocessing=True if preprocessing == "" else (preprocessing or False),
@@ -196,8 +209,7 @@ def _add_export_parser(sub):
     titles = " / ".join(target.title for target in TARGETS.values())
     p = sub.add_parser("export", help=f"export to {titles}, verified in its runtime")
     p.add_argument("model", help="registry name (optionally name.tag) or a .keras file")
-    p.add_argument("--weights", default=None, help="weights of a registry model (default: random, or the "
-                                                   "tag's checkpoint for name.tag)")
+    p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
     p.add_argument("--format", required=True, choices=list(TARGETS),
                    help="; ".join(f"{name}: {target.title}" for name, target in TARGETS.items()))
     p.add_argument("--quantize", choices=list(QUANTIZATIONS), default=None,
@@ -206,7 +218,7 @@ def _add_export_parser(sub):
                    help="input/output type of an int8 TFLite model (default int8)")
     p.add_argument("--calibration", default=None, metavar="DIR|tfds:NAME[:SPLIT]",
                    help="real images to calibrate int8 and to verify on")
-    p.add_argument("--input-size", type=int, default=None, help="square input side (default: the model's)")
+    _add_input_size(p)
     p.add_argument("--batch-size", type=int, default=None, help="fixed batch size (default: dynamic)")
     p.add_argument("--include-preprocessing", nargs="?", const="", default=None, metavar="NAME[.TAG]",
                    help="take RGB pixels in [0, 255] (SavedModel: uint8 of any size) and normalise inside, "

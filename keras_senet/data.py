@@ -18,6 +18,7 @@ import logging
 import os
 import re
 
+from keras_senet._deprecation import reject_unknown, renamed
 from keras_senet.preprocessing import INTERPOLATIONS, PreprocessingConfig, eval_transform, preprocessing_of
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -44,9 +45,9 @@ def preprocessing_config(model="seresnet50", *, input_size=None, mean=None, std=
 
 
 def load_dataset(source, split="train", *, model="seresnet50", batch_size=32, training=None,
-                 image_size=None, crop_pct=None, interpolation=None, shuffle=None, seed=None, cache=False,
+                 input_size=None, crop_pct=None, interpolation=None, shuffle=None, seed=None, cache=False,
                  strict=False, verify=True, flip=True, crop_scale=(0.08, 1.0), rand_augment=False,
-                 class_names=None, drop_remainder=None, data_dir=None, download=True):
+                 class_names=None, drop_remainder=None, data_dir=None, download=True, **deprecated):
     """A batched, prefetched `tf.data.Dataset` of ``(images, labels)`` for `model`.
 
     Args:
@@ -57,13 +58,15 @@ def load_dataset(source, split="train", *, model="seresnet50", batch_size=32, tr
             name, or ``None`` / ``"all"`` for ``ROOT`` itself, with the same ``[a%:b%]`` slicing (taken
             per class from a fixed shuffle of the file list, so two slices never overlap). Default
             ``"train"``.
-        model: registry name (``"seresnet50"``, ``"seresnet50.a1_in1k"``), `keras.Model` or `Preprocessing`
-            whose preprocessing (input size, mean/std, interpolation, crop_pct) to use.
+        model: registry name (``"seresnet50"``, ``"seresnet50.a1_in1k"``), a model built by keras-senet
+            (it carries its config) or a `PreprocessingConfig`, whose preprocessing (input size,
+            mean/std, interpolation, crop_pct) to use.
         batch_size: global batch size (with a `tf.distribute` strategy: per-replica size times
             ``strategy.num_replicas_in_sync``). Default 32.
         training: augment (random resized crop, flip), shuffle each epoch and drop the last partial
             batch. Default: ``split`` starts with ``"train"``.
-        image_size, crop_pct, interpolation: override the model's configuration.
+        input_size, crop_pct, interpolation: override the model's configuration (``image_size=`` is
+            the deprecated 0.1 spelling of ``input_size``).
         shuffle: shuffle each epoch; default `training`.
         seed: seed of shuffling and augmentation.
         cache: keep decoded images in memory (True) or in a file (a path) after the first epoch.
@@ -97,7 +100,9 @@ def load_dataset(source, split="train", *, model="seresnet50", batch_size=32, tr
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if not (len(crop_scale) == 2 and 0 < crop_scale[0] <= crop_scale[1] <= 1):
         raise ValueError(f"crop_scale must be (low, high) with 0 < low <= high <= 1, got {crop_scale!r}")
-    config = preprocessing_config(model, image_size=image_size, crop_pct=crop_pct, interpolation=interpolation)
+    input_size = renamed("load_dataset", deprecated, "image_size", "input_size", input_size)
+    reject_unknown("load_dataset", deprecated)
+    config = preprocessing_config(model, input_size=input_size, crop_pct=crop_pct, interpolation=interpolation)
     source = os.fspath(source)
     if training is None:
         training = str(split or "").startswith("train")
@@ -317,7 +322,7 @@ def _train_transform(config, flip, crop_scale):
     """
     import tensorflow as tf
 
-    size = config.image_size
+    size = config.input_size
 
     def transform(image, seed):
         seed = tf.cast(seed, tf.int64)

@@ -11,6 +11,7 @@ import dataclasses
 import keras
 
 from keras_senet import zoo
+from keras_senet._deprecation import renamed
 from keras_senet.weights.source import resolve
 
 POOLING = (None, "avg", "max")
@@ -51,12 +52,12 @@ def _resolve_input_shape(input_shape, input_tensor, include_top, entry):
     return input_shape
 
 
-def create_model(model_name, weights=None, *, include_top=True, input_tensor=None, input_shape=None,
+def create_model(model=None, weights=None, *, include_top=True, input_tensor=None, input_shape=None,
                  pooling=None, classes=1000, classifier_activation="softmax", name=None, **overrides):
     """Build a registered model with the keras.applications arguments.
 
     Args:
-        model_name: a name from `keras_senet.list_models()`, e.g. ``"seresnet50"``, optionally with a
+        model: a name from `keras_senet.list_models()`, e.g. ``"seresnet50"``, optionally with a
             pretrained tag: ``"seresnet50.a1_in1k"``.
         weights: ``None`` (random initialisation, the default), ``"imagenet"`` (the model's default
             upstream checkpoint), a tag (``"a1_in1k"``; or put it in the name: ``"seresnet50.a1_in1k"``),
@@ -69,7 +70,7 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
         pooling: without the top: ``None`` (4-D features), ``"avg"`` or ``"max"``.
         classes: number of classes of the classifier.
         classifier_activation: ``"softmax"`` (default), another activation, or ``None`` for logits.
-        name: model name; default `model_name`.
+        name: model name; default the registry name.
         **overrides: architecture ablations applied to the registered spec: ``attention`` (a name
             from `keras_senet.layers.list_attention()` or None), ``attention_kwargs`` (dict),
             ``drop_rate`` (classifier dropout).
@@ -77,7 +78,10 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
     Returns:
         A `keras.Model` mapping images to class scores (or features without the top).
     """
-    model_name, _, tag = str(model_name).partition(".")
+    model = renamed("create_model", overrides, "model_name", "model", model)
+    if model is None:
+        raise TypeError("create_model() needs the registry name of a model, e.g. create_model('seresnet50')")
+    model_name, _, tag = str(model).partition(".")
     entry = zoo.get_entry(model_name)
     allowed = type(entry.spec).OVERRIDES
     unknown = sorted(set(overrides) - set(allowed))
@@ -140,3 +144,25 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
 
         load_source(model, source)
     return model
+
+
+def load_model(model, *, weights="imagenet", input_size=None):
+    """A `keras.Model` to run: `model` itself, a ``.keras`` file (``safe_mode=True``; it has its own
+    weights) or a registry name (``"seresnet50"``, ``"seresnet50.a1_in1k"``) built with `weights`
+    (default ``"imagenet"``: a name stands for the pretrained model, in the API and the CLI alike) at
+    ``input_size`` x ``input_size`` (default: the model's default size).
+    """
+    import os
+
+    if isinstance(model, keras.Model):
+        return model
+    path = os.fspath(model)
+    if path.endswith(".keras") or os.path.exists(path):
+        if not os.path.isfile(path):
+            raise ValueError(f"No such model file: {path!r}")
+        import keras_senet  # noqa: F401  (registers ZooModel and the attention layers)
+
+        return keras.saving.load_model(path, safe_mode=True)
+    size = input_size or zoo.get_entry(path.partition(".")[0]).default_size
+    shape = (size, size, 3) if _channels_axis() == -1 else (3, size, size)
+    return create_model(path, weights=weights, input_shape=shape)

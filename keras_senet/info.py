@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from keras_senet import zoo
+from keras_senet._deprecation import reject_unknown, renamed
 from keras_senet.complexity import count_macs
 from keras_senet.weights.pretrained import pretrained_tags
 
@@ -13,11 +14,11 @@ def _count(weights):
     return int(sum(math.prod(w.shape) for w in weights))
 
 
-def model_info(model_name, input_size=None):
+def model_info(model=None, input_size=None, **deprecated):
     """Parameters, compute and input configuration of a registered model.
 
     Args:
-        model_name: a name from `keras_senet.list_models()`.
+        model: a name from `keras_senet.list_models()` (``model_name=`` is the deprecated 0.1 spelling).
         input_size: square input side for the compute figures; default the model's default size.
 
     Returns:
@@ -33,6 +34,8 @@ def model_info(model_name, input_size=None):
 
     from keras_senet.factory import create_model
 
+    model_name = renamed("model_info", deprecated, "model_name", "model", model)
+    reject_unknown("model_info", deprecated)
     entry = zoo.get_entry(model_name)
     preprocessing = entry.preprocessing
     size = preprocessing.input_size if input_size is None else int(input_size)

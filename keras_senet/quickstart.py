@@ -15,10 +15,11 @@ import os
 import shutil
 import time
 
+from keras_senet._deprecation import reject_unknown, renamed
 from keras_senet.export.targets import FORMATS, TARGETS
 
 # The digits recipe: measured >= 97% test accuracy in well under 5 minutes on 2 CPU cores.
-DIGITS = dict(model="seresnet18", weights=None, image_size=32, batch_size=64, head_epochs=0, epochs=12,
+DIGITS = dict(model="seresnet18", weights=None, input_size=32, batch_size=64, head_epochs=0, epochs=12,
               lr=3e-3, crop_pct=1.0, flip=False, crop_scale=(0.6, 1.0))
 
 
@@ -105,8 +106,8 @@ def _table(rows):
 
 
 def quickstart(workdir="keras_senet_quickstart", *, data=None, model=None, weights=None, epochs=None,
-               head_epochs=None, image_size=None, batch_size=None, train_split="train", test_split="test",
-               formats=FORMATS, overwrite=True, verbose="auto"):
+               head_epochs=None, input_size=None, batch_size=None, train_split="train", test_split="test",
+               formats=FORMATS, overwrite=True, verbose="auto", **deprecated):
     """Train, test and export; returns ``{"accuracy": float, "seconds": float, "rows": [...]}``.
 
     Args:
@@ -115,7 +116,8 @@ def quickstart(workdir="keras_senet_quickstart", *, data=None, model=None, weigh
             a folder) with splits `train_split` and `test_split`.
         model, weights: registry name and backbone weights; default ``"seresnet18"``, None for the
             digits, ``"seresnet50"`` with ``"imagenet"`` for other data.
-        epochs, head_epochs, image_size, batch_size: override the recipe.
+        epochs, head_epochs, input_size, batch_size: override the recipe (``image_size=`` is the
+            deprecated 0.1 spelling of ``input_size``).
         formats: exports to make and score (subset of `keras_senet.export.FORMATS`: ``"saved_model"``,
             ``"tflite"``, ``"onnx"``); a format that takes ``quantize="int8"`` (TFLite) is int8-quantised
             with training batches as representative data.
@@ -140,7 +142,7 @@ def quickstart(workdir="keras_senet_quickstart", *, data=None, model=None, weigh
         data_options = dict(crop_pct=recipe.pop("crop_pct"), flip=recipe.pop("flip"),
                             crop_scale=recipe.pop("crop_scale"))
     else:
-        recipe = dict(model="seresnet50", weights="imagenet", image_size=None, batch_size=32, head_epochs=1,
+        recipe = dict(model="seresnet50", weights="imagenet", input_size=None, batch_size=32, head_epochs=1,
                       epochs=3, lr=1e-4)
         data_options = {}
         print(f"[1/4] Data: {data}", flush=True)
@@ -148,16 +150,18 @@ def quickstart(workdir="keras_senet_quickstart", *, data=None, model=None, weigh
         recipe["model"], recipe["weights"] = model, weights
     elif weights is not None:
         recipe["weights"] = weights
-    overrides = dict(epochs=epochs, head_epochs=head_epochs, image_size=image_size, batch_size=batch_size)
+    input_size = renamed("quickstart", deprecated, "image_size", "input_size", input_size)
+    reject_unknown("quickstart", deprecated)
+    overrides = dict(epochs=epochs, head_epochs=head_epochs, input_size=input_size, batch_size=batch_size)
     recipe.update({k: v for k, v in overrides.items() if v is not None})
     preprocessing = recipe["model"] if recipe["weights"] else recipe["model"].partition(".")[0]
-    common = dict(model=preprocessing, image_size=recipe["image_size"], **data_options)
+    common = dict(model=preprocessing, input_size=recipe["input_size"], **data_options)
     train = load_dataset(data, train_split, batch_size=recipe["batch_size"], training=True, seed=0, cache=True,
                          **common)
     test = load_dataset(data, test_split, batch_size=recipe["batch_size"], training=False, cache=True,
                         class_names=train.class_names, **common)
     print(f"      {train.num_examples} training / {test.num_examples} test images, {train.num_classes} classes, "
-          f"{train.preprocessing.image_size}x{train.preprocessing.image_size} input", flush=True)
+          f"{train.preprocessing.input_size}x{train.preprocessing.input_size} input", flush=True)
 
     print(f"[2/4] Fine-tuning {recipe['model']} (weights={recipe['weights']}) for "
           f"{recipe['head_epochs']}+{recipe['epochs']} epochs", flush=True)

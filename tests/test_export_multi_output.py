@@ -10,7 +10,7 @@ import pytest
 
 import keras_senet as ks
 from keras_senet.export import TARGETS, ExportError, ExportReport, export, load_exported
-from keras_senet.models.resnet import build_resnet
+from keras_senet.models import build_model
 
 SIZE = 64
 # every (format, quantize) the table offers
@@ -46,7 +46,7 @@ def tapped():
     """seresnet18's layout (one block per stage) without its top, tapped after stages 3 and 4."""
     keras.utils.set_random_seed(0)
     spec = dataclasses.replace(ks.zoo.get_entry("seresnet18").spec, depths=(1, 1, 1, 1))
-    backbone = build_resnet(spec, keras.Input((SIZE, SIZE, 3), name="image"), include_top=False, name="seresnet18")
+    backbone = build_model(spec, (SIZE, SIZE, 3), include_top=False, name="seresnet18")
     return keras.Model(backbone.input, {"P4": backbone.get_layer("layer3_0_act2").output,
                                         "P5": backbone.get_layer("layer4_0_act2").output}, name="seresnet18_p4p5")
 
@@ -140,9 +140,9 @@ def test_preprocessing_built_into_a_multi_output_onnx(pyramid, tmp_path):
 
 def test_a_missing_output_fails_verification_and_writes_nothing(pyramid, tmp_path, monkeypatch):
     """An export whose runtime loses an output (here: the predictor drops P3) is refused."""
-    from keras_senet.export import runtimes
+    from keras_senet.export import targets
 
-    original = runtimes.load_exported
+    original = targets.load_exported
 
     def losing_p3(path, **kwargs):
         predict = original(path, **kwargs)
@@ -150,7 +150,7 @@ def test_a_missing_output_fails_verification_and_writes_nothing(pyramid, tmp_pat
         dropped.runtime = predict.runtime
         return dropped
 
-    monkeypatch.setattr(runtimes, "load_exported", losing_p3)
+    monkeypatch.setattr(targets, "load_exported", losing_p3)
     with pytest.raises(ExportError, match=r"outputs \['P3'\] missing from the export") as caught:
         export(pyramid, tmp_path / "m.tflite", "tflite")
     assert not caught.value.report.passed

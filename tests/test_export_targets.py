@@ -9,7 +9,8 @@ import pytest
 from export_models import small_model
 from keras_senet.export import FORMATS, QUANTIZE, TARGETS, ExportTarget, export, load_exported
 from keras_senet.export import targets as targets_module
-from keras_senet.export.runtimes import detect_format, single_or_named
+from keras_senet.export.runtimes import single_or_named
+from keras_senet.export.targets import detect_format
 
 
 def test_table_is_well_formed():

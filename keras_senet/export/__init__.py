@@ -17,7 +17,7 @@ dict of feature maps) exports to every format; `load_exported` then returns ``{n
 
 from keras_senet.export.api import FORMATS, IO_TYPES, QUANTIZE, ExportError, export
 from keras_senet.export.report import TOLERANCES, ExportReport
-from keras_senet.export.runtimes import load_exported
+from keras_senet.export.targets import load_exported
 from keras_senet.export.targets import TARGETS, ExportTarget
 
 __all__ = ["export", "load_exported", "ExportReport", "ExportError", "FORMATS", "QUANTIZE", "IO_TYPES",

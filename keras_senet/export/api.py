@@ -156,7 +156,8 @@ def _verify(report, served, written, images, num_threads):
     """Run the export at `written` in its runtime and compare every output, by name, with `served`."""
     import tensorflow as tf
 
-    from keras_senet.export.runtimes import load_exported, median_latency_ms
+    from keras_senet.export.runtimes import median_latency_ms
+    from keras_senet.export.targets import load_exported
 
     predict = load_exported(written, num_threads=num_threads)  # (SavedModel: TF's own thread settings)
     report.runtime = predict.runtime
@@ -175,7 +176,7 @@ def _verify_pixel_endpoint(report, model, served, written, config, input_shape):
     eval transform, for pixels of another size than the model's (the transform resizes and crops)."""
     import tensorflow as tf
 
-    from keras_senet.export.runtimes import load_exported
+    from keras_senet.export.targets import load_exported
     from keras_senet.export.serving import ends_in_softmax, pixel_preprocessing
 
     size = input_shape[0]

@@ -3,32 +3,20 @@ library side of ``keras-senet export``."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from keras_senet.export.api import CALIBRATION_IMAGES, export
 
 
-def load_model(model, weights=None, input_size=None):
-    """A `keras.Model` from a registry name (``"seresnet50"``, ``"seresnet50.a1_in1k"``) built at
-    `input_size` (default: the model's default size) with `weights`, or from a ``.keras`` file (loaded
-    with ``safe_mode=True``; `weights` not allowed)."""
-    import keras
+def load_model(model, weights="imagenet", input_size=None):
+    """`keras_senet.factory.load_model`: a registry name built with `weights` (default ``"imagenet"``,
+    as `keras-senet evaluate`) at `input_size`, or a ``.keras`` file (`weights` must then be None or
+    ``"imagenet"``: the file has its own)."""
+    from keras_senet.factory import load_model as load
 
-    import keras_senet as ks
-
-    if str(model).endswith(".keras"):
-        if weights is not None:
-            raise ValueError("--weights applies to a registry model, not to a .keras file (it has its weights)")
-        if not os.path.isfile(model):
-            raise FileNotFoundError(f"no such file: {model}")
-        return keras.saving.load_model(model, safe_mode=True)
-    name = str(model).partition(".")[0]
-    size = input_size or ks.zoo.get_entry(name).default_size
-    if "." in str(model) and weights is None:
-        weights = "imagenet"
-    return ks.create_model(model, weights=weights, input_shape=(size, size, 3))
+    if str(model).endswith(".keras") and weights not in (None, "imagenet"):
+        raise ValueError("--weights applies to a registry model, not to a .keras file (it has its weights)")
+    return load(model, weights=weights, input_size=input_size)
 
 
 def calibration_images(source, model, preprocessing_config=None, limit=CALIBRATION_IMAGES):
@@ -42,8 +30,7 @@ def calibration_images(source, model, preprocessing_config=None, limit=CALIBRATI
         _, name, *rest = source.split(":", 2)
         source, split = f"tfds:{name}", (rest[0] if rest else "train")
     size = model.inputs[0].shape[1]
-    dataset = load_dataset(source, split, model=model.name if _registered(model.name) else model,
-                           batch_size=32, training=False, shuffle=True, seed=0, image_size=size)
+    dataset = load_dataset(source, split, model=model, batch_size=32, training=False, shuffle=True, seed=0, input_size=size)
     images = []
     for batch, _ in dataset.take(-(-limit // 32)).as_numpy_iterator():
         images.append(batch)
@@ -55,13 +42,7 @@ def calibration_images(source, model, preprocessing_config=None, limit=CALIBRATI
     return images
 
 
-def _registered(name):
-    from keras_senet import zoo
-
-    return name.partition(".")[0] in zoo.list_models()
-
-
-def export_from_source(model, path, format, *, weights=None, input_size=None, calibration=None,
+def export_from_source(model, path, format, *, weights="imagenet", input_size=None, calibration=None,
                        include_preprocessing=False, **kwargs):
     """`export` a registry name or ``.keras`` file, with calibration images read from `calibration`."""
     from keras_senet.export.serving import preprocessing_config

@@ -13,13 +13,6 @@ import time
 import numpy as np
 
 
-def detect_format(path):
-    """The format of the export at `path`, recognised by the rules of `keras_senet.export.targets.TARGETS`."""
-    from keras_senet.export.targets import detect_format as detect
-
-    return detect(path)
-
-
 def single_or_named(named):
     """A predictor's result: the array of a single-output export, else the dict ``{name: array}``."""
     return next(iter(named.values())) if len(named) == 1 else named
@@ -174,28 +167,6 @@ class ONNXPredictor:
     def __call__(self, images):
         images = np.asarray(images, "float32")
         return self._run(images) if self.batch is None else in_fixed_batches(self._run, images, self.batch)
-
-
-def load_exported(path, *, endpoint="serve", providers=None, num_threads=None):
-    """A predictor for an export: ``predict(images)`` -> an array, or ``{name: array}`` for an export
-    with several outputs (e.g. a backbone's feature maps ``{"P2": ..., "P5": ...}``).
-
-    Args:
-        path: a SavedModel folder, a ``.tflite`` or a ``.onnx`` file (any format of
-            `keras_senet.export.targets.TARGETS`).
-        endpoint: SavedModel only: ``"serve"`` (model-space float input, default) or
-            ``"serving_default"`` (uint8 pixels, when exported with built-in preprocessing).
-        providers: ONNX only: onnxruntime execution providers, in order of preference.
-        num_threads: TFLite / ONNX: CPU threads (default: the runtime's).
-
-    Options that do not apply to the export's format are ignored. The predictor's ``output_names``
-    lists its outputs.
-    """
-    from keras_senet.export.targets import TARGETS
-
-    target = TARGETS[detect_format(path)]
-    given = {"endpoint": endpoint, "providers": providers, "num_threads": num_threads}
-    return target.predictor(path, **{name: given[name] for name in target.load_options})
 
 
 def median_latency_ms(predict, image, repeats=20, budget_s=3.0):

@@ -200,3 +200,23 @@ def quantize_help():
     """``"tflite: float16 | dynamic | int8; onnx: float16"``: the quantisations per format, for help texts."""
     return "; ".join(f"{name}: {' | '.join(q for q in target.quantize if q)}"
                      for name, target in TARGETS.items() if len(target.quantize) > 1)
+
+
+def load_exported(path, *, endpoint="serve", providers=None, num_threads=None):
+    """A predictor for an export: ``predict(images)`` -> an array, or ``{name: array}`` for an export
+    with several outputs (e.g. a backbone's feature maps ``{"P2": ..., "P5": ...}``).
+
+    Args:
+        path: a SavedModel folder, a ``.tflite`` or a ``.onnx`` file (any format of
+            `keras_senet.export.targets.TARGETS`).
+        endpoint: SavedModel only: ``"serve"`` (model-space float input, default) or
+            ``"serving_default"`` (uint8 pixels, when exported with built-in preprocessing).
+        providers: ONNX only: onnxruntime execution providers, in order of preference.
+        num_threads: TFLite / ONNX: CPU threads (default: the runtime's).
+
+    Options that do not apply to the export's format are ignored. The predictor's ``output_names``
+    lists its outputs.
+    """
+    target = TARGETS[detect_format(path)]
+    given = {"endpoint": endpoint, "providers": providers, "num_threads": num_threads}
+    return target.predictor(path, **{name: given[name] for name in target.load_options})

@@ -44,7 +44,6 @@ def _attention(x, spec, name):
 def _shortcut(x, spec, out_channels, stride, name):
     """Projection shortcut: strided conv + BN, or (avg_down) 2x2 average pool + 1x1 conv + BN."""
     if spec.avg_down:
-        index = 0
         if stride > 1:
             # ceil_mode=True, count_include_pad=False in PyTorch == TF "same" average pooling.
             x = layers.AveragePooling2D(2, stride, padding="same", name=f"{name}_0")(x)

@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import os
+from keras_senet._deprecation import reject_unknown, renamed
 
 
-def load_model(model_or_file, *, weights="imagenet"):
-    """A `keras.Model` from a model, a ``.keras`` file or a registry name (built with `weights`)."""
-    import keras
+def load_model(model=None, *, weights="imagenet", **deprecated):
+    """`keras_senet.factory.load_model` (``model_or_file=`` is the deprecated 0.1 spelling)."""
+    from keras_senet.factory import load_model as load
 
-    if isinstance(model_or_file, keras.Model):
-        return model_or_file
-    path = os.fspath(model_or_file)
-    if path.endswith(".keras") or os.path.exists(path):
-        if not os.path.isfile(path):
-            raise ValueError(f"No such model file: {path!r}")
-        import keras_senet  # noqa: F401  (registers the attention layers for deserialisation)
-
-        return keras.saving.load_model(path)
-    from keras_senet.factory import create_model
-
-    return create_model(path, weights=weights)
+    model = renamed("load_model", deprecated, "model_or_file", "model", model)
+    reject_unknown("load_model", deprecated)
+    return load(model, weights=weights)
 
 
-def evaluate(model_or_file, data, *, top_k=5, weights="imagenet", verbose=True):
+def evaluate(model=None, data=None, *, top_k=5, weights="imagenet", verbose=True, **deprecated):
     """Top-1 / top-k accuracy of a classifier on `data`.
 
     Args:
-        model_or_file: `keras.Model`, ``.keras`` file, or registry name (built with `weights`).
+        model: `keras.Model`, ``.keras`` file, or registry name (built with `weights`);
+            ``model_or_file=`` is the deprecated 0.1 spelling.
         data: dataset of ``(images, labels)`` batches, labels int ``(batch,)`` or one-hot.
         top_k: the k of top-k accuracy (default 5).
 
@@ -36,7 +28,8 @@ def evaluate(model_or_file, data, *, top_k=5, weights="imagenet", verbose=True):
     """
     import numpy as np
 
-    model = load_model(model_or_file, weights=weights)
+    model = load_model(renamed("evaluate", deprecated, "model_or_file", "model", model), weights=weights)
+    reject_unknown("evaluate", deprecated)
     outputs = model.output_shape[-1]
     classes = getattr(data, "num_classes", None)
     if classes is not None and classes != outputs:

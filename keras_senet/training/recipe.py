@@ -11,6 +11,7 @@ from typing import Optional
 
 from keras_senet import _compat
 from keras_senet.training.distribution import _AverageBatchNormStatistics, _is_chief, make_strategy
+from keras_senet._deprecation import reject_unknown, renamed
 from keras_senet.training.freezing import _stages, set_trainable
 from keras_senet.training.rundir import (_atomic_json, _atomic_save, _EpochCheckpoint, _EpochLog,
                                          _prepare_workdir, _read_history)
@@ -37,8 +38,11 @@ class FinetuneResult:
     history_path: Optional[str]
 
 
-def build_classifier(model_name, num_classes, *, weights="imagenet", image_size=None, dropout=0.0):
-    """Backbone of `model_name` (global average pooling) + a new ``num_classes``-way softmax head.
+def build_classifier(model=None, num_classes=None, *, weights="imagenet", input_size=None, dropout=0.0,
+                     **deprecated):
+    """Backbone of registry model `model` (global average pooling) + a new ``num_classes``-way softmax
+    head, on ``input_size`` x ``input_size`` images (default: any size). ``model_name=`` and
+    ``image_size=`` are the deprecated 0.1 spellings.
 
     The head (``"head"``, float32 even under mixed precision) follows the pooled features
     ``(batch, num_features)``. The model carries the backbone's preprocessing config (registry
@@ -49,11 +53,14 @@ def build_classifier(model_name, num_classes, *, weights="imagenet", image_size=
     from keras_senet.factory import create_model
     from keras_senet.models import ZooModel
 
-    name = str(model_name).partition(".")[0]
-    shape = None if image_size is None else (image_size, image_size, 3)
+    model = renamed("build_classifier", deprecated, "model_name", "model", model)
+    input_size = renamed("build_classifier", deprecated, "image_size", "input_size", input_size)
+    reject_unknown("build_classifier", deprecated)
+    name = str(model).partition(".")[0]
+    shape = None if input_size is None else (input_size, input_size, 3)
     if shape and keras.config.image_data_format() == "channels_first":
-        shape = (3, image_size, image_size)
-    backbone = create_model(model_name, weights=weights, include_top=False, pooling="avg", input_shape=shape)
+        shape = (3, input_size, input_size)
+    backbone = create_model(model, weights=weights, include_top=False, pooling="avg", input_shape=shape)
     x = backbone.output
     if dropout:
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
@@ -106,16 +113,16 @@ def _optimizer(lr, steps, warmup, weight_decay):
     return optimizer
 
 
-def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weights="imagenet",
+def finetune(model=None, train_data=None, val_data=None, num_classes=None, *, weights="imagenet",
              workdir="finetune_run", head_epochs=1, epochs=5, head_lr=1e-3, lr=1e-4, warmup=0.1,
              weight_decay=0.05, label_smoothing=0.1, unfreeze="all", freeze_batchnorm=False, dropout=0.0,
              mixed_precision=False, jit_compile=False, strategy=None, steps_per_epoch=None,
              validation_steps=None, callbacks=(), tensorboard="auto", keep_checkpoints=3, overwrite=False,
-             verbose="auto"):
+             verbose="auto", **deprecated):
     """Fine-tune a classifier on `train_data`; resumes a killed run in the same `workdir`.
 
     Args:
-        model_or_name: registry name (``"seresnet50"``, ``"seresnet50.a1_in1k"``): its backbone with
+        model: registry name (``"seresnet50"``, ``"seresnet50.a1_in1k"``): its backbone with
             `weights` and a new ``num_classes``-way head; or a `keras.Model` classifier whose output
             already has ``num_classes`` units (its head = the layers after global pooling).
         train_data: `tf.data.Dataset` of ``(images, labels)`` batches, labels int ``(batch,)`` or
@@ -155,6 +162,8 @@ def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weig
     import keras
     import tensorflow as tf
 
+    model_or_name = renamed("finetune", deprecated, "model_or_name", "model", model)
+    reject_unknown("finetune", deprecated)
     num_classes, mixed_precision = _check_arguments(
         model_or_name, train_data, val_data, num_classes, head_epochs, epochs, warmup, unfreeze, mixed_precision)
     if keep_checkpoints is not None and (isinstance(keep_checkpoints, bool) or not isinstance(keep_checkpoints, int)
@@ -189,7 +198,7 @@ def finetune(model_or_name, train_data, val_data=None, num_classes=None, *, weig
                 keras.config.set_dtype_policy(mixed_precision)
             try:
                 model = build_classifier(model_or_name, num_classes, weights=weights,
-                                         image_size=_image_size(train_data), dropout=dropout)
+                                         input_size=_input_size(train_data), dropout=dropout)
             finally:
                 keras.config.set_dtype_policy(previous)
 
@@ -253,6 +262,8 @@ def _check_arguments(model_or_name, train_data, val_data, num_classes, head_epoc
         raise RuntimeError(f"finetune runs on the TensorFlow backend (tf.data, tf.distribute); KERAS_BACKEND is "
                            f"{keras.backend.backend()!r}.")
     _compat.check_training_keras("finetune")
+    if model_or_name is None or train_data is None:
+        raise TypeError("finetune() needs a model (registry name or keras.Model) and train_data")
     for name, value in (("head_epochs", head_epochs), ("epochs", epochs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
@@ -307,7 +318,7 @@ def _check_tensorboard(tensorboard):
     return bool(tensorboard) and installed
 
 
-def _image_size(data):
+def _input_size(data):
     """Square input side of a dataset's images (channels-last or -first), or None if not static."""
     shape = data.element_spec[0].shape
     if shape.rank != 4:

@@ -12,10 +12,12 @@ from keras_senet.weights.cache import cache_dir
 from keras_senet.weights.download import DownloadError
 from keras_senet.weights.loading import OfflineError, is_offline, load, read_state_dict
 from keras_senet.weights.pretrained import PretrainedConfig, get_pretrained, models_with_weights, pretrained_tags
+from keras_senet.weights.source import WeightsSource, resolve
 from keras_senet.weights.timm_convert import CheckpointMismatchError, load_timm_state_dict
 
 __all__ = [
     "CheckpointMismatchError",
+    "WeightsSource",
     "DownloadError",
     "OfflineError",
     "PretrainedConfig",
@@ -27,4 +29,5 @@ __all__ = [
     "models_with_weights",
     "pretrained_tags",
     "read_state_dict",
+    "resolve",
 ]

@@ -1,0 +1,129 @@
+"""The package's structure holds: no import cycles, weights/ never builds a model, one network per load."""
+
+import ast
+import os
+
+import numpy as np
+import pytest
+import safetensors.numpy
+
+import keras_senet as ks
+from timm_reference import timm_model_with_statistics
+
+PACKAGE = os.path.dirname(ks.__file__)
+
+
+def _module_imports():
+    """{module: set of keras_senet modules it imports (anywhere in the file, lazy imports included)}."""
+    graph = {}
+    for root, _, files in os.walk(PACKAGE):
+        for file in files:
+            if not file.endswith(".py"):
+                continue
+            path = os.path.join(root, file)
+            relative = os.path.relpath(path, os.path.dirname(PACKAGE))[:-3].replace(os.sep, ".")
+            module = relative[: -len(".__init__")] if relative.endswith(".__init__") else relative
+            imports = set()
+            for node in ast.walk(ast.parse(open(path).read())):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("keras_senet"):
+                    imports.add(node.module)
+                    imports.update(f"{node.module}.{alias.name}" for alias in node.names)
+                elif isinstance(node, ast.Import):
+                    imports.update(a.name for a in node.names if a.name.startswith("keras_senet"))
+            graph[module] = imports
+    return {m: {i for i in imports if i in graph and i != m} for m, imports in graph.items()}
+
+
+def test_import_graph_has_no_cycle():
+    graph = _module_imports()
+    state = {}
+
+    def visit(module, path):
+        state[module] = "open"
+        for target in sorted(graph[module]):
+            if target.startswith(module + "."):
+                continue  # a package importing its own submodules is not a cycle
+            if state.get(target) == "open" and not module.startswith(target + "."):
+                pytest.fail(f"import cycle: {' -> '.join(path + [target])}")
+            if target not in state:
+                visit(target, path + [target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+
+
+def test_weights_package_never_imports_the_factory_or_a_builder():
+    graph = _module_imports()
+    for module, imports in graph.items():
+        if module.startswith("keras_senet.weights"):
+            bad = {i for i in imports if i.startswith(("keras_senet.factory", "keras_senet.models"))}
+            assert not bad, f"{module} imports {bad}"
+
+
+def test_resnet_names_only_in_the_resnet_family_and_registry():
+    for root, _, files in os.walk(PACKAGE):
+        for file in files:
+            path = os.path.join(root, file)
+            if not file.endswith(".py") or path.endswith(("models/resnet.py", "models/spec.py", "zoo.py",
+                                                          os.path.join("models", "__init__.py"))):
+                continue
+            text = open(path).read()
+            assert "build_resnet" not in text and "ResNetSpec" not in text, path
+
+
+def test_headless_pretrained_load_builds_one_network(checkpoint_server, monkeypatch):
+    """include_top=False with a classifier checkpoint: one network built, classifier tensors dropped,
+    features equal timm's forward_features."""
+    import torch
+
+    from keras_senet.models import resnet
+
+    reference = timm_model_with_statistics("legacy_seresnet18")
+    url = checkpoint_server.add("headless/model.safetensors",
+                                safetensors.numpy.save({k: v.numpy() for k, v in reference.state_dict().items()}))
+    builds = []
+    original = resnet.build
+    monkeypatch.setattr(resnet, "build", lambda *a, **k: builds.append(1) or original(*a, **k))
+    model = ks.create_model("legacy_seresnet18", weights=url, include_top=False, input_shape=(64, 64, 3))
+    assert len(builds) == 1
+    images = np.random.default_rng(0).normal(size=(2, 64, 64, 3)).astype("float32")
+    with torch.inference_mode():
+        expected = reference.forward_features(torch.from_numpy(images.transpose(0, 3, 1, 2).copy()))
+    expected = expected.numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(np.asarray(model(images, training=False)), expected,
+                               atol=1e-4 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("weights, message", [
+    ("ftp://host/model.safetensors", "unsupported URL scheme 'ftp'"),
+    ("hf://org/repo/config.json", "unknown checkpoint kind"),
+    ("https://host/model.onnx", "unknown checkpoint kind"),
+    ("missing/model.safetensors", "no such file"),
+    ("not_a_tag", "Unknown pretrained tag 'not_a_tag'"),
+    (3, "is not allowed"),
+])
+def test_every_bad_weights_value_fails_before_building(weights, message, monkeypatch):
+    """One resolver: create_model and ks.weights.load reject the same values with the same message,
+    before any layer is made."""
+    from keras_senet.models import resnet
+
+    monkeypatch.setattr(resnet, "build", lambda *a, **k: pytest.fail("built a model for a bad weights value"))
+    with pytest.raises(ValueError, match=message):
+        ks.create_model("legacy_seresnet18", weights=weights)
+    monkeypatch.undo()
+    model = ks.create_model("legacy_seresnet18", input_shape=(32, 32, 3))
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match=message):
+        ks.weights.load(model, weights)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_weights_load_returns_the_resolved_source(tmp_path):
+    model = ks.create_model("seresnet18", input_shape=(32, 32, 3))
+    path = tmp_path / "model.weights.h5"
+    model.save_weights(path)
+    source = ks.weights.load(model, path)
+    assert isinstance(source, ks.weights.WeightsSource)
+    assert (source.kind, source.checkpoint, source.model) == ("file", "keras_weights", "seresnet18")
