@@ -1,6 +1,7 @@
 """The package's structure holds: no import cycles, weights/ never builds a model, one network per load."""
 
 import ast
+import math
 import os
 
 import numpy as np
@@ -127,3 +128,37 @@ def test_weights_load_returns_the_resolved_source(tmp_path):
     source = ks.weights.load(model, path)
     assert isinstance(source, ks.weights.WeightsSource)
     assert (source.kind, source.checkpoint, source.model) == ("file", "keras_weights", "seresnet18")
+
+
+def test_depthwise_kernels_convert_and_count_like_torch():
+    """A depthwise convolution (torch: groups == in_channels, weight (C*m, 1, k, k)) converts onto
+    Keras' DepthwiseConv2D (kernel (k, k, C, m)) with the same outputs, and its MACs are counted as
+    timm/fvcore count them (kernel elements x output positions)."""
+    import keras
+    import torch
+
+    from keras_senet.complexity import count_macs
+    from keras_senet.weights import load_timm_state_dict
+
+    channels, multiplier, size = 6, 2, 9
+    conv = torch.nn.Conv2d(channels, channels * multiplier, 3, padding=1, groups=channels, bias=True).eval()
+    image = keras.Input((size, size, channels))
+    model = keras.Model(image, keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=multiplier,
+                                                            name="dw")(image))
+    load_timm_state_dict(model, {k: v.detach().numpy() for k, v in
+                                 {"dw.weight": conv.weight, "dw.bias": conv.bias}.items()})
+    x = np.random.default_rng(0).normal(size=(2, size, size, channels)).astype("float32")
+    with torch.inference_mode():
+        expected = conv(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-5)
+    assert count_macs(model) == math.prod(conv.weight.shape) * size * size
+
+
+def test_grouped_convolution_macs_count_per_group():
+    import keras
+
+    from keras_senet.complexity import count_macs
+
+    image = keras.Input((8, 8, 16))
+    model = keras.Model(image, keras.layers.Conv2D(32, 3, padding="same", groups=4, use_bias=False)(image))
+    assert count_macs(model) == 8 * 8 * 32 * (16 // 4) * 3 * 3
