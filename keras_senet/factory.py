@@ -21,7 +21,7 @@ def _channels_axis():
     return -1 if keras.config.image_data_format() == "channels_last" else 0
 
 
-def _resolve_input_shape(input_shape, input_tensor, include_top, entry):
+def _resolve_input_shape(input_shape, input_tensor, include_top, entry, default_size):
     """keras.applications' input-shape rules, adapted to fully convolutional models.
 
     Unlike keras.applications' ResNet, any input size >= `entry.min_input_size` is allowed with the top
@@ -31,7 +31,7 @@ def _resolve_input_shape(input_shape, input_tensor, include_top, entry):
     if input_shape is None and input_tensor is not None and keras.backend.is_keras_tensor(input_tensor):
         input_shape = tuple(input_tensor.shape[1:])
     if input_shape is None:
-        size = entry.preprocessing.input_size if include_top else None
+        size = default_size if include_top else None
         input_shape = (size, size, 3) if channels_last else (3, size, size)
     try:
         input_shape = tuple(None if d is None else int(d) for d in input_shape)
@@ -65,8 +65,8 @@ def create_model(model=None, weights=None, *, include_top=True, input_tensor=Non
             an ``https://`` URL of one, or ``"hf://org/repo"``. See `keras_senet.weights`.
         include_top: include global average pooling and the ``classes``-way classifier.
         input_tensor: optional Keras tensor (output of `keras.Input`) to use as the image input.
-        input_shape: ``(height, width, channels)``; default ``(S, S, 3)`` with the top (S the model's
-            default size) and ``(None, None, 3)`` without.
+        input_shape: ``(height, width, channels)``; default ``(S, S, 3)`` with the top (S the input
+            size of the pretrained tag, else the model's default size) and ``(None, None, 3)`` without.
         pooling: without the top: ``None`` (4-D features), ``"avg"`` or ``"max"``.
         classes: number of classes of the classifier.
         classifier_activation: ``"softmax"`` (default), another activation, or ``None`` for logits.
@@ -112,7 +112,8 @@ def create_model(model=None, weights=None, *, include_top=True, input_tensor=Non
     if input_tensor is not None and not keras.backend.is_keras_tensor(input_tensor):
         raise ValueError(f"input_tensor must be a Keras tensor (from keras.Input or a layer), got "
                          f"{type(input_tensor).__name__}")
-    input_shape = _resolve_input_shape(input_shape, input_tensor, include_top, entry)
+    default_size = pretrained.input_size if pretrained is not None else entry.preprocessing.input_size
+    input_shape = _resolve_input_shape(input_shape, input_tensor, include_top, entry, default_size)
     if source is not None and input_shape[_channels_axis()] != 3:
         raise ValueError(f"input_shape={input_shape!r}: pretrained weights need 3 channels (RGB) "
                          "images; use weights=None for another channel count.")

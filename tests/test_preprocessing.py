@@ -88,3 +88,26 @@ def test_config_round_trips_through_json():
     assert PreprocessingConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     with pytest.raises(ValueError, match="unknown preprocessing field"):
         PreprocessingConfig.from_dict(dict(config.to_dict(), size=3))
+
+
+def test_readme_preprocessing_example_runs(checkpoint_server, monkeypatch):
+    """The README's "model knows its preprocessing" block, as written, against a loopback hub serving a
+    seresnet50 checkpoint (a timm model with random weights)."""
+    import os
+    import re
+
+    import safetensors.numpy
+
+    from timm_reference import timm_model_with_statistics
+
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "model.preprocessing" in b]
+    monkeypatch.setenv("HF_ENDPOINT", checkpoint_server.url)
+    state = timm_model_with_statistics("seresnet50").state_dict()
+    checkpoint_server.add("timm/seresnet50.a1_in1k/resolve/main/model.safetensors",
+                          safetensors.numpy.save({k: v.numpy() for k, v in state.items()}))
+    namespace = {"ks": ks, "uint8_image": smooth_images(1, 300, 260)[0]}  # the README imports ks above
+    exec(compile(block, "README.md", "exec"), namespace)
+    config = namespace["model"].preprocessing
+    assert (config.weights, config.input_size, config.crop_pct) == ("seresnet50.a1_in1k", 224, 0.95)
+    assert namespace["pixels"].shape == (224, 224, 3) and namespace["x"].shape == (224, 224, 3)
