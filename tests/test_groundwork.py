@@ -162,3 +162,44 @@ def test_grouped_convolution_macs_count_per_group():
     image = keras.Input((8, 8, 16))
     model = keras.Model(image, keras.layers.Conv2D(32, 3, padding="same", groups=4, use_bias=False)(image))
     assert count_macs(model) == 8 * 8 * 32 * (16 // 4) * 3 * 3
+
+
+@pytest.mark.parametrize("kind, torch_name", [
+    ("relu", "relu"), ("relu6", "relu6"), ("swish", "silu"), ("silu", "silu"), ("hard_swish", "hardswish"),
+    ("hard_sigmoid", "hardsigmoid"), ("sigmoid", "sigmoid"), ("gelu", "gelu"),
+])
+def test_shared_activations_are_torchs(kind, torch_name):
+    """The families' activations by timm's names compute what PyTorch's do (timm's hard_swish /
+    hard_sigmoid are relu6(x + 3) / 6 based, as Keras 3's hard_silu / hard_sigmoid)."""
+    import keras
+    import torch
+
+    from keras_senet.models._blocks import activation
+
+    x = np.linspace(-6, 6, 97, dtype="float32").reshape(1, 97, 1, 1)
+    image = keras.Input((97, 1, 1))
+    model = keras.Model(image, activation(image, kind, name="act"))
+    expected = getattr(torch.nn.functional, torch_name)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="activation 'mish' is not one of"):
+        activation(image, "mish", name="bad")
+
+
+def test_tf_same_padding_conv_pads_bottom_right_like_tensorflow():
+    """`conv2d(padding="same")` (timm's tf_ ports) differs from the PyTorch-symmetric default on a
+    stride-2 conv over an even input, and equals TensorFlow's own SAME convolution."""
+    import keras
+    import tensorflow as tf
+
+    from keras_senet.models._blocks import conv2d
+
+    image = keras.Input((8, 8, 2))
+    same = keras.Model(image, conv2d(image, 3, 3, stride=2, padding="same", name="same"))
+    torch_style = keras.Model(image, conv2d(image, 3, 3, stride=2, name="torch"))
+    kernel = np.random.default_rng(0).normal(size=(3, 3, 2, 3)).astype("float32")
+    same.get_layer("same").kernel.assign(kernel)
+    torch_style.get_layer("torch").kernel.assign(kernel)
+    x = np.random.default_rng(1).normal(size=(1, 8, 8, 2)).astype("float32")
+    expected = tf.nn.conv2d(x, kernel, strides=2, padding="SAME").numpy()
+    np.testing.assert_allclose(np.asarray(same(x)), expected, atol=1e-5)
+    assert np.abs(np.asarray(torch_style(x)) - expected).max() > 1e-3
