@@ -2,10 +2,8 @@
 
 import dataclasses
 
-import keras
-
 import keras_senet as ks
-from keras_senet.models.resnet import build_resnet
+from keras_senet.models import build_model
 
 # family -> registry entry whose layout it exports (depths cut to one block per stage for speed:
 # the conversion path of every block type, stem, shortcut and attention module is the same)
@@ -18,12 +16,12 @@ FAMILIES = {
     "senet154-layout": "legacy_senet154",
     "legacy": "legacy_seresnet50",
     "eca": "ecaresnet50d",
+    "plain": "resnet50",
 }
 
 
 def small_model(registry_name, size=32, classes=10, classifier_activation="softmax"):
     """`registry_name`'s architecture with one block per stage, on ``(size, size, 3)`` inputs."""
     spec = dataclasses.replace(ks.zoo.get_entry(registry_name).spec, depths=(1, 1, 1, 1))
-    image = keras.Input((size, size, 3), name="image")
-    return build_resnet(spec, image, classes=classes, classifier_activation=classifier_activation,
-                        name=registry_name)
+    return build_model(spec, (size, size, 3), classes=classes, classifier_activation=classifier_activation,
+                       name=registry_name)
