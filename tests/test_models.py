@@ -21,6 +21,7 @@ import pytest
 import safetensors.numpy
 
 import keras_senet as ks
+from images import normal_images
 from keras_senet.complexity import count_macs
 from timm_reference import timm_logits, timm_macs, timm_model, timm_model_with_statistics, timm_param_counts
 
@@ -86,8 +87,8 @@ def _count(weights):
     return sum(math.prod(w.shape) for w in weights)
 
 
-def _images(size=SIZE, batch=BATCH):
-    return np.random.default_rng(1).normal(size=(batch, size, size, 3)).astype("float32")
+def _images(size=SIZE):
+    return normal_images(BATCH, size, seed=1)
 
 
 @pytest.mark.generic
