@@ -43,22 +43,20 @@ def _private_keras_home(tmp_path, monkeypatch):
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
 
 
-# Architecture-generic checks (saving, a training step, pooling heads) run on every model below ~60M
-# parameters; on the largest tier (test_models.LARGE) they are deselected, not skipped: those models
-# share all their layer types with smaller ones, and the numeric claims (parameter and MAC counts,
-# timm parity) still run on every model. This keeps CI within its time budget.
-_GENERIC_ON_LARGE = ("test_keras_save_and_load_identical", "test_one_fit_step_learns",
-                     "test_without_top_each_pooling", "test_output_shape_and_name")
-
-
 def pytest_collection_modifyitems(config, items):
-    from test_models import LARGE
+    """The architecture-generic checks of the model sweep (marked ``generic``) run on
+    test_models.REPRESENTATIVE, one model per architectural feature; on every other registered model they
+    are deselected, not skipped (the pytest summary counts them as deselected). The numeric claims
+    (parameter and MAC counts, timm parity) are not marked and sweep every model."""
+    from test_models import REPRESENTATIVE
 
     keep, drop = [], []
     for item in items:
-        param = getattr(item, "callspec", None) and item.callspec.params.get("name")
-        generic = item.module.__name__ == "test_models" and item.originalname in _GENERIC_ON_LARGE
-        (drop if generic and param in LARGE else keep).append(item)
+        name = getattr(item, "callspec", None) and item.callspec.params.get("name")
+        generic = item.get_closest_marker("generic") is not None
+        if generic and name is None:
+            raise pytest.UsageError(f"{item.nodeid}: a generic test must be parametrised by model name")
+        (drop if generic and name not in REPRESENTATIVE else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -16,6 +16,7 @@ FAMILIES = {
     "senet154-layout": "legacy_senet154",
     "legacy": "legacy_seresnet50",
     "eca": "ecaresnet50d",
+    "plain": "resnet50",
 }
 
 

@@ -1,4 +1,4 @@
-"""Test images shared by the test modules."""
+"""Test images shared by the test modules: uint8 pictures and normalised float inputs."""
 
 import numpy as np
 
@@ -14,3 +14,8 @@ def smooth_images(count, height, width, seed=0):
         channels = [127.5 + 110 * np.sin(a[i] * xx + b[i] * yy + c[i]) for i in range(3)]
         images.append(np.stack(channels, -1))
     return np.round(np.stack(images)).astype("uint8")
+
+
+def normal_images(count, size, seed=0):
+    """float32 ``(count, size, size, 3)`` standard-normal "images": already-normalised model inputs."""
+    return np.random.default_rng(seed).standard_normal((count, size, size, 3)).astype("float32")

@@ -3,9 +3,6 @@ checks, preprocessing and label decoding, model_info, and the command line."""
 
 import inspect
 import json
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -15,7 +12,8 @@ import timm
 import keras_senet as ks
 from keras_senet import zoo
 from keras_senet.applications import APPLICATIONS
-from timm_reference import timm_macs
+from processes import run_cli, run_python
+from timm_reference import timm_macs, timm_param_counts
 
 SMALL = (64, 64, 3)
 
@@ -84,13 +82,13 @@ def test_application_builds_its_registry_entry(function_name):
 
 
 def test_application_defaults_like_keras():
-    model = ks.SEResNet50(weights=None)
-    assert model.input.shape == (None, 224, 224, 3)
-    assert model.output.shape == (None, 1000)
-    assert model.layers[-1].activation is keras.activations.softmax
-    features = ks.SEResNet50(weights=None, include_top=False)
-    assert features.input.shape == (None, None, None, 3)
-    assert features.output.shape == (None, None, None, 2048)
+    """Called with only weights=None, an application has keras.applications.ResNet50's input, output and
+    final activation, with the top and without."""
+    for kwargs in (dict(weights=None, include_top=False), dict(weights=None)):
+        model, reference = ks.SEResNet50(**kwargs), keras.applications.ResNet50(**kwargs)
+        assert model.input.shape == reference.input.shape
+        assert model.output.shape == reference.output.shape
+    assert model.layers[-1].activation is reference.layers[-1].activation  # softmax
 
 
 def test_input_shape_other_than_default_and_channels():
@@ -210,25 +208,21 @@ def test_decode_predictions_bad_input(scores, top, message):
 # --- model_info and CLI ---------------------------------------------------------------------------
 
 def test_model_info_figures():
+    """model_info's figures are timm's: parameters, BatchNorm statistics, MACs, default input and crop."""
     info = ks.model_info("seresnet50")
-    assert info["trainable_params"] == 28088024  # timm: sum(p.numel() for p in parameters())
-    assert info["non_trainable_params"] == 53120
+    assert (info["trainable_params"], info["non_trainable_params"]) == timm_param_counts("seresnet50")
     assert info["gmacs"] * 1e9 == pytest.approx(timm_macs("seresnet50", 224))
     assert info["gflops"] == pytest.approx(2 * info["gmacs"])
-    assert info["input_size"] == (224, 224, 3) and info["crop_pct"] == 0.95
-
-
-def _cli(*args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, "-m", "keras_senet.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+    cfg = timm.models.get_pretrained_cfg("seresnet50")
+    assert (info["input_size"][2], *info["input_size"][:2]) == tuple(cfg.input_size)
+    assert info["crop_pct"] == pytest.approx(cfg.crop_pct)
 
 
 def test_cli_list_and_info():
-    listed = _cli("list", "ecaresnet*")
+    listed = run_cli("list", "ecaresnet*")
     assert listed.returncode == 0
     assert listed.stdout.split() == ks.list_models("ecaresnet*")
-    info = _cli("info", "seresnet18", "--json", "--input-size", "64")
+    info = run_cli("info", "seresnet18", "--json", "--input-size", "64")
     assert info.returncode == 0, info.stderr
     data = json.loads(info.stdout)
     assert data["name"] == "seresnet18" and data["input_size"] == [64, 64, 3]
@@ -236,10 +230,10 @@ def test_cli_list_and_info():
 
 
 def test_cli_errors_are_clear():
-    result = _cli("info", "seresnet5")
+    result = run_cli("info", "seresnet5")
     assert result.returncode == 2
     assert "Unknown model 'seresnet5'" in result.stderr and "Traceback" not in result.stderr
-    assert _cli("list", "nothing*").returncode == 1
+    assert run_cli("list", "nothing*").returncode == 1
 
 
 def test_keras_file_loads_in_a_fresh_process(tmp_path):
@@ -250,7 +244,6 @@ def test_keras_file_loads_in_a_fresh_process(tmp_path):
     code = ("import keras, keras_senet, numpy as np\n"
             f"m = keras.saving.load_model({str(path)!r})\n"
             f"print(m.predict(np.ones((1, 64, 64, 3)), verbose=0).shape)\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    result = run_python(code)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("(1, 3)")

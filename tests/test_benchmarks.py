@@ -1,7 +1,5 @@
 """The benchmark runs (quick mode, no speed asserted) and the fast inference path is exact."""
 
-import os
-import subprocess
 import sys
 
 import keras
@@ -10,8 +8,9 @@ import pytest
 
 import keras_senet as ks
 from keras_senet.inference import compile_predict
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from processes import run
+from randomise import randomise_batchnorm
+from readme import ROOT, run_python_block
 
 
 @pytest.fixture(scope="module")
@@ -19,19 +18,9 @@ def small_model():
     return ks.create_model("seresnet18", weights=None, input_shape=(64, 64, 3), classes=10)
 
 
-def _perturb_batchnorm(model, seed=0):
-    """Non-trivial BatchNorm statistics, so folding them into the convolutions is really checked."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.uniform(-0.2, 0.2, beta.shape),
-                               rng.uniform(-0.5, 0.5, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
-
-
 @pytest.mark.parametrize("freeze", [True, False])
 def test_compile_predict_equals_model_call(small_model, freeze):
-    _perturb_batchnorm(small_model)
+    randomise_batchnorm(small_model)
     predict = compile_predict(small_model, freeze=freeze)
     for batch in (1, 3):  # one trace serves every batch size
         x = np.random.default_rng(batch).uniform(-2, 2, (batch, 64, 64, 3)).astype("float32")
@@ -54,7 +43,7 @@ def test_frozen_predict_is_a_snapshot(small_model):
     x = np.random.default_rng(0).uniform(-2, 2, (2, 64, 64, 3)).astype("float32")
     frozen, live = compile_predict(small_model), compile_predict(small_model, freeze=False)
     before = frozen(x)
-    _perturb_batchnorm(small_model, seed=1)
+    randomise_batchnorm(small_model, seed=1)
     np.testing.assert_array_equal(frozen(x), before)
     np.testing.assert_allclose(live(x), keras.ops.convert_to_numpy(small_model(x, training=False)),
                                rtol=1e-4, atol=1e-5)
@@ -81,8 +70,8 @@ def test_profile_workers_report_ops():
 def test_quick_benchmark_runs(tmp_path):
     """CI smoke of `python -m benchmarks.run --quick`: it runs every case and prints the ratios."""
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--profile", "never",
-                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = run([sys.executable, "-m", "benchmarks.run", "--quick", "--profile", "never", "--json", out], cwd=ROOT,
+               timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for row in ("1. throughput", "2. SE overhead b1", "3. latency b1", "4. GFLOP/s", "5. training"):
         assert row in proc.stdout
@@ -90,13 +79,8 @@ def test_quick_benchmark_runs(tmp_path):
 
 
 def test_readme_performance_example_runs(small_model):
-    import re
-
-    readme = open(os.path.join(ROOT, "README.md")).read()
-    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "compile_predict" in b]
     images = np.random.default_rng(0).uniform(-2, 2, (2, 64, 64, 3)).astype("float32")
-    namespace = {"ks": ks, "model": small_model, "images": images}
-    exec(compile(block, "README.md", "exec"), namespace)
+    namespace = run_python_block("compile_predict", {"ks": ks, "model": small_model, "images": images})
     np.testing.assert_allclose(namespace["probs"], keras.ops.convert_to_numpy(small_model(images, training=False)),
                                rtol=1e-4, atol=1e-5)
 

@@ -101,9 +101,23 @@ def test_training_augmentation_varies_between_epochs(tmp_path):
     first, second = _all(ds)[0], _all(ds)[0]
     assert first.shape == (1, 32, 32, 3)
     assert not np.allclose(first, second)
-    ds = load_dataset(tmp_path, None, model="seresnet18", image_size=32, batch_size=1, training=True,
-                      rand_augment=True)
-    assert tuple(ds.element_spec[0].shape) == (1, 32, 32, 3) and _all(ds)[0].shape == (1, 32, 32, 3)
+
+
+def test_rand_augment_changes_what_plain_training_keeps(tmp_path):
+    """A one-colour image keeps its colour through training's random crop, resize and flip, epoch after
+    epoch; with rand_augment=True, RandAugment's colour and geometric operations change it."""
+    colour = np.array(COLOURS["cat"])
+    os.makedirs(tmp_path / "a")
+    (tmp_path / "a" / "x.png").write_bytes(tf.io.encode_png(np.full((64, 64, 3), colour, np.uint8)).numpy())
+    kwargs = dict(model="seresnet18", image_size=32, batch_size=1, training=True, seed=1)
+    expected = (colour - MEAN) / STD
+    plain = load_dataset(tmp_path, None, **kwargs)
+    for _ in range(4):
+        np.testing.assert_allclose(_all(plain)[0].reshape(-1, 3), np.tile(expected, (32 * 32, 1)), atol=1e-3)
+    augmented = load_dataset(tmp_path, None, rand_augment=True, **kwargs)
+    epochs = [_all(augmented)[0] for _ in range(4)]
+    assert all(images.shape == (1, 32, 32, 3) for images in epochs)
+    assert any(np.abs(images.reshape(-1, 3) - expected).max() > 0.1 for images in epochs)
 
 
 def test_folder_split_slices_are_disjoint_and_complete(folder):

@@ -9,13 +9,12 @@ import tensorflow as tf
 
 import keras_senet as ks
 from export_models import FAMILIES, small_model
+from images import normal_images, smooth_images
 from keras_senet.export import ExportError, export, load_exported
+from randomise import randomise_weights
+from timm_reference import timm_eval_pixels
 
 SUFFIX = {"saved_model": "", "tflite": ".tflite", "onnx": ".onnx"}
-
-
-def _images(n=4, size=32, seed=0):
-    return np.random.default_rng(seed).standard_normal((n, size, size, 3)).astype("float32")
 
 
 def _entries(folder):
@@ -31,12 +30,13 @@ def test_every_family_exports_and_matches_keras(family, format, tmp_path):
     assert report.passed and report.rel_diff <= 1e-4 and report.top1_agreement == 1.0
     assert report.path == str(path) and os.path.exists(path) and _entries(tmp_path) == [path.name]
     # independent of the report: the file, loaded afresh in its runtime, on other inputs and batch 3
-    images = _images(3, seed=5)
+    images = normal_images(3, 32, seed=5)
     expected = keras.ops.convert_to_numpy(model(images, training=False))
     actual = load_exported(path)(images)
     np.testing.assert_allclose(actual, expected, atol=1e-5 * np.abs(expected).max() + 1e-7)
     if format == "tflite":
-        assert set(report.ops) >= {"CONV_2D", "MEAN" if family != "eca" else "CONV_2D", "LOGISTIC"}
+        gate = {"LOGISTIC"} if ks.zoo.get_entry(FAMILIES[family]).spec.attention else set()  # sigmoid
+        assert set(report.ops) >= {"CONV_2D", "MEAN" if family != "eca" else "CONV_2D"} | gate
         assert not [op for op in report.ops if op.startswith("Flex")]
 
 
@@ -53,7 +53,7 @@ def test_onnx_has_dynamic_batch_opset_and_passes_checker(tmp_path):
     assert isinstance(node.shape[0], str) and node.shape[1:] == [32, 32, 3]
     predict = load_exported(tmp_path / "m.onnx")
     for batch in (1, 5):
-        assert predict(_images(batch)).shape == (batch, 10)
+        assert predict(normal_images(batch, 32)).shape == (batch, 10)
 
 
 def test_onnx_float16_for_gpu(tmp_path):
@@ -76,7 +76,7 @@ def test_tflite_float16_and_fixed_batch(tmp_path):
     fp32 = export(model, tmp_path / "m32.tflite", "tflite")
     assert report.size_bytes < 0.6 * fp32.size_bytes
     predict = load_exported(tmp_path / "m.tflite")
-    assert predict(_images(5)).shape == (5, 10)  # batches of 2, the last padded
+    assert predict(normal_images(5, 32)).shape == (5, 10)  # batches of 2, the last padded
 
 
 def test_saved_model_signatures_and_dynamic_batch(tmp_path):
@@ -88,38 +88,20 @@ def test_saved_model_signatures_and_dynamic_batch(tmp_path):
     assert set(loaded.signatures) == {"serve", "serving_default"}
     spec = loaded.signatures["serving_default"].structured_input_signature[1]["image"]
     assert spec.shape.as_list() == [None, 32, 32, 3]
-    out = loaded.signatures["serving_default"](image=tf.constant(_images(7)))
+    out = loaded.signatures["serving_default"](image=tf.constant(normal_images(7, 32)))
     assert list(out) == ["output"] and out["output"].shape == (7, 10)
-
-
-def _smooth_images(n, height, width, seed=0):
-    """Natural-image-like uint8 pictures (smooth colour gradients), so resampling filters agree."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width] / max(height, width)
-    images = []
-    for _ in range(n):
-        a = rng.uniform(0.5, 3, (3, 2))
-        p = rng.uniform(0, 6, 3)
-        images.append(np.stack([127.5 + 120 * np.sin(a[c, 0] * 3 * x + a[c, 1] * 2 * y + p[c])
-                                for c in range(3)], -1))
-    return np.round(np.stack(images)).astype("uint8")
 
 
 def test_saved_model_preprocessing_signature_matches_timm_transform(tmp_path):
     """uint8 pixels of any size in, probabilities out: the same as timm's eval transform (PIL resize of
     the shorter side to size/crop_pct, centre crop, normalise) followed by the Keras model."""
-    import PIL.Image
-    import timm.data
-    import torch
-
     model = small_model("seresnet50", size=64, classifier_activation=None)
     report = export(model, tmp_path / "sm", "saved_model", include_preprocessing="seresnet50.a1_in1k")
     assert report.passed
     config = ks.weights.pretrained.get_pretrained("seresnet50", "a1_in1k")
-    transform = timm.data.create_transform(input_size=64, interpolation=config.interpolation,
-                                           crop_pct=config.crop_pct, mean=config.mean, std=config.std)
-    pixels = _smooth_images(3, 90, 120)
-    reference = torch.stack([transform(PIL.Image.fromarray(p)) for p in pixels]).permute(0, 2, 3, 1).numpy()
+    pixels = smooth_images(3, 90, 120)
+    reference = ((timm_eval_pixels(config, pixels, input_size=64) / 255.0 - np.array(config.mean))
+                 / np.array(config.std)).astype("float32")
     expected = keras.ops.convert_to_numpy(keras.ops.softmax(model(reference, training=False)))
     predict = load_exported(tmp_path / "sm", endpoint="serving_default")
     actual = predict(pixels)
@@ -144,11 +126,11 @@ def test_saved_model_preprocessing_signature_matches_timm_transform(tmp_path):
     (dict(format="tflite", opset=17), "opset applies to format='onnx' only"),
     (dict(format="onnx", batch_size=0), "batch_size must be None"),
     (dict(format="onnx", input_size=64), "input_size=64 but the model is built for 32x32"),
-    (dict(format="saved_model", include_preprocessing=True), "'mynet' is not a registered model"),
+    (dict(format="saved_model", include_preprocessing=True), "model 'mynet' carries no preprocessing config"),
 ])
 def test_bad_arguments_are_clear_errors(kwargs, message, tmp_path):
-    model = small_model("seresnet18")
-    model.name = "mynet"
+    built = small_model("seresnet18")
+    model = keras.Model(built.input, built.output, name="mynet")  # a plain model: no preprocessing config
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         export(model, tmp_path / "out", **kwargs)
     assert _entries(tmp_path) == []
@@ -207,18 +189,6 @@ def test_failed_verification_leaves_nothing(tmp_path):
     assert _entries(tmp_path) == []
 
 
-def _randomise(model, seed=0):
-    """Non-zero biases and BatchNorm statistics everywhere (a fresh model's are zeros and ones, which
-    converters may fold away), so every term of the graph reaches the export."""
-    rng = np.random.default_rng(seed)
-    for weight in model.weights:
-        shape = tuple(weight.shape)
-        if "variance" in weight.path:
-            weight.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
-        elif len(shape) == 1:
-            weight.assign(rng.normal(0, 0.1, shape).astype("float32"))
-
-
 @pytest.mark.parametrize("registry_name", ["seresnet50", "legacy_seresnet18"])
 def test_onnx_se_gates_are_1x1_convs_in_nchw(registry_name, tmp_path):
     """The SE gate is computed on (N, C, 1, 1) with 1x1 Convs and applied in NCHW, as in timm's own
@@ -228,7 +198,7 @@ def test_onnx_se_gates_are_1x1_convs_in_nchw(registry_name, tmp_path):
     import onnx
 
     model = small_model(registry_name, size=64)  # (at 32x32 the last stage is 1x1: tf2onnx lays it out otherwise)
-    _randomise(model)
+    randomise_weights(model)
     report = export(model, tmp_path / "m.onnx", "onnx")
     assert report.passed and report.rel_diff <= 1e-4
     ops = collections.Counter(n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node)

@@ -10,6 +10,7 @@ import pytest
 
 import keras_senet as ks
 from keras_senet.export import TARGETS, ExportError, ExportReport, export, load_exported
+from images import normal_images
 from keras_senet.models import build_model
 
 SIZE = 64
@@ -19,10 +20,6 @@ CASES = [(name, q) for name, target in TARGETS.items() for q in target.quantize]
 
 def _path(tmp_path, stem, format):
     return tmp_path / f"{stem}{TARGETS[format].suffix or ''}"
-
-
-def _images(n, seed=0):
-    return np.random.default_rng(seed).standard_normal((n, SIZE, SIZE, 3)).astype("float32")
 
 
 def _entries(folder):
@@ -54,7 +51,7 @@ def tapped():
 def _assert_matches_keras(model, path, quantize, tolerance):
     """The export, loaded afresh in its runtime, returns every output under its name, close to Keras
     (other inputs than verification's, batch 3)."""
-    images = _images(3, seed=5)
+    images = normal_images(3, SIZE, seed=5)
     expected = {k: keras.ops.convert_to_numpy(v) for k, v in model(images, training=False).items()}
     actual = load_exported(path)(images)
     assert isinstance(actual, dict) and sorted(actual) == sorted(expected)
@@ -70,7 +67,7 @@ def _assert_matches_keras(model, path, quantize, tolerance):
 @pytest.mark.parametrize("format, quantize", CASES)
 def test_feature_pyramid_exports_and_verifies_every_output(pyramid, format, quantize, tmp_path):
     path = _path(tmp_path, "pyramid", format)
-    data = _images(32) if quantize == "int8" else None
+    data = normal_images(32, SIZE) if quantize == "int8" else None
     report = export(pyramid, path, format, quantize=quantize, representative_data=data)
     assert report.passed and _entries(tmp_path) == [path.name]
     assert sorted(report.outputs) == ["P2", "P3"]
@@ -86,7 +83,7 @@ def test_feature_pyramid_exports_and_verifies_every_output(pyramid, format, quan
                                               ("tflite", "int8")])
 def test_tapped_seresnet_stages_export(tapped, format, quantize, tmp_path):
     path = _path(tmp_path, "backbone", format)
-    data = _images(32) if quantize == "int8" else None
+    data = normal_images(32, SIZE) if quantize == "int8" else None
     report = export(tapped, path, format, quantize=quantize, representative_data=data)
     assert report.passed and sorted(report.outputs) == ["P4", "P5"]
     assert report.outputs["P4"]["shape"][1:] == (4, 4, 256) and report.outputs["P5"]["shape"][1:] == (2, 2, 512)
@@ -105,7 +102,7 @@ def test_list_outputs_are_named_and_classifier_outputs_keep_top1(tmp_path):
     assert report.passed and sorted(report.outputs) == ["classes", "features"]
     assert report.outputs["classes"]["top1_agreement"] == 1.0 and report.outputs["features"]["top1_agreement"] is None
     assert report.top1_agreement == 1.0
-    outputs = load_exported(tmp_path / "m.onnx")(_images(2))
+    outputs = load_exported(tmp_path / "m.onnx")(normal_images(2, SIZE))
     assert outputs["classes"].shape == (2, 5) and outputs["features"].shape == (2, 16, 16, 4)
 
 
@@ -116,7 +113,7 @@ def test_single_output_predictors_still_return_an_array(tmp_path):
         path = _path(tmp_path, "single", format)
         report = export(model, path, format)
         assert report.passed and list(report.outputs) == ["output"] and report.top1_agreement is None
-        out = load_exported(path)(_images(2))
+        out = load_exported(path)(normal_images(2, SIZE))
         assert isinstance(out, np.ndarray) and out.shape == (2, 31, 31, 4)
 
 

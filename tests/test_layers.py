@@ -33,6 +33,8 @@ from keras_senet.layers import (
     make_divisible,
 )
 from keras_senet.layers.eca import eca_kernel_size
+from randomise import randomise_weights
+from timm_reference import timm_hook_macs
 
 ATOL = 1e-5
 CHANNELS = 64
@@ -83,32 +85,10 @@ def relative_path(variable):
     return variable.path.split("/", 1)[1]
 
 
-def randomize_weights(layer, seed=0):
-    """Give every weight a random, non-default value.
-
-    Default initializers leave biases at 0 and BN at identity, which would let
-    a wrongly wired bias or BN statistic go unnoticed. Kernels are scaled by
-    1/sqrt(fan_in) so that the gates stay away from saturation.
-    """
-    rng = np.random.default_rng(seed)
-    for variable in layer.weights:
-        shape = tuple(variable.shape)
-        name = relative_path(variable)
-        if name.endswith("moving_variance"):
-            value = rng.uniform(0.5, 2.0, shape)
-        elif name.endswith("gamma"):
-            value = rng.uniform(0.5, 1.5, shape)
-        elif name.endswith("kernel"):
-            value = rng.standard_normal(shape) / np.sqrt(np.prod(shape[:-1]))
-        else:
-            value = rng.normal(0.0, 0.5, shape)
-        variable.assign(value.astype(variable.dtype))
-
-
 def built_layer(name, input_shape=INPUT_SHAPE, seed=0, **kwargs):
     layer = get_attention(name, **kwargs)
     layer.build(input_shape)
-    randomize_weights(layer, seed)
+    randomise_weights(layer, seed)
     return layer
 
 
@@ -264,7 +244,7 @@ def test_keras_file_save_load(name, tmp_path):
     inputs = keras.Input(shape=INPUT_SHAPE[1:])
     layer = get_attention(name)
     model = keras.Model(inputs, layer(inputs))
-    randomize_weights(layer, seed=1)
+    randomise_weights(layer, seed=1)
     path = tmp_path / f"{name}.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
@@ -744,26 +724,6 @@ def test_cbam_matches_timm_train_mode():
 # ----------------------------------------------------------------------------
 # MACs (used by keras_senet.complexity.count_macs) vs hooks on timm's modules
 # ----------------------------------------------------------------------------
-
-
-def timm_hook_macs(module, input_shape_nhwc):
-    """Conv/Linear MACs of one forward pass: weight elements x output positions per sample."""
-    total = []
-
-    def hook(mod, inputs, output):
-        positions = output.numel() // output.shape[0] // mod.weight.shape[0]
-        total.append(mod.weight.numel() * positions)
-
-    handles = [m.register_forward_hook(hook) for m in module.modules()
-               if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear))]
-    batch, height, width, channels = input_shape_nhwc
-    try:
-        with torch.no_grad():
-            module.eval()(torch.zeros(batch, channels, height, width))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return sum(total)
 
 
 TIMM_MODULES = {

@@ -3,8 +3,16 @@
 Models are built once per module (a module-scoped fixture parametrised by name), so pytest groups the
 tests of one model together; under pytest-xdist the tests of a model stay on one worker
 (``--dist loadgroup``). The largest models carry the ``slow`` mark; CI runs them too.
+
+Two kinds of test: the numeric claims against timm (parameter and MAC counts, the same function through
+the download/convert path, layer names, entry config) sweep EVERY registered model; the architecture-
+generic checks (marked ``generic``: output shape, pooling heads, .keras round trip, a fit step) exercise
+layer types and builder options, not one model's numbers, so they run on REPRESENTATIVE only and are
+deselected (tests/conftest.py) on the others. `test_representatives_cover_every_feature` keeps
+REPRESENTATIVE covering every architectural feature the registry has.
 """
 
+import dataclasses
 import math
 
 import keras
@@ -13,6 +21,7 @@ import pytest
 import safetensors.numpy
 
 import keras_senet as ks
+from images import normal_images
 from keras_senet.complexity import count_macs
 from timm_reference import timm_logits, timm_macs, timm_model, timm_model_with_statistics, timm_param_counts
 
@@ -23,10 +32,13 @@ LARGE = {"legacy_senet154", "senet154", "seresnet200d", "seresnet269d", "ecaresn
          "ecaresnet269d", "seresnextaa201d_32x8d", "seresnext101_64x4d", "seresnext101_32x8d",
          "seresnext101d_32x8d", "seresnextaa101d_32x8d"}
 # One model per architectural feature (basic/bottleneck, ResNeXt, deep/tiered stem, avg-down,
-# anti-aliasing, legacy Caffe layout, SENet-154 layout, ECA): the sweep run on the other Keras backends.
+# anti-aliasing, legacy Caffe layout and its basic block, SENet-154 layout, ECA, no attention): the generic
+# checks run on these only, and the torch-backend pass sweeps them.
 REPRESENTATIVE = {"seresnet18", "legacy_seresnet18", "legacy_seresnet50", "seresnext26t_32x4d",
                   "seresnext26d_32x4d", "seresnetaa50d", "ecaresnet26t", "ecaresnetlight",
-                  "legacy_seresnext26_32x4d"}
+                  "legacy_seresnext26_32x4d", "resnet50", "legacy_senet154"}
+# Spec fields that size a model rather than choose its layers.
+SIZE_FIELDS = {"depths", "base_width", "stem_width"}
 NAMES = ks.list_models()
 
 
@@ -50,14 +62,36 @@ def model(name):
     return ks.create_model(name, input_shape=(None, None, 3), classifier_activation=None)
 
 
+def features(name):
+    """The architectural features of a registered model: its spec class and the value of every spec
+    field that chooses layers (grouped convolution as one feature, whatever the group count)."""
+    spec = ks.zoo.get_entry(name).spec
+    values = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.name not in SIZE_FIELDS}
+    if "cardinality" in values:
+        values["cardinality"] = "grouped" if values["cardinality"] > 1 else 1
+    return {type(spec).__name__} | {f"{key}={value!r}" for key, value in values.items()}
+
+
+def test_representatives_cover_every_feature():
+    """A model added with a new feature (a new family, block, stem, attention...) needs a representative
+    here, and a small model in tests/export_models.py, or its generic and export checks never run."""
+    from export_models import FAMILIES
+
+    every = set().union(*map(features, NAMES))
+    for chosen in (REPRESENTATIVE, set(FAMILIES.values())):
+        assert chosen <= set(NAMES)
+        assert every - set().union(*map(features, chosen)) == set()
+
+
 def _count(weights):
     return sum(math.prod(w.shape) for w in weights)
 
 
-def _images(size=SIZE, batch=BATCH):
-    return np.random.default_rng(1).normal(size=(batch, size, size, 3)).astype("float32")
+def _images(size=SIZE):
+    return normal_images(BATCH, size, seed=1)
 
 
+@pytest.mark.generic
 def test_output_shape_and_name(name, model):
     assert model.name == name
     out = keras.ops.convert_to_numpy(model(_images(), training=False))
@@ -119,6 +153,7 @@ def test_entry_config_is_timms(name, model):
         assert tuple(feature.shape) == (BATCH, SIZE // info.stride, SIZE // info.stride, info.channels), info
 
 
+@pytest.mark.generic
 def test_without_top_each_pooling(name):
     num_features = ks.zoo.get_entry(name).spec.num_features
     source = keras.Input((SIZE, SIZE, 3), name="pixels")
@@ -130,6 +165,7 @@ def test_without_top_each_pooling(name):
         assert keras.ops.convert_to_numpy(model(_images() * 255.0)).shape == shape
 
 
+@pytest.mark.generic
 def test_keras_save_and_load_identical(name, model, tmp_path):
     path = tmp_path / f"{name}.keras"
     model.save(path)
@@ -139,6 +175,7 @@ def test_keras_save_and_load_identical(name, model, tmp_path):
                                   keras.ops.convert_to_numpy(restored(images, training=False)))
 
 
+@pytest.mark.generic
 def test_one_fit_step_learns(name, model):
     # run_eagerly: tracing (and XLA-compiling) the training graph of the 100+ layer models costs a
     # minute of CI per model; graph mode with the default jit_compile is exercised by

@@ -9,9 +9,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
-import textwrap
 import time
 
 import keras
@@ -22,6 +19,7 @@ from keras_senet import cli
 from keras_senet.data import load_dataset
 from keras_senet.quickstart import write_digits
 from keras_senet.training import finetune
+from processes import quiet_env, run_cli, start_cli, start_python
 
 SMALL = dict(model="seresnet18", image_size=32, crop_pct=1.0, flip=False)
 
@@ -29,15 +27,6 @@ SMALL = dict(model="seresnet18", image_size=32, crop_pct=1.0, flip=False)
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
     return write_digits(tmp_path_factory.mktemp("digits") / "digits")
-
-
-def _env():
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
-
-
-def _run_python(code, **kwargs):
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=kwargs.pop("env", _env()),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
 
 
 class _Snapshots(keras.callbacks.Callback):
@@ -100,11 +89,11 @@ def test_mixed_precision_trains_and_reloads(digits, tmp_path):
 
 def test_killed_training_resumes_at_the_next_epoch(digits, tmp_path):
     workdir = tmp_path / "run"
-    command = [sys.executable, "-m", "keras_senet.cli", "train", "--data", str(digits), "--train-split",
+    command = ["train", "--data", str(digits), "--train-split",
                "train[:15%]", "--model", "seresnet18", "--weights", "none", "--image-size", "32", "--head-epochs",
                "2", "--epochs", "1", "--batch-size", "16", "--no-flip", "--workdir", str(workdir), "--keep-checkpoints",
                "2", "--verbose", "2", "--seed", "0"]
-    first = subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = start_cli(*command)
     log = workdir / "history.jsonl"
     deadline = time.time() + 240
     while not (log.exists() and log.read_text().strip()) and first.poll() is None and time.time() < deadline:
@@ -115,12 +104,11 @@ def test_killed_training_resumes_at_the_next_epoch(digits, tmp_path):
     assert [json.loads(line)["epoch"] for line in log.read_text().splitlines()] == [1], output[-3000:]
     assert not (workdir / "model.keras").exists()
 
-    changed = subprocess.run(command[:-2] + ["--seed", "1"] + ["--epochs", "3"], env=_env(), capture_output=True,
-                             text=True, timeout=300)
+    changed = run_cli(*command[:-2], "--seed", "1", "--epochs", "3")
     assert changed.returncode == 2 and "unfinished run with other settings {'epochs': (1, 3)}" in changed.stderr, \
         changed.stderr[-3000:]
 
-    second = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
+    second = run_cli(*command)
     output = second.stdout + second.stderr
     assert second.returncode == 0, output[-3000:]
     # phase 1 (2 epochs) resumes at its epoch 2, then phase 2 runs epoch 3
@@ -132,7 +120,7 @@ def test_killed_training_resumes_at_the_next_epoch(digits, tmp_path):
 
 
 def test_mirrored_strategy_over_two_logical_cpus(digits, tmp_path):
-    child = _run_python(f"""
+    child = start_python(f"""
         import json, tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
@@ -202,7 +190,7 @@ def test_multi_worker_strategy_two_processes_agree(digits, tmp_path):
     children = []
     for index in range(2):
         config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        children.append(_run_python(code, env=dict(_env(), TF_CONFIG=json.dumps(config))))
+        children.append(start_python(code, env=quiet_env(TF_CONFIG=json.dumps(config))))
     outputs = []
     for child in children:
         try:

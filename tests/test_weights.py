@@ -5,8 +5,6 @@ model through the URL path is in test_models.py::test_same_function_as_timm."""
 import hashlib
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -17,6 +15,8 @@ import torch
 import keras_senet as ks
 from keras_senet.weights import cache
 from keras_senet.weights.download import DownloadError, download
+from images import normal_images
+from processes import run_cli, start_python
 from timm_reference import timm_logits, timm_model_with_statistics
 
 SIZE = 64
@@ -49,7 +49,7 @@ def hub(checkpoint_server, monkeypatch):
 
 
 def _images(size=SIZE):
-    return np.random.default_rng(3).normal(size=(2, size, size, 3)).astype("float32")
+    return normal_images(2, size, seed=3)
 
 
 def _logits(model, images):
@@ -276,13 +276,11 @@ def test_two_processes_fetch_the_same_weights(checkpoint_server, seresnet18_chec
     script = ("import torch, keras_senet as ks, numpy as np\n"
               f"m = ks.create_model('seresnet18', weights='{url}', input_shape=({SIZE}, {SIZE}, 3))\n"
               "print('ok', float(np.asarray(m.get_layer('fc').kernel).sum()))\n")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=env) for _ in range(2)]
-    outputs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outputs):
-        assert p.returncode == 0, err[-2000:]
-    sums = [out.split()[-1] for out, _ in outputs]
+    procs = [start_python(script) for _ in range(2)]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    for p, out in zip(procs, outputs):
+        assert p.returncode == 0, out[-2000:]
+    sums = [[line for line in out.splitlines() if line.startswith("ok ")][-1] for out in outputs]
     assert sums[0] == sums[1]
     assert sum(f.endswith(cache.WEIGHTS_FILE) for f in _cache_files()) >= 1
     assert not any(part.startswith((".partial", ".download")) for f in _cache_files() for part in f.split(os.sep))
@@ -295,18 +293,16 @@ def test_convert_command(tmp_path, seresnet18_checkpoint):
     checkpoint = tmp_path / "model.safetensors"
     checkpoint.write_bytes(data)
     out = tmp_path / "seresnet18.weights.h5"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    cmd = [sys.executable, "-m", "keras_senet.cli", "convert", "--model", "seresnet18", str(checkpoint), str(out)]
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    cmd = ["convert", "--model", "seresnet18", checkpoint, out]
+    result = run_cli(*cmd)
     assert result.returncode == 0, result.stderr
     model = ks.create_model("seresnet18", weights=str(out), classifier_activation=None,
                             input_shape=(SIZE, SIZE, 3))
     expected = timm_logits(reference, _images())
     np.testing.assert_allclose(_logits(model, _images()), expected, atol=1e-4 * np.abs(expected).max())
-    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    again = run_cli(*cmd)
     assert again.returncode == 2 and "exists" in again.stderr
-    wrong = subprocess.run([*cmd[:5], "seresnet34", *cmd[6:-1], str(tmp_path / "x.weights.h5")],
-                           capture_output=True, text=True, env=env, timeout=300)
+    wrong = run_cli("convert", "--model", "seresnet34", checkpoint, tmp_path / "x.weights.h5")
     assert wrong.returncode == 2
     assert "no tensor in the checkpoint" in wrong.stderr and "Traceback" not in wrong.stderr
     assert not (tmp_path / "x.weights.h5").exists()

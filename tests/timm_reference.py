@@ -1,7 +1,6 @@
 """Independent reference figures computed from timm's PyTorch models (pretrained=False)."""
 
 import functools
-import math
 
 import timm
 import torch
@@ -21,25 +20,31 @@ def timm_param_counts(name):
     return params, stats
 
 
-def timm_macs(name, size):
-    """Multiply-accumulates of one forward pass on one size x size image: conv and linear layers."""
-    model = timm_model(name)
+def timm_hook_macs(module, input_shape_nhwc):
+    """Multiply-accumulates of one forward pass of a torch ``module`` on one sample of
+    ``input_shape_nhwc`` (batch, height, width, channels): weight elements x output positions of every
+    conv and linear layer, counted by forward hooks."""
     total = []
 
-    def hook(module, inputs, output):
-        per_position = math.prod(module.weight.shape)  # (out, in/groups, *kernel) or (out, in)
-        positions = output.numel() // output.shape[0] // module.weight.shape[0]
-        total.append(per_position * positions)
+    def hook(mod, inputs, output):
+        positions = output.numel() // output.shape[0] // mod.weight.shape[0]
+        total.append(mod.weight.numel() * positions)
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()
+    handles = [m.register_forward_hook(hook) for m in module.modules()
                if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear))]
+    batch, height, width, channels = input_shape_nhwc
     try:
         with torch.inference_mode():
-            model(torch.zeros(1, 3, size, size))
+            module.eval()(torch.zeros(batch, channels, height, width))
     finally:
         for handle in handles:
             handle.remove()
     return sum(total)
+
+
+def timm_macs(name, size):
+    """Multiply-accumulates of timm's model ``name`` on one size x size image."""
+    return timm_hook_macs(timm_model(name), (1, size, size, 3))
 
 
 def timm_model_with_statistics(name, seed=0):
@@ -70,14 +75,16 @@ def timm_logits(model, images_nhwc):
         return model(torch.from_numpy(images_nhwc.transpose(0, 3, 1, 2).copy())).numpy()
 
 
-def timm_eval_pixels(config, pixels):
+def timm_eval_pixels(config, pixels, input_size=None):
     """timm's own eval transform (PIL resize + centre crop, ``timm.data.create_transform``) of uint8
     RGB images (a list of ``(h, w, 3)`` arrays, any sizes), as float32 pixels in [0, 255], NHWC: the
-    independent reference for `keras_senet.preprocessing.eval_transform`."""
+    independent reference for `keras_senet.preprocessing.eval_transform`. ``config`` gives the
+    interpolation, crop_pct and (unless ``input_size`` is given) the input size."""
     import numpy as np
     import PIL.Image
     import timm.data
 
-    transform = timm.data.create_transform(input_size=config.input_size, interpolation=config.interpolation,
-                                           crop_pct=config.crop_pct, mean=(0.0, 0.0, 0.0), std=(1 / 255,) * 3)
+    transform = timm.data.create_transform(input_size=input_size or config.input_size,
+                                           interpolation=config.interpolation, crop_pct=config.crop_pct,
+                                           mean=(0.0, 0.0, 0.0), std=(1 / 255,) * 3)
     return np.stack([transform(PIL.Image.fromarray(p)).permute(1, 2, 0).numpy() for p in pixels])
