@@ -39,7 +39,7 @@ def _all(ds):
 
 
 def test_folder_skips_and_counts_corrupt_image(folder):
-    ds = load_dataset(folder, "train", model="seresnet18", image_size=32, batch_size=4, seed=0)
+    ds = load_dataset(folder, "train", model="seresnet18", input_size=32, batch_size=4, seed=0)
     assert ds.class_names == ["cat", "dog"] and ds.num_classes == 2
     assert ds.num_examples == 12
     assert [os.path.basename(p) for p in ds.skipped_files] == ["broken.jpg"]
@@ -52,18 +52,18 @@ def test_folder_skips_and_counts_corrupt_image(folder):
 
 def test_folder_strict_raises_before_training(folder):
     with pytest.raises(ValueError, match=r"1 of 13 images .* cannot be decoded: .*broken\.jpg"):
-        load_dataset(folder, "train", model="seresnet18", image_size=32, strict=True)
+        load_dataset(folder, "train", model="seresnet18", input_size=32, strict=True)
 
 
 def test_folder_unverified_skips_corrupt_image_while_reading(folder):
-    ds = load_dataset(folder, "train", model="seresnet18", image_size=32, batch_size=1, verify=False,
+    ds = load_dataset(folder, "train", model="seresnet18", input_size=32, batch_size=1, verify=False,
                       training=False)
     images, labels = _all(ds)
     assert len(labels) == 12 and ds.skipped_files == []
 
 
 def test_eval_preprocessing_normalises_with_model_statistics(folder):
-    ds = load_dataset(folder, "test", model="seresnet18", image_size=32, batch_size=4)
+    ds = load_dataset(folder, "test", model="seresnet18", input_size=32, batch_size=4)
     assert int(ds.cardinality()) == 2  # evaluation keeps the partial batch
     images, labels = _all(ds)
     assert images.shape == (6, 32, 32, 3) and labels.tolist() == [0, 0, 0, 1, 1, 1]  # no shuffling
@@ -82,12 +82,12 @@ def test_eval_resizes_shorter_side_then_centre_crops(tmp_path):
     image[10:90, 4:76] = 255
     os.makedirs(tmp_path / "a")
     (tmp_path / "a" / "x.png").write_bytes(tf.io.encode_png(image).numpy())
-    ds = load_dataset(tmp_path, None, model="seresnet18", image_size=32, crop_pct=0.8, interpolation="bilinear",
+    ds = load_dataset(tmp_path, None, model="seresnet18", input_size=32, crop_pct=0.8, interpolation="bilinear",
                       batch_size=1, training=False)
     (out,), _ = _all(ds)
     pixels = out * STD + MEAN
     np.testing.assert_allclose(pixels, 255, atol=0.5)
-    ds = load_dataset(tmp_path, None, model="seresnet18", image_size=32, crop_pct=1.0, batch_size=1,
+    ds = load_dataset(tmp_path, None, model="seresnet18", input_size=32, crop_pct=1.0, batch_size=1,
                       training=False)
     (out,), _ = _all(ds)
     assert (out * STD + MEAN).min() < 50  # without the crop margin the black ring shows
@@ -97,7 +97,7 @@ def test_training_augmentation_varies_between_epochs(tmp_path):
     rng = np.random.default_rng(0)
     os.makedirs(tmp_path / "a")
     (tmp_path / "a" / "x.png").write_bytes(tf.io.encode_png(rng.integers(0, 256, (64, 64, 3), np.uint8)).numpy())
-    ds = load_dataset(tmp_path, None, model="seresnet18", image_size=32, batch_size=1, training=True, seed=1)
+    ds = load_dataset(tmp_path, None, model="seresnet18", input_size=32, batch_size=1, training=True, seed=1)
     first, second = _all(ds)[0], _all(ds)[0]
     assert first.shape == (1, 32, 32, 3)
     assert not np.allclose(first, second)
@@ -109,7 +109,7 @@ def test_rand_augment_changes_what_plain_training_keeps(tmp_path):
     colour = np.array(COLOURS["cat"])
     os.makedirs(tmp_path / "a")
     (tmp_path / "a" / "x.png").write_bytes(tf.io.encode_png(np.full((64, 64, 3), colour, np.uint8)).numpy())
-    kwargs = dict(model="seresnet18", image_size=32, batch_size=1, training=True, seed=1)
+    kwargs = dict(model="seresnet18", input_size=32, batch_size=1, training=True, seed=1)
     expected = (colour - MEAN) / STD
     plain = load_dataset(tmp_path, None, **kwargs)
     for _ in range(4):
@@ -121,7 +121,7 @@ def test_rand_augment_changes_what_plain_training_keeps(tmp_path):
 
 
 def test_folder_split_slices_are_disjoint_and_complete(folder):
-    kwargs = dict(model="seresnet18", image_size=32, batch_size=1, training=False)
+    kwargs = dict(model="seresnet18", input_size=32, batch_size=1, training=False)
     head = load_dataset(folder, "train[:50%]", **kwargs)
     tail = load_dataset(folder, "train[50%:]", **kwargs)
     everything = load_dataset(folder, "train", **kwargs)
@@ -133,18 +133,18 @@ def test_folder_split_slices_are_disjoint_and_complete(folder):
 
 def test_preprocessing_config_from_tag_and_model():
     config = preprocessing_config("seresnet50.a3_in1k")
-    assert config.image_size == 160 and config.crop_pct == 0.95 and config.interpolation == "bicubic"
+    assert config.input_size == 160 and config.crop_pct == 0.95 and config.interpolation == "bicubic"
     assert preprocessing_config("legacy_seresnet50").interpolation == "bilinear"
     import keras_senet as ks
 
     model = ks.create_model("seresnet18", input_shape=(48, 48, 3), classes=3)
     config = preprocessing_config(model)
-    assert config.image_size == 48 and config.mean == (0.485, 0.456, 0.406)
+    assert config.input_size == 48 and config.mean == (0.485, 0.456, 0.406)
 
 
 def test_tfds_source_with_mocked_examples():
     with tfds.testing.mock_data(num_examples=10):
-        ds = load_dataset("tfds:mnist", "train", model="seresnet18", image_size=32, batch_size=4, seed=0)
+        ds = load_dataset("tfds:mnist", "train", model="seresnet18", input_size=32, batch_size=4, seed=0)
         assert ds.num_classes == 10 and ds.class_names[:2] == ["0", "1"] and ds.num_examples == 10
         images, labels = _all(ds)
     assert images.shape == (8, 32, 32, 3)  # grey MNIST -> 3 channels, partial batch dropped
@@ -174,6 +174,6 @@ def test_bad_arguments_raise(folder):
     with pytest.raises(ValueError, match="batch_size"):
         load_dataset(folder, "train", batch_size=0)
     with pytest.raises(ValueError, match="fewer than one batch"):
-        load_dataset(folder, "train", model="seresnet18", image_size=32, batch_size=64)
+        load_dataset(folder, "train", model="seresnet18", input_size=32, batch_size=64)
     with pytest.raises(ValueError, match="Unknown model"):
         load_dataset(folder, "train", model="seresnet_nope")

@@ -40,6 +40,6 @@ def test_quickstart_learns_digits_and_scores_every_export(tmp_path, capsys):
     assert cli.main(["evaluate", str(run / "model.keras"), "--data", str(tmp_path / "digits"), "--split", "test"]) == 0
     assert f"top-1 {result['accuracy'] * 100:.2f}%" in capsys.readouterr().out
 
-    train = load_dataset(tmp_path / "digits", "train[:5%]", model="seresnet18", image_size=32, batch_size=16)
+    train = load_dataset(tmp_path / "digits", "train[:5%]", model="seresnet18", input_size=32, batch_size=16)
     with pytest.raises(ValueError, match="holds a finished run"):
         finetune("seresnet18", train, None, weights=None, workdir=run, head_epochs=0, epochs=1)

@@ -21,7 +21,7 @@ from keras_senet.quickstart import write_digits
 from keras_senet.training import finetune
 from processes import quiet_env, run_cli, start_cli, start_python
 
-SMALL = dict(model="seresnet18", image_size=32, crop_pct=1.0, flip=False)
+SMALL = dict(model="seresnet18", input_size=32, crop_pct=1.0, flip=False)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def test_mirrored_strategy_over_two_logical_cpus(digits, tmp_path):
         from keras_senet.data import load_dataset
         from keras_senet.training import finetune, make_strategy
         strategy = make_strategy("mirrored")
-        train = load_dataset({str(digits)!r}, "train[:5%]", model="seresnet18", image_size=32, flip=False,
+        train = load_dataset({str(digits)!r}, "train[:5%]", model="seresnet18", input_size=32, flip=False,
                              batch_size=8 * strategy.num_replicas_in_sync, seed=0)
         result = finetune("seresnet18", train, None, weights=None, workdir={str(tmp_path)!r}, head_epochs=0,
                           epochs=1, strategy=strategy, keep_checkpoints=0, tensorboard=False, verbose=0)
@@ -166,7 +166,7 @@ def test_multi_worker_strategy_two_processes_agree(digits, tmp_path):
         from keras_senet.training import finetune, make_strategy
         strategy = make_strategy("multi_worker")  # first: TensorFlow configures collectives once
         from keras_senet.data import load_dataset
-        train = load_dataset({str(digits)!r}, "train[:5%]", model="seresnet18", image_size=32, flip=False,
+        train = load_dataset({str(digits)!r}, "train[:5%]", model="seresnet18", input_size=32, flip=False,
                              batch_size=8 * strategy.num_replicas_in_sync, seed=0)
         original = tf_trainer.reduce_per_replica
 
