@@ -218,22 +218,26 @@ def test_model_info_figures():
     assert info["crop_pct"] == pytest.approx(cfg.crop_pct)
 
 
-def test_cli_list_and_info():
-    listed = run_cli("list", "ecaresnet*")
-    assert listed.returncode == 0
-    assert listed.stdout.split() == ks.list_models("ecaresnet*")
-    info = run_cli("info", "seresnet18", "--json", "--input-size", "64")
-    assert info.returncode == 0, info.stderr
-    data = json.loads(info.stdout)
+def test_cli_list_and_info(capsys):
+    """In this process (the console script's `main`): the list, the facts, and clear errors."""
+    from keras_senet import cli
+
+    assert cli.main(["list", "ecaresnet*"]) == 0
+    assert capsys.readouterr().out.split() == ks.list_models("ecaresnet*")
+    assert cli.main(["info", "seresnet18", "--json", "--input-size", "64"]) == 0
+    data = json.loads(capsys.readouterr().out)
     assert data["name"] == "seresnet18" and data["input_size"] == [64, 64, 3]
     assert data["gmacs"] * 1e9 == pytest.approx(timm_macs("seresnet18", 64))
+    assert cli.main(["info", "seresnet5"]) == 2
+    assert "Unknown model 'seresnet5'" in capsys.readouterr().err
+    assert cli.main(["list", "nothing*"]) == 1
 
 
-def test_cli_errors_are_clear():
+def test_cli_errors_are_clear_in_a_fresh_process():
+    """The `keras-senet` command as a user starts it: exit status 2 and one line, no traceback."""
     result = run_cli("info", "seresnet5")
     assert result.returncode == 2
     assert "Unknown model 'seresnet5'" in result.stderr and "Traceback" not in result.stderr
-    assert run_cli("list", "nothing*").returncode == 1
 
 
 def test_keras_file_loads_in_a_fresh_process(tmp_path):
