@@ -154,7 +154,8 @@ def finetune(model=None, train_data=None, val_data=None, num_classes=None, *, we
         tensorboard: write TensorBoard logs to ``workdir/logs``: True (needs the ``tensorboard`` package;
             ``pip install 'keras-senet[train]'``), False, or ``"auto"`` (default: when it is installed).
         overwrite: start afresh in a `workdir` that holds a finished run (else ValueError).
-        verbose: `model.fit` verbosity (progress bars).
+        verbose: `model.fit` verbosity: ``"auto"`` (default) is progress bars on a terminal and one line
+            per epoch otherwise (logs, CI), 0, 1 or 2.
 
     Returns:
         `FinetuneResult`.
@@ -224,7 +225,7 @@ def finetune(model=None, train_data=None, val_data=None, num_classes=None, *, we
             with _compat.multi_worker_fit(model, strategy) if multi_worker else contextlib.nullcontext():
                 model.fit(train, validation_data=val, epochs=initial + phase_epochs, initial_epoch=initial,
                           steps_per_epoch=steps_per_epoch, validation_steps=validation_steps, shuffle=False,
-                          callbacks=phase_callbacks, verbose=verbose)
+                          callbacks=phase_callbacks, verbose=_fit_verbosity(verbose))
 
     set_trainable(model, 2, unfreeze="all")
     history = _read_history(log_path)
@@ -235,6 +236,15 @@ def finetune(model=None, train_data=None, val_data=None, num_classes=None, *, we
     _atomic_save(model, model_path)
     shutil.rmtree(os.path.join(statedir, "backup"), ignore_errors=True)  # the run is complete
     return FinetuneResult(model, history, model_path, history_path)
+
+
+def _fit_verbosity(verbose):
+    """Keras' "auto" draws progress bars into log files too (one line of bars per epoch)."""
+    import sys
+
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return verbose
 
 
 def _with_training_preprocessing(model, data_config):
