@@ -36,7 +36,8 @@ def test_quickstart_main_job_learns_digits_and_scores_every_export(tmp_path, cap
 
     run = tmp_path / "run"  # the quickstart's training is a plain finetune run
     history = json.load(open(run / "history.json"))
-    assert history["epoch"] == list(range(1, 13)) and history["val_accuracy"][-1] * 100 == pytest.approx(accuracy, abs=0.006)  # printed to 0.01%
+    assert history["epoch"] == list(range(1, 13))
+    assert history["val_accuracy"][-1] * 100 == pytest.approx(accuracy, abs=0.006)  # printed to 0.01%
     assert history["loss"][-1] < history["loss"][0]
     assert sorted(os.listdir(run / "checkpoints")) == [f"epoch0{i}.weights.h5" for i in (10, 11, 12)]
     assert os.listdir(run / "logs")  # TensorBoard event files
