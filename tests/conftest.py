@@ -59,4 +59,19 @@ def pytest_collection_modifyitems(config, items):
         (drop if generic and name not in REPRESENTATIVE else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    items[:] = sorted(keep, key=_start_order)
+
+
+# Longest first: under `pytest -n 2` a long test started last leaves the other worker idle at the end
+# (setup.cfg turns xdist's reordering by group size off, so this order is the one the workers get).
+_LONG_MODULES = ("test_quickstart", "test_training")
+
+
+def _start_order(item):
+    from test_models import LARGE
+
+    module = item.module.__name__
+    name = getattr(item, "callspec", None) and item.callspec.params.get("name")
+    if module in _LONG_MODULES:
+        return _LONG_MODULES.index(module)
+    return len(_LONG_MODULES) + (0 if module == "test_models" and name in LARGE else 1)

@@ -25,7 +25,9 @@ from images import normal_images
 from keras_senet.complexity import count_macs
 from timm_reference import timm_logits, timm_macs, timm_model, timm_model_with_statistics, timm_param_counts
 
-SIZE = 64  # small input: every model downsamples by 32, giving a 2x2 final feature map
+# The swept model's input side: small, and odd, so every padding and ceil-mode pooling rule is exercised
+# (a 65 x 65 image ends in a 3 x 3 map, a 64 x 64 one in 2 x 2).
+SIZE = 65
 BATCH = 2
 # Models over ~60M parameters: a slower tier that CI still runs.
 LARGE = {"legacy_senet154", "senet154", "seresnet200d", "seresnet269d", "ecaresnet200d",
@@ -57,8 +59,8 @@ def name(request):
 
 @pytest.fixture(scope="module")
 def model(name):
-    """The model with timm's defaults (1000 classes, logits) on any input size; built once per model."""
-    return ks.create_model(name, input_shape=(None, None, 3), classifier_activation=None)
+    """The model with timm's defaults (1000 classes, logits) at SIZE x SIZE; built once per model."""
+    return ks.create_model(name, input_shape=(SIZE, SIZE, 3), classifier_activation=None)
 
 
 def features(name):
@@ -105,10 +107,9 @@ def test_parameter_counts_equal_timm(name, model):
     assert _count(model.non_trainable_weights) == stats
 
 
-def test_macs_equal_timm(name):
+def test_macs_equal_timm(name, model):
     """MACs counted from our graph == conv/linear MACs of timm's forward pass, same input size."""
-    keras_model = ks.create_model(name, input_shape=(SIZE, SIZE, 3))
-    assert count_macs(keras_model) == timm_macs(name, SIZE)
+    assert count_macs(model) == timm_macs(name, SIZE)
 
 
 def test_same_function_as_timm(name, model, checkpoint_server, tmp_path):
@@ -125,7 +126,7 @@ def test_same_function_as_timm(name, model, checkpoint_server, tmp_path):
         source = tmp_path / "model.safetensors"
         source.write_bytes(data)
     ks.weights.load(model, source)
-    images = _images(SIZE + 1)
+    images = _images()
     expected = timm_logits(reference, images)
     out = keras.ops.convert_to_numpy(model(images, training=False))
     assert np.abs(out - expected).max() <= 1e-4 * np.abs(expected).max()
@@ -144,7 +145,8 @@ def test_layer_names_cover_timm_modules(name, model):
 
 def test_entry_config_is_timms(name, model):
     """The entry's classifier / first conv names and feature_info (channels, stride) are timm's, and each
-    feature layer of our model has that many channels at that stride."""
+    feature layer of our model has the shape of timm's feature module's output on the same input."""
+    import torch
     reference = timm_model(name)
     entry = ks.zoo.get_entry(name)
     assert entry.classifier == reference.pretrained_cfg["classifier"].replace(".", "_")
@@ -152,21 +154,36 @@ def test_entry_config_is_timms(name, model):
     model.get_layer(entry.classifier), model.get_layer(entry.first_conv)
     expected = [(info["num_chs"], info["reduction"]) for info in reference.feature_info]
     assert [(info.channels, info.stride) for info in entry.feature_info] == expected
-    probe = keras.Model(model.input, [model.get_layer(info.layer).output for info in entry.feature_info])
-    for info, feature in zip(entry.feature_info, probe(_images(), training=False)):
-        assert tuple(feature.shape) == (BATCH, SIZE // info.stride, SIZE // info.stride, info.channels), info
+    shapes = {}
+
+    def record(key):
+        def hook(module, inputs, output):  # returns None: the output is left as it is
+            shapes.setdefault(key, tuple(output.shape))
+        return hook
+
+    modules = dict(reference.named_modules())
+    hooks = [modules[info["module"]].register_forward_hook(record(info["module"])) for info in reference.feature_info]
+    try:
+        with torch.inference_mode():
+            reference(torch.zeros(1, 3, SIZE, SIZE))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for info, upstream in zip(entry.feature_info, reference.feature_info):
+        _, channels, height, width = shapes[upstream["module"]]
+        assert tuple(model.get_layer(info.layer).output.shape) == (None, height, width, channels), info
 
 
 @pytest.mark.generic
 def test_without_top_each_pooling(name):
     num_features = ks.zoo.get_entry(name).spec.num_features
-    source = keras.Input((SIZE, SIZE, 3), name="pixels")
+    source = keras.Input((64, 64, 3), name="pixels")
     scaled = keras.layers.Rescaling(1 / 255.0)(source)
-    for pooling, shape in ((None, (BATCH, SIZE // 32, SIZE // 32, num_features)),
+    for pooling, shape in ((None, (BATCH, 2, 2, num_features)),
                            ("avg", (BATCH, num_features)), ("max", (BATCH, num_features))):
         model = ks.create_model(name, include_top=False, pooling=pooling, input_tensor=scaled)
         assert model.inputs[0] is source  # input_tensor: the model starts at its source input
-        assert keras.ops.convert_to_numpy(model(_images() * 255.0)).shape == shape
+        assert keras.ops.convert_to_numpy(model(_images(64) * 255.0)).shape == shape
 
 
 @pytest.mark.generic
