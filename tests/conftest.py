@@ -47,16 +47,21 @@ def pytest_collection_modifyitems(config, items):
     """The architecture-generic checks of the model sweep (marked ``generic``) run on
     test_models.REPRESENTATIVE, one model per architectural feature; on every other registered model they
     are deselected, not skipped (the pytest summary counts them as deselected). The numeric claims
-    (parameter and MAC counts, timm parity) are not marked and sweep every model."""
+    (parameter and MAC counts, timm parity) are not marked ``generic`` and sweep every model; those that
+    only read the graph (marked ``graph``) are deselected on backends other than TensorFlow."""
     from test_models import REPRESENTATIVE
 
     keep, drop = [], []
+    other_backend = keras.backend.backend() != "tensorflow"
     for item in items:
         name = getattr(item, "callspec", None) and item.callspec.params.get("name")
         generic = item.get_closest_marker("generic") is not None
         if generic and name is None:
             raise pytest.UsageError(f"{item.nodeid}: a generic test must be parametrised by model name")
-        (drop if generic and name not in REPRESENTATIVE else keep).append(item)
+        # graph checks read the Keras graph (counts, names, shapes), the same on every backend: they
+        # run on the TensorFlow pass; the other backends' passes check what does differ (numerics).
+        graph = item.get_closest_marker("graph") is not None
+        (drop if generic and name not in REPRESENTATIVE or graph and other_backend else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
     items[:] = sorted(keep, key=_start_order)

@@ -23,7 +23,7 @@ import safetensors.numpy
 import keras_senet as ks
 from images import normal_images
 from keras_senet.complexity import count_macs
-from timm_reference import timm_logits, timm_macs, timm_model, timm_model_with_statistics, timm_param_counts
+from timm_reference import timm_logits, timm_macs, timm_model, timm_param_counts
 
 # The swept model's input side: small, and odd, so every padding and ceil-mode pooling rule is exercised
 # (a 65 x 65 image ends in a 3 x 3 map, a 64 x 64 one in 2 x 2).
@@ -100,6 +100,7 @@ def test_output_shape_and_name(name, model):
     assert np.all(np.isfinite(out))
 
 
+@pytest.mark.graph
 def test_parameter_counts_equal_timm(name, model):
     """Trainable parameters == timm's parameters(); non-trainable == BatchNorm running statistics."""
     params, stats = timm_param_counts(name)
@@ -107,6 +108,7 @@ def test_parameter_counts_equal_timm(name, model):
     assert _count(model.non_trainable_weights) == stats
 
 
+@pytest.mark.graph
 def test_macs_equal_timm(name, model):
     """MACs counted from our graph == conv/linear MACs of timm's forward pass, same input size."""
     assert count_macs(model) == timm_macs(name, SIZE)
@@ -118,7 +120,7 @@ def test_same_function_as_timm(name, model, checkpoint_server, tmp_path):
     download + cache path too (the same code for every architecture) --: the logits equal timm's (max
     abs diff <= 1e-4 x max |logit|, same top-1) on an odd-sized input, which exercises every padding and
     ceil-mode pooling rule."""
-    reference = timm_model_with_statistics(name)
+    reference = timm_model(name)
     data = safetensors.numpy.save({k: v.numpy() for k, v in reference.state_dict().items()})
     if name in REPRESENTATIVE:
         source = checkpoint_server.add(f"parity/{name}/model.safetensors", data)
@@ -133,6 +135,7 @@ def test_same_function_as_timm(name, model, checkpoint_server, tmp_path):
     np.testing.assert_array_equal(out.argmax(-1), expected.argmax(-1))
 
 
+@pytest.mark.graph
 def test_layer_names_cover_timm_modules(name, model):
     """Every timm module holding weights has a Keras layer of the same path ('.' -> '_')."""
     keras_names = {layer.name for layer in model.layers}
@@ -143,6 +146,7 @@ def test_layer_names_cover_timm_modules(name, model):
         assert module_name.replace(".", "_") in keras_names, module_name
 
 
+@pytest.mark.graph
 def test_entry_config_is_timms(name, model):
     """The entry's classifier / first conv names and feature_info (channels, stride) are timm's, and each
     feature layer of our model has the shape of timm's feature module's output on the same input."""

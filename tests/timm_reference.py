@@ -8,8 +8,10 @@ import torch
 
 @functools.lru_cache(maxsize=1)
 def timm_model(name):
-    """The timm model of the same registry name, in eval mode."""
-    return timm.create_model(name, pretrained=False).eval()
+    """The timm model of the same registry name, in eval mode, with non-trivial BatchNorm statistics
+    (`timm_model_with_statistics`, seed 0). Cached: the sweep's tests of one model share one build.
+    Callers must not change it."""
+    return timm_model_with_statistics(name)
 
 
 def timm_param_counts(name):
