@@ -6,6 +6,13 @@ on this platform, importing torch after TensorFlow has initialised segfaults the
 
 import os
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `pytest -n 2` on 2 cores: one compute thread per worker process (TensorFlow, oneDNN/OpenMP, torch)
+    # instead of each worker's default of one per core; measured ~10% faster, no oversubscription.
+    # Read by TensorFlow and torch at start-up, so set before they are imported.
+    for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(variable, "1")
+
 import torch  # noqa: F401  (import order: see the module docstring)
 import timm  # noqa: F401
 
