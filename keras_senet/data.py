@@ -19,7 +19,8 @@ import os
 import re
 
 from keras_senet._deprecation import reject_unknown, renamed
-from keras_senet.preprocessing import INTERPOLATIONS, PreprocessingConfig, eval_transform, preprocessing_of
+from keras_senet.preprocessing import INTERPOLATIONS  # noqa: F401  (keras_senet.data.INTERPOLATIONS, as in 0.1)
+from keras_senet.preprocessing import PreprocessingConfig, eval_transform, preprocessing_of
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 TFDS_PREFIX = "tfds:"

@@ -106,8 +106,6 @@ def _read_history(path):
 
 def _atomic_save(model, path):
     """Save an uncompiled copy (no optimizer state: a third of the size) to `path`, atomically."""
-    import keras
-
     copy = type(model).from_config(model.get_config())  # a ZooModel keeps its preprocessing config
     copy.set_weights(model.get_weights())
     tmp = f"{path}.tmp-{os.getpid()}.keras"
