@@ -151,7 +151,7 @@ def load_model(model, *, weights="imagenet", input_size=None):
     """A `keras.Model` to run: `model` itself, a ``.keras`` file (``safe_mode=True``; it has its own
     weights) or a registry name (``"seresnet50"``, ``"seresnet50.a1_in1k"``) built with `weights`
     (default ``"imagenet"``: a name stands for the pretrained model, in the API and the CLI alike) at
-    ``input_size`` x ``input_size`` (default: the model's default size).
+    ``input_size`` x ``input_size`` (default: the tag's input size, else the model's default size).
     """
     import os
 
@@ -164,6 +164,7 @@ def load_model(model, *, weights="imagenet", input_size=None):
         import keras_senet  # noqa: F401  (registers ZooModel and the attention layers)
 
         return keras.saving.load_model(path, safe_mode=True)
-    size = input_size or zoo.get_entry(path.partition(".")[0]).default_size
-    shape = (size, size, 3) if _channels_axis() == -1 else (3, size, size)
+    # Without input_size, create_model picks the size (the tag's input size, else the model's default).
+    shape = None if input_size is None else (input_size, input_size, 3) if _channels_axis() == -1 else (
+        3, input_size, input_size)
     return create_model(path, weights=weights, input_shape=shape)

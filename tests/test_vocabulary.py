@@ -52,7 +52,9 @@ def test_registry_names_mean_pretrained_weights_in_evaluate_and_export(monkeypat
     for load in (evaluation.load_model, from_source.load_model):
         with pytest.raises(ks.weights.OfflineError, match=r"legacy_seresnet18\.in1k"):
             load("legacy_seresnet18")
-    assert from_source.load_model("legacy_seresnet18", weights=None).preprocessing.weights is None
+    random = from_source.load_model("legacy_seresnet18", weights=None)
+    assert random.preprocessing.weights is None and random.input_shape == (None, 224, 224, 3)
+    assert from_source.load_model("legacy_seresnet18", weights=None, input_size=40).input_shape == (None, 40, 40, 3)
 
 
 def test_cli_input_size_and_its_old_spelling():
