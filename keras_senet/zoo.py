@@ -13,6 +13,7 @@ import dataclasses
 import fnmatch
 from typing import Optional
 
+from keras_senet.models import mobile_spec as _m
 from keras_senet.models.spec import ResNetSpec
 
 
@@ -151,6 +152,79 @@ _ENTRIES = [
     # Baselines without attention, from the same builder (for overhead benchmarks and ablations).
     _entry("resnet50", "bottleneck", _R50, _HE),
     _entry("resnext50_32x4d", "bottleneck", _R50, _XIE, **_X32x4),
+]
+
+_TAN = "Tan & Le, EfficientNet: Rethinking Model Scaling for CNNs, ICML 2019"
+_EDGE = "Gupta & Tan, EfficientNet-EdgeTPU: Creating Accelerator-Optimized Neural Networks with AutoML, 2019"
+_LITE = "Liu, Higher accuracy on vision models with EfficientNet-Lite, TensorFlow blog 2020"
+_MNAS = "Tan et al., MnasNet: Platform-Aware Neural Architecture Search for Mobile, CVPR 2019"
+_MIX = "Tan & Le, MixConv: Mixed Depthwise Convolutional Kernels, BMVC 2019"
+_TINY = "Han et al., Model Rubik's Cube: Twisting Resolution, Depth and Width for TinyNets, NeurIPS 2020"
+_MNV3 = "Howard et al., Searching for MobileNetV3, ICCV 2019"
+_FBV3 = "Dai et al., FBNetV3: Joint Architecture-Recipe Search using Predictor Pretraining, CVPR 2021"
+_LCNET = "Cui et al., PP-LCNet: A Lightweight CPU Convolutional Neural Network, 2021"
+_HCNAS = "Nayman et al., HardCoReNAS: Hard-Constrained Differentiable Neural Architecture Search, ICML 2021"
+
+
+def _mobile(name, spec, paper):
+    return ModelEntry(name=name, spec=spec, paper=paper)
+
+
+_EFFICIENTNET_SCALING = {  # name suffix: (width, depth) multipliers (Tan & Le, Table/compound scaling)
+    "b0": (1.0, 1.0), "b1": (1.0, 1.1), "b2": (1.1, 1.2), "b3": (1.2, 1.4), "b4": (1.4, 1.8),
+    "b5": (1.6, 2.2), "b6": (1.8, 2.6), "b7": (2.0, 3.1), "b8": (2.2, 3.6),
+}
+_EDGE_SCALING = {"es": (1.0, 1.0), "em": (1.0, 1.1), "el": (1.2, 1.4)}
+_LITE_SCALING = {"lite0": (1.0, 1.0), "lite1": (1.0, 1.1), "lite2": (1.1, 1.2), "lite3": (1.2, 1.4),
+                 "lite4": (1.4, 1.8)}
+_TINYNET_SCALING = {"a": (1.0, 1.2), "b": (0.75, 1.1), "c": (0.54, 0.85), "d": (0.54, 0.695), "e": (0.51, 0.6)}
+
+_ENTRIES += [
+    # EfficientNet (timm efficientnet.py); tf_ variants are the ports of Google's TensorFlow checkpoints.
+    *[_mobile(f"efficientnet_{v}", _m.efficientnet_spec(*_EFFICIENTNET_SCALING[v]), _TAN)
+      for v in ("b0", "b1", "b2", "b3", "b4", "b5")],
+    *[_mobile(f"tf_efficientnet_{v}", _m.efficientnet_spec(*scale, **_m.TF_PORT), _TAN)
+      for v, scale in _EFFICIENTNET_SCALING.items()],
+    *[_mobile(f"efficientnet_{v}", _m.efficientnet_edge_spec(*scale), _EDGE) for v, scale in _EDGE_SCALING.items()],
+    *[_mobile(f"tf_efficientnet_{v}", _m.efficientnet_edge_spec(*scale, **_m.TF_PORT), _EDGE)
+      for v, scale in _EDGE_SCALING.items()],
+    _mobile("efficientnet_lite0", _m.efficientnet_lite_spec(), _LITE),
+    *[_mobile(f"tf_efficientnet_{v}", _m.efficientnet_lite_spec(*scale, **_m.TF_PORT), _LITE)
+      for v, scale in _LITE_SCALING.items()],
+    # MnasNet (timm efficientnet.py): mnasnet_* is B1 (no SE), semnasnet_* is A1 (with SE).
+    _mobile("mnasnet_100", _m.mnasnet_spec(_m.MNASNET_B1_ARCH), _MNAS),
+    _mobile("mnasnet_small", _m.mnasnet_spec(_m.MNASNET_SMALL_ARCH, stem_size=8), _MNAS),
+    _mobile("semnasnet_075", _m.mnasnet_spec(_m.MNASNET_A1_ARCH, 0.75), _MNAS),
+    _mobile("semnasnet_100", _m.mnasnet_spec(_m.MNASNET_A1_ARCH), _MNAS),
+    # MixNet (timm efficientnet.py).
+    _mobile("mixnet_s", _m.mixnet_spec(_m.MIXNET_S_ARCH), _MIX),
+    _mobile("mixnet_m", _m.mixnet_spec(_m.MIXNET_M_ARCH), _MIX),
+    _mobile("mixnet_l", _m.mixnet_spec(_m.MIXNET_M_ARCH, 1.3), _MIX),
+    _mobile("mixnet_xl", _m.mixnet_spec(_m.MIXNET_M_ARCH, 1.6, 1.2), _MIX),
+    _mobile("tf_mixnet_s", _m.mixnet_spec(_m.MIXNET_S_ARCH, **_m.TF_PORT), _MIX),
+    _mobile("tf_mixnet_m", _m.mixnet_spec(_m.MIXNET_M_ARCH, **_m.TF_PORT), _MIX),
+    _mobile("tf_mixnet_l", _m.mixnet_spec(_m.MIXNET_M_ARCH, 1.3, **_m.TF_PORT), _MIX),
+    # TinyNet (timm efficientnet.py).
+    *[_mobile(f"tinynet_{v}", _m.tinynet_spec(*scale), _TINY) for v, scale in _TINYNET_SCALING.items()],
+    # MobileNetV3 (timm mobilenetv3.py); "minimal" variants have no SE and no hard-swish.
+    _mobile("mobilenetv3_large_100", _m.mobilenetv3_spec(_m.MOBILENETV3_LARGE_ARCH), _MNV3),
+    _mobile("mobilenetv3_large_150d", _m.mobilenetv3_spec(_m.MOBILENETV3_LARGE_ARCH, 1.5, 1.2), _MNV3),
+    _mobile("mobilenetv3_small_050", _m.mobilenetv3_spec(_m.MOBILENETV3_SMALL_ARCH, 0.5), _MNV3),
+    _mobile("mobilenetv3_small_075", _m.mobilenetv3_spec(_m.MOBILENETV3_SMALL_ARCH, 0.75), _MNV3),
+    _mobile("mobilenetv3_small_100", _m.mobilenetv3_spec(_m.MOBILENETV3_SMALL_ARCH), _MNV3),
+    _mobile("mobilenetv3_rw", _m.mobilenetv3_rw_spec(bn_epsilon=1e-3), _MNV3),
+    _mobile("tf_mobilenetv3_large_075", _m.mobilenetv3_spec(_m.MOBILENETV3_LARGE_ARCH, 0.75, **_m.TF_PORT), _MNV3),
+    _mobile("tf_mobilenetv3_large_100", _m.mobilenetv3_spec(_m.MOBILENETV3_LARGE_ARCH, **_m.TF_PORT), _MNV3),
+    _mobile("tf_mobilenetv3_large_minimal_100",
+            _m.mobilenetv3_spec(_m.MOBILENETV3_LARGE_MINIMAL_ARCH, activation="relu", **_m.TF_PORT), _MNV3),
+    _mobile("tf_mobilenetv3_small_075", _m.mobilenetv3_spec(_m.MOBILENETV3_SMALL_ARCH, 0.75, **_m.TF_PORT), _MNV3),
+    _mobile("tf_mobilenetv3_small_100", _m.mobilenetv3_spec(_m.MOBILENETV3_SMALL_ARCH, **_m.TF_PORT), _MNV3),
+    _mobile("tf_mobilenetv3_small_minimal_100",
+            _m.mobilenetv3_spec(_m.MOBILENETV3_SMALL_MINIMAL_ARCH, activation="relu", **_m.TF_PORT), _MNV3),
+    # FBNetV3, LCNet, HardCoReNAS (timm mobilenetv3.py / hardcorenas.py).
+    *[_mobile(f"fbnetv3_{v}", _m.fbnetv3_spec(v), _FBV3) for v in ("b", "d", "g")],
+    *[_mobile(f"lcnet_{v}", _m.lcnet_spec(int(v) / 100), _LCNET) for v in ("050", "075", "100")],
+    *[_mobile(f"hardcorenas_{v}", _m.hardcorenas_spec(v), _HCNAS) for v in "abcdef"],
 ]
 
 _REGISTRY = {entry.name: entry for entry in _ENTRIES}

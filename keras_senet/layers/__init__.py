@@ -2,6 +2,7 @@
 
 from keras_senet.layers._common import make_divisible
 from keras_senet.layers.cbam import CBAM
+from keras_senet.layers.channel_split import SplitChannels
 from keras_senet.layers.eca import EfficientChannelAttention
 from keras_senet.layers.factory import ATTENTION_LAYERS, get_attention, list_attention
 from keras_senet.layers.scse import SpatialChannelSqueezeExcite
@@ -13,6 +14,7 @@ __all__ = [
     "EffectiveSqueezeExcite",
     "EfficientChannelAttention",
     "SpatialChannelSqueezeExcite",
+    "SplitChannels",
     "SqueezeExcite",
     "get_attention",
     "list_attention",

@@ -10,6 +10,8 @@ import math
 import keras
 from keras import ops
 
+from keras_senet._channels import make_divisible  # noqa: F401  (re-exported: layers use _common.make_divisible)
+
 DATA_FORMATS = ("channels_last", "channels_first")
 
 # Gates evaluated in the SENet paper's ablation (Table 13 of arXiv:1709.01507).
@@ -23,26 +25,6 @@ GATES = {
 
 # "avgmax" is timm's `add_maxpool=True`: 0.5 * mean + 0.5 * max.
 SQUEEZE_MODES = ("avg", "max", "avgmax")
-
-
-def make_divisible(v, divisor=8, min_value=None, round_limit=0.9):
-    """Round `v` to a multiple of `divisor` (same arithmetic as timm.layers.make_divisible).
-
-    Args:
-        v: value to round (e.g. `channels * rd_ratio`).
-        divisor: the result is a multiple of this. Default 8.
-        min_value: lower bound of the result; None (default) means `divisor`.
-        round_limit: if rounding down lost more than `1 - round_limit` of `v`,
-            add one `divisor`. Default 0.9; the attention layers use 0.0.
-
-    Returns:
-        int, a multiple of `divisor`, at least `min_value`.
-    """
-    min_value = min_value or divisor
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    if new_v < round_limit * v:
-        new_v += divisor
-    return new_v
 
 
 def _format_choices(allowed):

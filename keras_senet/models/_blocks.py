@@ -51,6 +51,20 @@ def conv2d(x, filters, kernel_size, stride=1, groups=1, use_bias=False, padding=
                          use_bias=use_bias, name=name)(x)
 
 
+def depthwise_conv2d(x, kernel_size, stride=1, padding="pytorch", name=None):
+    """Depthwise convolution (one filter per channel, no bias) with `conv2d`'s padding rules; a
+    ``DepthwiseConv2D`` rather than a grouped ``Conv2D``, which TFLite and the CPU kernels run natively."""
+    pad = kernel_size // 2
+    if padding == "same":
+        mode = "same"
+    elif stride > 1 and pad > 0:
+        x = layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
+        mode = "valid"
+    else:
+        mode = "same" if pad > 0 else "valid"
+    return layers.DepthwiseConv2D(kernel_size, strides=stride, padding=mode, use_bias=False, name=name)(x)
+
+
 # timm activation name -> Keras activation (Keras 3's hard_sigmoid/hard_silu are timm's: relu6(x+3)/6).
 ACTIVATIONS = {
     "relu": "relu",

@@ -25,6 +25,9 @@ _PARAMETERS = {
     keras.layers.BatchNormalization: {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean",
                                       "running_var": "moving_variance"},
 }
+# timm submodule names that differ from our layers' sublayer names: EfficientNet/MobileNetV3's
+# SqueezeExcite names its 1x1 convs conv_reduce/conv_expand where SEModule (and our SqueezeExcite) has fc1/fc2.
+_SUBLAYER_ALIASES = {"conv_reduce": "fc1", "conv_expand": "fc2"}
 # Upstream tensors with no Keras counterpart by design.
 _IGNORED_PARAMETERS = ("num_batches_tracked",)
 
@@ -49,7 +52,7 @@ def _resolve(model_layers, key):
         if layer is None:
             continue
         for attribute in module[cut:]:  # walk into the attention layer's sublayers
-            layer = getattr(layer, attribute, None)
+            layer = getattr(layer, _SUBLAYER_ALIASES.get(attribute, attribute), None)
             if not isinstance(layer, keras.layers.Layer):
                 return None
         table = _parameter_table(layer)
