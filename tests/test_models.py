@@ -23,6 +23,7 @@ import safetensors.numpy
 import keras_senet as ks
 from images import normal_images
 from keras_senet.complexity import count_macs
+from keras_senet.models.mobile_spec import decode
 from timm_reference import timm_logits, timm_macs, timm_model, timm_param_counts
 
 # The swept model's input side: small, and odd, so every padding and ceil-mode pooling rule is exercised
@@ -36,10 +37,16 @@ LARGE = {"legacy_senet154", "senet154", "seresnet200d", "seresnet269d", "ecaresn
 # One model per architectural feature (basic/bottleneck, ResNeXt, deep/tiered stem, avg-down,
 # anti-aliasing, legacy Caffe layout and its basic block, SENet-154 layout, ECA, no attention): the generic
 # checks run on these only, and the torch-backend pass sweeps them.
+# Inverted-residual family: EfficientNet head + swish, mixed kernels + TF padding, MobileNetV3 head + SE rules,
+# dsa blocks, edge residuals, ReLU6 without SE, a head conv without bias.
 REPRESENTATIVE = {"seresnet18", "legacy_seresnet18", "legacy_seresnet50", "seresnext26t_32x4d",
-                  "seresnetaa50d", "ecaresnet26t", "resnet50", "legacy_senet154"}
-# Spec fields that size a model rather than choose its layers.
-SIZE_FIELDS = {"depths", "base_width", "stem_width"}
+                  "seresnetaa50d", "ecaresnet26t", "resnet50", "legacy_senet154",
+                  "efficientnet_b0", "tf_mixnet_s", "mobilenetv3_large_100", "lcnet_050", "efficientnet_es",
+                  "efficientnet_lite0", "fbnetv3_b"}
+# Spec fields that size a model rather than choose its layers (a MobileSpec's `arch` is replaced by the
+# kinds of layer its decoded blocks use, see `features`).
+SIZE_FIELDS = {"depths", "base_width", "stem_width", "arch", "channel_multiplier", "channel_divisor", "round_limit",
+               "depth_multiplier", "depth_trunc", "fix_first_last", "stem_size", "fix_stem", "num_features"}
 NAMES = ks.list_models()
 
 
@@ -70,7 +77,14 @@ def features(name):
     values = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.name not in SIZE_FIELDS}
     if "cardinality" in values:
         values["cardinality"] = "grouped" if values["cardinality"] > 1 else 1
-    return {type(spec).__name__} | {f"{key}={value!r}" for key, value in values.items()}
+    found = {type(spec).__name__} | {f"{key}={value!r}" for key, value in values.items()}
+    if hasattr(spec, "arch"):  # inverted-residual family: block types, mixed kernels, skips, SE, activations
+        for block in (b for stage in decode(spec) for b in stage):
+            found |= {f"block={block.kind}", f"activation={block.activation}", f"skip={block.has_skip}",
+                      f"se={bool(block.se_channels)}"}
+            found |= {f"mixed_{part}" for part, k in (("dw", block.kernel_size), ("exp", block.exp_kernel_size),
+                                                       ("pw", block.pw_kernel_size)) if len(k) > 1}
+    return found
 
 
 def test_representatives_cover_every_feature():

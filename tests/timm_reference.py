@@ -65,7 +65,8 @@ def timm_model_with_statistics(name, seed=0):
         # BatchNorm; otherwise activations grow ~exponentially with depth and float32 round-off,
         # not the architecture, dominates the comparison of the 100+ layer models.
         for module in model.modules():
-            if hasattr(module, "downsample"):
+            # ResNet blocks have `downsample`; EfficientNet/MobileNetV3 blocks say `has_skip`.
+            if hasattr(module, "downsample") or getattr(module, "has_skip", False):
                 norms = [m for m in module.children() if isinstance(m, torch.nn.BatchNorm2d)]
                 norms[-1].weight.mul_(0.1)
     return model
