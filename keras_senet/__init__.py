@@ -25,14 +25,6 @@ from keras_senet import models  # noqa: E402  (registers ZooModel for .keras loa
 
 # public name -> module that defines it
 _EXPORTS = {
-    "SEResNet18": "keras_senet.applications",
-    "SEResNet34": "keras_senet.applications",
-    "SEResNet50": "keras_senet.applications",
-    "SEResNet101": "keras_senet.applications",
-    "SEResNet152": "keras_senet.applications",
-    "SEResNeXt50": "keras_senet.applications",
-    "SEResNeXt101": "keras_senet.applications",
-    "SENet154": "keras_senet.applications",
     "compile_predict": "keras_senet.inference",
     "create_model": "keras_senet.factory",
     "decode_predictions": "keras_senet.imagenet",
@@ -40,6 +32,13 @@ _EXPORTS = {
     "model_info": "keras_senet.info",
     "list_models": "keras_senet.zoo",
 }
+# keras.applications-style constructors, one per keras_senet.applications.APPLICATIONS entry (listed here so
+# that the module is imported on first use; tests/test_api.py checks the two lists agree).
+_EXPORTS.update(dict.fromkeys("""
+    SEResNet18 SEResNet34 SEResNet50 SEResNet101 SEResNet152 SEResNeXt50 SEResNeXt101 SENet154
+    SEMobileNetV3Large SEMobileNetV3Small SEEfficientNetB0 SEEfficientNetB1 SEEfficientNetB2 SEEfficientNetB3
+    SEEfficientNetB4 SEEfficientNetB5 SEEfficientNetB6 SEEfficientNetB7 SELCNet050 SELCNet075 SELCNet100
+    SEMixNetS SEMixNetM SEMixNetL SEMixNetXL""".split(), "keras_senet.applications"))
 _SUBMODULES = ("weights", "zoo", "applications", "factory", "imagenet", "info", "complexity", "inference",
                "preprocessing", "data", "export", "training")
 

@@ -17,6 +17,25 @@ APPLICATIONS = {
     "SEResNeXt50": "seresnext50_32x4d",
     "SEResNeXt101": "seresnext101_32x4d",
     "SENet154": "legacy_senet154",
+    # Inverted-residual SE networks. The "SE" prefix keeps them apart from keras.applications'
+    # MobileNetV3Large / EfficientNetB0 ..., whose weights are other checkpoints: these load timm's.
+    "SEMobileNetV3Large": "mobilenetv3_large_100",
+    "SEMobileNetV3Small": "mobilenetv3_small_100",
+    "SEEfficientNetB0": "tf_efficientnet_b0",
+    "SEEfficientNetB1": "tf_efficientnet_b1",
+    "SEEfficientNetB2": "tf_efficientnet_b2",
+    "SEEfficientNetB3": "tf_efficientnet_b3",
+    "SEEfficientNetB4": "tf_efficientnet_b4",
+    "SEEfficientNetB5": "tf_efficientnet_b5",
+    "SEEfficientNetB6": "tf_efficientnet_b6",
+    "SEEfficientNetB7": "tf_efficientnet_b7",
+    "SELCNet050": "lcnet_050",
+    "SELCNet075": "lcnet_075",
+    "SELCNet100": "lcnet_100",
+    "SEMixNetS": "mixnet_s",
+    "SEMixNetM": "mixnet_m",
+    "SEMixNetL": "mixnet_l",
+    "SEMixNetXL": "mixnet_xl",
 }
 
 
@@ -27,8 +46,8 @@ _DOC = """Instantiate {function}: the ``{entry}`` registry entry ({description})
         weights: ``"imagenet"`` (default), ``None`` (random initialisation) or a path to a
             ``.weights.h5`` file.
         input_tensor: optional Keras tensor (output of ``keras.Input``) to use as image input.
-        input_shape: ``(height, width, 3)``; height and width at least 32. Default
-            ``(224, 224, 3)`` with the top, ``(None, None, 3)`` without.
+        input_shape: ``(height, width, 3)``; height and width at least 32. Default: the square
+            input size of the entry's default checkpoint with the top, ``(None, None, 3)`` without.
         pooling: with ``include_top=False``: ``None`` (4-D feature map), ``"avg"`` or ``"max"``
             (2-D ``(batch, channels)`` output).
         classes: number of classes (must be 1000 with ImageNet weights and the top). Default 1000.
@@ -103,6 +122,108 @@ def SEResNeXt101(include_top=True, weights="imagenet", input_tensor=None, input_
 def SENet154(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
              classes=1000, classifier_activation="softmax", name=None):
     return _build("SENet154", **locals())
+
+
+@_application("MobileNetV3-Large 1.0, timm's training (SE with hard-sigmoid gates)")
+def SEMobileNetV3Large(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                       classes=1000, classifier_activation="softmax", name=None):
+    return _build("SEMobileNetV3Large", **locals())
+
+
+@_application("MobileNetV3-Small 1.0, timm's training")
+def SEMobileNetV3Small(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                       classes=1000, classifier_activation="softmax", name=None):
+    return _build("SEMobileNetV3Small", **locals())
+
+
+@_application("EfficientNet-B0, Google's checkpoints ported by timm (TF padding)")
+def SEEfficientNetB0(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                     classes=1000, classifier_activation="softmax", name=None):
+    return _build("SEEfficientNetB0", **locals())
+
+
+@_application("EfficientNet-B1, Google's checkpoints ported by timm (TF padding)")
+def SEEfficientNetB1(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                     classes=1000, classifier_activation="softmax", name=None):
+    return _build("SEEfficientNetB1", **locals())
+
+
+@_application("EfficientNet-B2, Google's checkpoints ported by timm (TF padding)")
+def SEEfficientNetB2(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                     classes=1000, classifier_activation="softmax", name=None):
+    return _build("SEEfficientNetB2", **locals())
+
+
+@_application("EfficientNet-B3, Google's checkpoints ported by timm (TF padding)")
+def SEEfficientNetB3(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                     classes=1000, classifier_activation="softmax", name=None):
+    return _build("SEEfficientNetB3", **locals())
+
+
+@_application("EfficientNet-B4, Google's checkpoints ported by timm (TF padding)")
+def SEEfficientNetB4(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                     classes=1000, classifier_activation="softmax", name=None):
+    return _build("SEEfficientNetB4", **locals())
+
+
+@_application("EfficientNet-B5, Google's checkpoints ported by timm (TF padding)")
+def SEEfficientNetB5(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                     classes=1000, classifier_activation="softmax", name=None):
+    return _build("SEEfficientNetB5", **locals())
+
+
+@_application("EfficientNet-B6, Google's checkpoints ported by timm (TF padding)")
+def SEEfficientNetB6(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                     classes=1000, classifier_activation="softmax", name=None):
+    return _build("SEEfficientNetB6", **locals())
+
+
+@_application("EfficientNet-B7, Google's checkpoints ported by timm (TF padding)")
+def SEEfficientNetB7(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                     classes=1000, classifier_activation="softmax", name=None):
+    return _build("SEEfficientNetB7", **locals())
+
+
+@_application("PP-LCNet 0.5x")
+def SELCNet050(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+               classes=1000, classifier_activation="softmax", name=None):
+    return _build("SELCNet050", **locals())
+
+
+@_application("PP-LCNet 0.75x")
+def SELCNet075(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+               classes=1000, classifier_activation="softmax", name=None):
+    return _build("SELCNet075", **locals())
+
+
+@_application("PP-LCNet 1.0x")
+def SELCNet100(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+               classes=1000, classifier_activation="softmax", name=None):
+    return _build("SELCNet100", **locals())
+
+
+@_application("MixNet-S, mixed depthwise kernels")
+def SEMixNetS(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+              classes=1000, classifier_activation="softmax", name=None):
+    return _build("SEMixNetS", **locals())
+
+
+@_application("MixNet-M, mixed depthwise kernels")
+def SEMixNetM(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+              classes=1000, classifier_activation="softmax", name=None):
+    return _build("SEMixNetM", **locals())
+
+
+@_application("MixNet-L, mixed depthwise kernels")
+def SEMixNetL(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+              classes=1000, classifier_activation="softmax", name=None):
+    return _build("SEMixNetL", **locals())
+
+
+@_application("MixNet-XL, mixed depthwise kernels")
+def SEMixNetXL(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+               classes=1000, classifier_activation="softmax", name=None):
+    return _build("SEMixNetXL", **locals())
 
 
 __all__ = list(APPLICATIONS)
