@@ -778,3 +778,37 @@ def test_deprecated_spellings_still_work_and_warn(name, old, new, attribute, exp
     assert getattr(layer, attribute) == expected == getattr(get_attention(name, **new), attribute)
     restored = type(layer).from_config(layer.get_config())
     assert getattr(restored, attribute) == expected and next(iter(old)) not in layer.get_config()
+
+
+# --- SplitChannels (MixNet's mixed convolutions) --------------------------------------------------
+
+@pytest.mark.parametrize("splits", [(22, 21, 21), (32, 32)])
+def test_split_channels_matches_torch_split(splits):
+    from keras_senet.layers import SplitChannels
+
+    x = random_input()
+    parts = SplitChannels(splits)(x)
+    expected = torch.split(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), list(splits), dim=1)
+    assert len(parts) == len(splits)
+    for part, reference in zip(parts, expected):
+        np.testing.assert_array_equal(to_numpy(part), reference.numpy().transpose(0, 2, 3, 1))
+
+
+def test_split_channels_config_round_trip_and_channels_first():
+    from keras_senet.layers import SplitChannels
+
+    layer = SplitChannels((40, 24), data_format="channels_first")
+    clone = SplitChannels.from_config(layer.get_config())
+    x = random_input().transpose(0, 3, 1, 2).copy()
+    first, second = clone(x)
+    np.testing.assert_array_equal(to_numpy(first), x[:, :40])
+    np.testing.assert_array_equal(to_numpy(second), x[:, 40:])
+
+
+@pytest.mark.parametrize("splits, message", [((64,), "at least two"), ((30, 30), "add up to 60"),
+                                             ((32, 0), "splits=0")])
+def test_split_channels_rejects_bad_splits(splits, message):
+    from keras_senet.layers import SplitChannels
+
+    with pytest.raises(ValueError, match=message):
+        SplitChannels(splits)(random_input())

@@ -193,7 +193,7 @@ def test_entry_config_is_timms(name, model):
 
 @pytest.mark.generic
 def test_without_top_each_pooling(name):
-    num_features = ks.zoo.get_entry(name).spec.num_features
+    num_features = ks.zoo.get_entry(name).num_features
     source = keras.Input((64, 64, 3), name="pixels")
     scaled = keras.layers.Rescaling(1 / 255.0)(source)
     for pooling, shape in ((None, (BATCH, 2, 2, num_features)),
@@ -214,7 +214,10 @@ def test_keras_save_and_load_identical(name, model, tmp_path):
 
 
 @pytest.mark.generic
-def test_one_fit_step_learns(name, model):
+def test_one_fit_step_learns(name):
+    # A fresh model: the shared one may hold timm's converted weights by now, whose saturated
+    # hard-sigmoid SE gates (MobileNetV3) legitimately pass no gradient.
+    model = ks.create_model(name, input_shape=(SIZE, SIZE, 3), classifier_activation=None)
     # run_eagerly: tracing (and XLA-compiling) the training graph of the 100+ layer models costs a
     # minute of CI per model; graph mode with the default jit_compile is exercised by
     # test_fit_with_default_jit_compile.
