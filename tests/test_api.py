@@ -185,6 +185,19 @@ def test_attention_override_builds_an_ablation():
     assert any(isinstance(layer, ks.layers.CBAM) for layer in with_cbam.layers)
 
 
+def test_attention_override_on_an_inverted_residual_network():
+    """The SE positions of MobileNetV3 (blocks whose timm string has se0.25) take any attention layer, and
+    attention=None drops exactly the SE layers' weights."""
+    se = ks.create_model("mobilenetv3_large_100", input_shape=SMALL)
+    eca = ks.create_model("mobilenetv3_large_100", input_shape=SMALL, attention="eca")
+    plain = ks.create_model("mobilenetv3_large_100", input_shape=SMALL, attention=None)
+    se_layers = [layer for layer in se.layers if isinstance(layer, ks.layers.SqueezeExcite)]
+    assert len(se_layers) == 8 and all(layer.gate == "hard_sigmoid" for layer in se_layers)
+    assert [l.name for l in eca.layers if isinstance(l, ks.layers.EfficientChannelAttention)] == [
+        layer.name for layer in se_layers]
+    assert plain.count_params() == se.count_params() - sum(layer.count_params() for layer in se_layers)
+
+
 # --- preprocessing and labels ---------------------------------------------------------------------
 
 def test_preprocess_input_matches_float64_reference():
