@@ -33,7 +33,7 @@ BATCH = 2
 # Models over ~60M parameters: a slower tier that CI still runs.
 LARGE = {"legacy_senet154", "senet154", "seresnet200d", "seresnet269d", "ecaresnet200d",
          "ecaresnet269d", "seresnextaa201d_32x8d", "seresnext101_64x4d", "seresnext101_32x8d",
-         "seresnext101d_32x8d", "seresnextaa101d_32x8d"}
+         "seresnext101d_32x8d", "seresnextaa101d_32x8d", "tf_efficientnet_b7", "tf_efficientnet_b8"}
 # One model per architectural feature (basic/bottleneck, ResNeXt, deep/tiered stem, avg-down,
 # anti-aliasing, legacy Caffe layout and its basic block, SENet-154 layout, ECA, no attention): the generic
 # checks run on these only, and the torch-backend pass sweeps them.
