@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 
-from benchmarks import export_latency, run
+from benchmarks import export_latency
 
 MODELS = ("mobilenetv3_large_100", "efficientnet_b0", "lcnet_100")
 
@@ -145,9 +145,10 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as folder:
         exports, cases = plan(models, folder, timing)
         print(f"# mobile latency: {', '.join(models)}; {len(cases)} cases x {args.rounds} round(s)", flush=True)
+        errors = {}
         for model in models:
-            export_latency.write_exports(exports[model])
-        pooled = run.measure(cases, args.quick, args.rounds)
+            errors.update(export_latency.write_exports(exports[model]))
+        pooled = export_latency.measure(cases, args.quick, args.rounds)
     rows = targets(pooled, models)
     print(f"\nBatch 1, {args.size}x{args.size}, float32 input, {args.threads} threads in every runtime, random "
           f"weights; {args.warmup} warm-up calls, then >= {args.repeats} calls and >= {args.seconds:g} s per case, "
@@ -156,9 +157,12 @@ def main(argv=None):
     print(export_latency.versions() + "\n")
     print(latency_table(pooled, models) + "\n")
     print(targets_table(rows, models))
+    if errors:
+        print("\nExports that failed (their rows say failed):\n" + export_latency.failures(errors))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"cases": pooled, "targets": rows, "load": {"start": load_start, "end": _load()}}, f, indent=1)
+            json.dump({"cases": pooled, "targets": rows, "export_errors": errors,
+                       "load": {"start": load_start, "end": _load()}}, f, indent=1)
     return 1 if any("error" in entry for entry in pooled.values()) else 0
 
 

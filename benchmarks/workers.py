@@ -323,20 +323,27 @@ TIMM_ONNX = "timm.onnx"
 
 def run_keras_export(case):
     """Write `case["exports"]` (names of `EXPORTS`) of the case's Keras model into `case["dir"]`
-    with `keras_senet.export.export` (verified, except int8); times the whole job once."""
+    with `keras_senet.export.export` (verified, except int8); times the whole job once. An export
+    that fails writes nothing and is reported in ``failed`` (``{name: last line of the error}``); the
+    others are still written."""
     keras = _keras_setup(case)
     from keras_senet.export import export
 
     keras.utils.set_random_seed(0)
     model = _keras_model(case)
     calibration = _images(dict(case, batch=32))
+    failed = {}
     start = time.perf_counter()
     for name in case["exports"]:
         file, options = EXPORTS[name]
         if options.get("quantize") == "int8":
             options = dict(options, representative_data=calibration)
-        export(model, os.path.join(case["dir"], file), **options)
-    return {"times": [time.perf_counter() - start]}
+        try:
+            export(model, os.path.join(case["dir"], file), **options)
+        except Exception as error:  # one format failing must not cost the others their rows
+            lines = str(error).strip().splitlines()
+            failed[name] = f"{type(error).__name__}: {lines[-1] if lines else ''}"
+    return {"times": [time.perf_counter() - start], "failed": failed}
 
 
 def run_timm_export(case):

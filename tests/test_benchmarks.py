@@ -138,6 +138,16 @@ def test_mobile_latency_rows_and_targets():
     assert "| ours ONNX / timm ONNX | <= 1.05 | 1.20 (1.20) **no** | 1.20 (1.20) **no** |" in table
 
 
+def test_missing_export_is_a_failed_row(tmp_path):
+    """A case reading an export that was not written is reported failed, without starting a process."""
+    from benchmarks import export_latency
+
+    timing = dict(size=32, batch=1, threads=2, warmup=1, repeats=1, seconds=0)
+    case = export_latency.runtime_case("tflite_fp32", "lcnet_100", str(tmp_path), timing)
+    pooled = export_latency.measure([("lcnet_100 fp32", case)], quick=True, rounds=1, log=lambda line: None)
+    assert "fp32.tflite was not written" in pooled["lcnet_100 fp32"]["error"]
+
+
 def test_mobile_latency_runs(tmp_path):
     """Smoke run of `python -m benchmarks.mobile_latency` on one model at 32x32 (exports, every runtime, one
     process per framework): every row timed, every ratio printed. Asserts nothing about speed."""
