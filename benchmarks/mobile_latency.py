@@ -9,7 +9,8 @@ architecture (`APPLICATIONS`) in Keras, LiteRT fp32 and onnxruntime, exported by
 `keras_senet.export.export` ("n/a" where keras.applications has none). The cases are those of
 `benchmarks.export_latency`: exports written first, then each case timed in a fresh process after
 warm-up, every runtime on the same threads; random weights. The targets (`TARGETS`) are ratios of
-medians (ratios of minima beside them); a target is met by the median.
+medians (ratios of minima beside them); a target is met by the median. An export that fails leaves
+its rows "failed" and is listed under the tables (keras.applications' EfficientNetB0 to ONNX, today).
 """
 
 import argparse
