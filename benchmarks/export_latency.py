@@ -1,159 +1,177 @@
-"""Batch-1 latency of seresnet50 (224x224) in every export runtime, side by side, on this machine.
+"""Batch-1 latency of one model (seresnet50, 224x224) in every export runtime, side by side, on this machine.
 
-    python benchmarks/export_latency.py [--threads 2] [--repeats 30] [--size 224] [--model seresnet50]
+    python -m benchmarks.export_latency [--threads 2] [--repeats 30] [--size 224] [--model seresnet50]
 
-Rows: Keras `predict`, a jit-compiled Keras call, the SavedModel in TensorFlow, our TFLite fp32 / fp16 /
-int8 in the LiteRT interpreter (XNNPACK), our ONNX in onnxruntime, and timm's own model exported with
-`torch.onnx.export` in onnxruntime (the reference row: ratios are median / its median). Each case is
-timed in a fresh process after warm-up; random weights (latency does not depend on them; int8 is
-calibrated on random inputs, so only its speed, not its accuracy, means anything here).
+Rows (`RUNTIMES`): Keras `predict`, an XLA-compiled Keras call, `compile_predict`, the SavedModel in
+TensorFlow, our TFLite fp32 / fp16 / int8 in the LiteRT interpreter (XNNPACK), our ONNX in onnxruntime,
+and timm's own model exported with `torch.onnx.export` in onnxruntime (the reference row: ratios are
+median / its median). The exports are written first (`keras_senet.export.export`, one process per
+framework), then each case is timed in a fresh process (`benchmarks.run.measure`, `benchmarks.workers`)
+after warm-up. Random weights: latency does not depend on them; int8 is calibrated on random inputs, so
+only its speed, not its accuracy, means anything here. `benchmarks.mobile_latency` builds on these cases.
 """
 
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
-import time
+from importlib import metadata
 
-CASES = ["keras_predict", "keras_jit", "saved_model", "tflite_fp32", "tflite_fp16", "tflite_int8",
+from benchmarks import run
+from benchmarks.workers import EXPORTS, TIMM_ONNX
+
+RUNTIMES = {
+    "keras_predict": "Keras `model.predict`",
+    "keras_jit": "Keras call compiled by XLA (`compile_predict(freeze=False, jit_compile=True)`)",
+    "keras_fast": "`keras_senet.compile_predict` (frozen graph, TensorFlow + oneDNN)",
+    "saved_model": "SavedModel written by `keras_senet.export`, in TensorFlow",
+    "tflite_fp32": "TFLite fp32 written by `keras_senet.export`, in LiteRT (XNNPACK)",
+    "tflite_fp16": "TFLite with float16 weights, in LiteRT",
+    "tflite_int8": "TFLite full-integer int8 (float32 input/output), in LiteRT",
+    "onnx_ours": "ONNX written by `keras_senet.export`, in onnxruntime",
+    "timm_eager": "timm in PyTorch eager (eval, inference_mode, channels-last)",
+    "onnx_timm": "timm's `torch.onnx.export` (opset 17), in onnxruntime",
+}
+CASES = ["keras_predict", "keras_jit", "keras_fast", "saved_model", "tflite_fp32", "tflite_fp16", "tflite_int8",
          "onnx_ours", "onnx_timm"]
 REFERENCE = "onnx_timm"
+KERAS_PATHS = {"keras_predict": "predict", "keras_jit": "xla", "keras_fast": "fast"}  # workers.run_keras paths
+PACKAGES = ("tensorflow", "keras", "ai-edge-litert", "onnxruntime", "tf2onnx", "torch", "timm")
 
 
-def _prepare_keras(folder, model, size):
-    import numpy as np
-
-    import keras
-    import keras_senet as ks
-    from keras_senet.export import export
-
-    keras.utils.set_random_seed(0)
-    net = ks.create_model(model, input_shape=(size, size, 3))
-    net.save(os.path.join(folder, "model.keras"))
-    export(net, os.path.join(folder, "saved_model"), "saved_model")
-    export(net, os.path.join(folder, "fp32.tflite"), "tflite")
-    export(net, os.path.join(folder, "fp16.tflite"), "tflite", quantize="float16")
-    calibration = np.random.default_rng(0).standard_normal((32, size, size, 3)).astype("float32")
-    export(net, os.path.join(folder, "int8.tflite"), "tflite", quantize="int8", io_type="float32",
-           representative_data=calibration, verify=False)
-    export(net, os.path.join(folder, "ours.onnx"), "onnx")
+def add_arguments(parser, repeats=30, seconds=0.0):
+    """The options every latency script takes: size, threads, timing, rounds, --quick, --json."""
+    parser.add_argument("--size", type=int, default=224, help="square input side")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads of every runtime")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed calls first")
+    parser.add_argument("--repeats", type=int, default=repeats, help="timed calls per case, at least")
+    parser.add_argument("--seconds", type=float, default=seconds, help="timed seconds per case, at least")
+    parser.add_argument("--rounds", type=int, default=1, help="time every case this many times, interleaved")
+    parser.add_argument("--quick", action="store_true",
+                        help="one process per framework, not per case: a smoke run whose times mean little")
+    parser.add_argument("--json", help="also write the timings to this file")
 
 
-def _prepare_timm(folder, model, size):
-    import timm
-    import torch
-
-    net = timm.create_model(model).eval()
-    torch.onnx.export(net, torch.randn(1, 3, size, size), os.path.join(folder, "timm.onnx"), dynamo=False,
-                      opset_version=17, input_names=["image"], output_names=["logits"],
-                      dynamic_axes={"image": {0: "batch"}})
+def timing(args):
+    """The timing fields of a `benchmarks.workers` case, from `add_arguments`' options (batch 1)."""
+    return dict(size=args.size, batch=1, threads=args.threads, warmup=args.warmup, repeats=args.repeats,
+                seconds=args.seconds)
 
 
-def _predictor(case, folder, threads, size):
-    import numpy as np
-
-    if case.startswith(("keras", "saved_model")):
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    if case == "onnx_timm":
-        from keras_senet.export import load_exported
-
-        predict = load_exported(os.path.join(folder, "timm.onnx"), num_threads=threads)
-        return predict, np.random.default_rng(0).standard_normal((1, 3, size, size)).astype("float32")
-    image = np.random.default_rng(0).standard_normal((1, size, size, 3)).astype("float32")
-    if case.startswith("keras"):
-        import keras
-        import tensorflow as tf
-
-        import keras_senet  # noqa: F401  (registers the layers for loading)
-
-        model = keras.saving.load_model(os.path.join(folder, "model.keras"))
-        if case == "keras_predict":
-            return (lambda x: model.predict(x, verbose=0)), image
-        compiled = tf.function(lambda x: model(x, training=False), jit_compile=True)
-        return (lambda x: compiled(x).numpy()), image
-    from keras_senet.export import load_exported
-
-    files = {"saved_model": "saved_model", "tflite_fp32": "fp32.tflite", "tflite_fp16": "fp16.tflite",
-             "tflite_int8": "int8.tflite", "onnx_ours": "ours.onnx"}
-    path = os.path.join(folder, files[case])
-    return (load_exported(path) if case == "saved_model" else load_exported(path, num_threads=threads)), image
+def runtime_case(runtime, model, folder, timing, **keras_model):
+    """The `benchmarks.workers` case timing `runtime` (a key of `RUNTIMES`) of `model` (timm's name),
+    reading exports from `folder`; `keras_model`: ``application`` / ``overrides`` of the Keras model."""
+    if runtime in KERAS_PATHS:
+        return dict(timing, kind="keras", model=model, path=KERAS_PATHS[runtime], **keras_model)
+    if runtime == "timm_eager":
+        return dict(timing, kind="timm", model=model)
+    if runtime == "onnx_timm":
+        return dict(timing, kind="runtime", model=model, dir=folder, file=TIMM_ONNX, channels_first=True)
+    return dict(timing, kind="runtime", model=model, dir=folder, file=EXPORTS[runtime][0])
 
 
-def _time(case, folder, threads, repeats, size):
-    predict, image = _predictor(case, folder, threads, size)
-    for _ in range(5):
-        predict(image)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict(image)
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    return {"case": case, "min_ms": times[0], "median_ms": times[len(times) // 2]}
+def export_cases(runtimes, model, folder, timing, **keras_model):
+    """``(label, case)`` pairs writing into `folder` the files that `runtimes` read."""
+    exports = [r for r in runtimes if r in EXPORTS]
+    source = keras_model.get("application") or model
+    cases = []
+    if exports:
+        cases.append((f"export {source}: {', '.join(exports)}",
+                      dict(timing, kind="keras_export", model=model, dir=folder, exports=exports, **keras_model)))
+    if "onnx_timm" in runtimes:
+        cases.append((f"export timm {model}: onnx", dict(timing, kind="timm_export", model=model, dir=folder)))
+    return cases
 
 
-def _subprocess(*args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run([sys.executable, os.path.abspath(__file__), *map(str, args)], capture_output=True,
-                            text=True, env=env)
-    if result.returncode:
-        raise SystemExit(f"{args}: failed\n{result.stderr[-3000:]}")
-    return result.stdout
+def write_exports(cases, log=print):
+    """Run `export_cases` (one process per framework). Returns ``{what: error}`` of the exports that
+    failed (their files are missing: `measure` reports the cases reading them as failed)."""
+    for folder in {case["dir"] for _, case in cases}:
+        os.makedirs(folder, exist_ok=True)
+    errors = {}
+    for label, entry in run.measure(cases, quick=True, rounds=1, log=log).items():
+        if "error" in entry:
+            errors[label] = entry["error"].strip().splitlines()[-1]
+        errors.update({f"{label.split(':')[0]}: {name}": error for name, error in entry.get("failed", {}).items()})
+    return errors
+
+
+def measure(cases, quick, rounds, log=print):
+    """`run.measure` of the ``(label, case)`` pairs whose export file exists; the others, in order, get an
+    error entry without a process."""
+    def missing(case):
+        return case["kind"] == "runtime" and not os.path.exists(os.path.join(case["dir"], case["file"]))
+
+    pooled = run.measure([(label, case) for label, case in cases if not missing(case)], quick, rounds, log)
+    return {label: pooled.get(label) or {"case": case, "error": f"{case['file']} was not written (export failed)"}
+            for label, case in cases}
+
+
+def failures(errors):
+    """`write_exports`' errors, one line each."""
+    return "\n".join(f"- {what}: {error}" for what, error in errors.items())
+
+
+def versions():
+    """``"tensorflow 2.21.0, keras 3.15.1, ..."``: the installed runtimes, for the table's caption."""
+    found = []
+    for name in PACKAGES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return ", ".join(found)
+
+
+def ms(entry, stat):
+    """`entry`'s min or median in milliseconds (None for a failed or missing case)."""
+    return entry[stat] * 1000 if entry and stat in entry else None
+
+
+def _table(pooled, reference):
+    ref = ms(pooled.get(reference), "median")
+    lines = ["| case | min ms | median ms | ratio | file MiB |", "|---|---|---|---|---|"]
+    for label, entry in pooled.items():
+        if "median" not in entry:
+            lines.append(f"| {label} | failed | | | |")
+            continue
+        size = f"{entry['file_bytes'] / 2**20:.1f}" if entry.get("file_bytes") else ""
+        ratio = f"{ms(entry, 'median') / ref:.2f}" if ref else ""
+        lines.append(f"| {label} | {ms(entry, 'min'):.1f} | {ms(entry, 'median'):.1f} | {ratio} | {size} |")
+    return "\n".join(lines)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.export_latency", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="seresnet50")
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--cases", default=",".join(CASES))
-    parser.add_argument("--_prepare", choices=["keras", "timm"], help=argparse.SUPPRESS)
-    parser.add_argument("--_case", help=argparse.SUPPRESS)
-    parser.add_argument("--_dir", help=argparse.SUPPRESS)
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(RUNTIMES)}")
+    add_arguments(parser)
     args = parser.parse_args(argv)
-    if args._prepare:
-        (_prepare_keras if args._prepare == "keras" else _prepare_timm)(args._dir, args.model, args.size)
-        return 0
-    if args._case:
-        print(json.dumps(_time(args._case, args._dir, args.threads, args.repeats, args.size)))
-        return 0
-
     cases = args.cases.split(",")
+    unknown = [c for c in cases if c not in RUNTIMES]
+    if unknown:
+        parser.error(f"--cases: unknown {', '.join(unknown)}; choose from {', '.join(RUNTIMES)}")
+
     with tempfile.TemporaryDirectory() as folder:
         print(f"preparing exports of {args.model} at {args.size}x{args.size} ...", flush=True)
-        _subprocess("--_prepare", "keras", "--_dir", folder, "--model", args.model, "--size", args.size)
-        if REFERENCE in cases:
-            _subprocess("--_prepare", "timm", "--_dir", folder, "--model", args.model, "--size", args.size)
-        sizes = {c: os.path.getsize(os.path.join(folder, f)) for c, f in
-                 [("tflite_fp32", "fp32.tflite"), ("tflite_fp16", "fp16.tflite"), ("tflite_int8", "int8.tflite"),
-                  ("onnx_ours", "ours.onnx"), ("onnx_timm", "timm.onnx")] if os.path.exists(os.path.join(folder, f))}
-        rows = []
-        for case in cases:
-            rows.append(json.loads(_subprocess("--_case", case, "--_dir", folder, "--threads", args.threads,
-                                               "--repeats", args.repeats, "--size", args.size,
-                                               "--model", args.model).strip().splitlines()[-1]))
-            print(f"  {case}: {rows[-1]['median_ms']:.1f} ms", flush=True)
-    by_case = {r["case"]: r for r in rows}
-    reference = by_case.get(REFERENCE, rows[0])["median_ms"]
-    print(f"\n{args.model}, batch 1, {args.size}x{args.size}, {args.threads} threads, {args.repeats} repeats "
-          f"(ratio = median / {REFERENCE if REFERENCE in by_case else rows[0]['case']} median)")
-    print(f"| case | min ms | median ms | ratio | file MiB |\n|---|---|---|---|---|")
-    for r in rows:
-        size = f"{sizes[r['case']] / 2**20:.1f}" if r["case"] in sizes else ""
-        print(f"| {r['case']} | {r['min_ms']:.1f} | {r['median_ms']:.1f} | {r['median_ms'] / reference:.2f} | {size} |")
-    if {"onnx_ours", "onnx_timm"} <= set(by_case):
-        print(f"our ONNX / timm ONNX: {by_case['onnx_ours']['median_ms'] / by_case['onnx_timm']['median_ms']:.3f} "
-              "(target <= 1.05)")
-    if {"tflite_fp32", "tflite_int8"} <= set(by_case):
-        print(f"TFLite int8 speed-up over fp32: "
-              f"{by_case['tflite_fp32']['median_ms'] / by_case['tflite_int8']['median_ms']:.2f}x (target >= 1.8)")
-    return 0
+        errors = write_exports(export_cases(cases, args.model, folder, timing(args)))
+        pooled = measure([(c, runtime_case(c, args.model, folder, timing(args))) for c in cases], args.quick,
+                         args.rounds)
+    reference = REFERENCE if REFERENCE in pooled else cases[0]
+    print(f"\n{args.model}, batch 1, {args.size}x{args.size}, {args.threads} threads, >= {args.repeats} calls "
+          f"(ratio = median / {reference} median); {versions()}")
+    print(_table(pooled, reference))
+    median = {c: ms(pooled[c], "median") for c in cases}
+    if median.get("onnx_ours") and median.get("onnx_timm"):
+        print(f"our ONNX / timm ONNX: {median['onnx_ours'] / median['onnx_timm']:.3f} (target <= 1.05)")
+    if median.get("tflite_fp32") and median.get("tflite_int8"):
+        print(f"TFLite int8 speed-up over fp32: {median['tflite_fp32'] / median['tflite_int8']:.2f}x (target >= 1.8)")
+    if errors:
+        print("export failures:\n" + failures(errors))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"cases": pooled, "export_errors": errors}, f, indent=1)
+    return 1 if any("error" in entry for entry in pooled.values()) else 0
 
 
 if __name__ == "__main__":

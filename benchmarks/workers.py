@@ -83,9 +83,16 @@ def _keras_setup(case):
 
 
 def _keras_model(case):
+    """Our `case["model"]`, or with `case["application"]` (e.g. ``"MobileNetV3Large"``) that
+    keras.applications model; random weights, `case["overrides"]` passed to the constructor."""
+    size = case["size"]
+    if case.get("application"):
+        import keras
+
+        build = getattr(keras.applications, case["application"])
+        return build(weights=None, input_shape=(size, size, 3), **case.get("overrides", {}))
     import keras_senet as ks
 
-    size = case["size"]
     return ks.create_model(case["model"], weights=None, input_shape=(size, size, 3),
                            **case.get("overrides", {}))
 
@@ -299,6 +306,74 @@ def run_timm_profile(case):
     return {"times": [total / repeats], "ops": [op for op in ops if op[1] > 0]}
 
 
+# ------------------------------------------------------------------- exports and their runtimes
+
+# export name -> (file in the case's folder, keyword arguments of keras_senet.export.export)
+EXPORTS = {
+    "saved_model": ("saved_model", {"format": "saved_model"}),
+    "tflite_fp32": ("fp32.tflite", {"format": "tflite"}),
+    "tflite_fp16": ("fp16.tflite", {"format": "tflite", "quantize": "float16"}),
+    # calibrated on random inputs: the speed of int8 means something here, its accuracy does not
+    "tflite_int8": ("int8.tflite", {"format": "tflite", "quantize": "int8", "io_type": "float32",
+                                    "verify": False}),
+    "onnx_ours": ("ours.onnx", {"format": "onnx"}),
+}
+TIMM_ONNX = "timm.onnx"
+
+
+def run_keras_export(case):
+    """Write `case["exports"]` (names of `EXPORTS`) of the case's Keras model into `case["dir"]`
+    with `keras_senet.export.export` (verified, except int8); times the whole job once. An export
+    that fails writes nothing and is reported in ``failed`` (``{name: last line of the error}``); the
+    others are still written."""
+    keras = _keras_setup(case)
+    from keras_senet.export import export
+
+    keras.utils.set_random_seed(0)
+    model = _keras_model(case)
+    calibration = _images(dict(case, batch=32))
+    failed = {}
+    start = time.perf_counter()
+    for name in case["exports"]:
+        file, options = EXPORTS[name]
+        if options.get("quantize") == "int8":
+            options = dict(options, representative_data=calibration)
+        try:
+            export(model, os.path.join(case["dir"], file), **options)
+        except Exception as error:  # one format failing must not cost the others their rows
+            lines = str(error).strip().splitlines()
+            failed[name] = f"{type(error).__name__}: {lines[-1] if lines else ''}"
+    return {"times": [time.perf_counter() - start], "failed": failed}
+
+
+def run_timm_export(case):
+    """timm's model through `torch.onnx.export` (TorchScript exporter, opset 17, dynamic batch)."""
+    import timm
+    import torch
+
+    model = timm.create_model(case["model"], pretrained=False).eval()
+    size = case["size"]
+    start = time.perf_counter()
+    torch.onnx.export(model, torch.randn(1, 3, size, size), os.path.join(case["dir"], TIMM_ONNX), dynamo=False,
+                      opset_version=17, input_names=["image"], output_names=["logits"],
+                      dynamic_axes={"image": {0: "batch"}})
+    return {"times": [time.perf_counter() - start]}
+
+
+def run_runtime(case):
+    """An export file `case["file"]` in `case["dir"]` in its own runtime (`load_exported`: LiteRT
+    for .tflite, onnxruntime for .onnx, TensorFlow for a SavedModel), `case["threads"]` threads;
+    `case["channels_first"]` for an NCHW input (timm's ONNX)."""
+    _keras_setup(case)  # TensorFlow's threads, for a SavedModel
+    from keras_senet.export import load_exported
+
+    path = os.path.join(case["dir"], case["file"])
+    predict = load_exported(path, num_threads=case.get("threads"))
+    x = _images(case, channels_first=case.get("channels_first", False))
+    return {"times": _timing(case, lambda: predict(x)),
+            "file_bytes": os.path.getsize(path) if os.path.isfile(path) else None}
+
+
 RUNNERS = {
     "matmul": run_matmul,
     "keras": run_keras,
@@ -307,6 +382,9 @@ RUNNERS = {
     "timm": run_timm,
     "timm_train": run_timm_train,
     "timm_profile": run_timm_profile,
+    "keras_export": run_keras_export,
+    "timm_export": run_timm_export,
+    "runtime": run_runtime,
 }
 
 

@@ -96,3 +96,74 @@ def test_merge_pools_runs(tmp_path):
         (tmp_path / f"r{i}.json").write_text(json.dumps({"cases": {"keras x b16 fast": {"case": case, "times": times}}}))
     pooled = run.merge([str(tmp_path / "r0.json"), str(tmp_path / "r1.json")])
     assert pooled["keras x b16 fast"]["min"] == 1.0 and pooled["keras x b16 fast"]["times"] == [2.0, 3.0, 1.0]
+
+
+def test_mobile_latency_rows_and_targets():
+    """The rows per architecture (keras.applications only where it has the architecture) and the ratios
+    of issue 11 from given timings: nothing is run or timed."""
+    from benchmarks import mobile_latency as mobile
+
+    models = ["mobilenetv3_large_100", "lcnet_100"]
+    exports, cases = mobile.plan(models, "/exports", dict(size=32, batch=1, threads=2, warmup=1, repeats=1,
+                                                          seconds=0))
+    labels = [label for label, _ in cases]
+    rows = [row for row, _, _ in mobile.ROWS]
+    assert labels == [mobile.label("mobilenetv3_large_100", row) for row in rows] + [
+        mobile.label("lcnet_100", row) for row in rows if not row.startswith("keras.applications")]
+    by_label = dict(cases)
+    apps = by_label["mobilenetv3_large_100: keras.applications Keras compile_predict"]
+    assert apps["application"] == "MobileNetV3Large" and apps["path"] == "fast"
+    assert by_label["lcnet_100: timm ONNX"]["channels_first"]
+    kinds = {model: sorted(case["kind"] for _, case in pairs) for model, pairs in exports.items()}
+    assert kinds == {"mobilenetv3_large_100": ["keras_export", "keras_export", "timm_export"],
+                     "lcnet_100": ["keras_export", "timm_export"]}
+
+    ms = {"ours Keras compile_predict": 8, "ours LiteRT fp32": 10, "ours LiteRT int8": 4, "ours ONNX": 6,
+          "timm eager": 16, "timm ONNX": 5, "keras.applications Keras compile_predict": 9,
+          "keras.applications LiteRT fp32": 10, "keras.applications ONNX": 6}
+    pooled = {label: {"min": ms[label.split(": ", 1)[1]] / 2000, "median": ms[label.split(": ", 1)[1]] / 1000}
+              for label in labels}
+    pooled["lcnet_100: ours LiteRT int8"] = {"error": "exit code 1"}
+    results = {(r["target"], r["model"]): r for r in mobile.targets(pooled, models)}
+    onnx = results["ours ONNX / timm ONNX", "mobilenetv3_large_100"]
+    assert onnx["median"] == pytest.approx(1.2) and onnx["min"] == pytest.approx(1.2) and onnx["met"] is False
+    assert results["int8 speed-up: ours LiteRT fp32 / ours LiteRT int8", "mobilenetv3_large_100"]["met"] is True
+    assert results["ours Keras / timm eager", "lcnet_100"]["median"] == pytest.approx(0.5)
+    for missing in ("ours LiteRT fp32 / keras.applications LiteRT fp32", "int8 speed-up: ours LiteRT fp32 / "
+                    "ours LiteRT int8"):
+        assert results[missing, "lcnet_100"]["median"] is None and results[missing, "lcnet_100"]["met"] is None
+    table = mobile.latency_table(pooled, models) + "\n" + mobile.targets_table(list(results.values()), models)
+    assert "| ours LiteRT int8 | 4.00 (2.00) | failed |" in table
+    assert "| keras.applications ONNX | 6.00 (3.00) | n/a |" in table
+    assert "| ours ONNX / timm ONNX | <= 1.05 | 1.20 (1.20) **no** | 1.20 (1.20) **no** |" in table
+
+
+def test_missing_export_is_a_failed_row(tmp_path):
+    """A case reading an export that was not written is reported failed, without starting a process."""
+    from benchmarks import export_latency
+
+    timing = dict(size=32, batch=1, threads=2, warmup=1, repeats=1, seconds=0)
+    case = export_latency.runtime_case("tflite_fp32", "lcnet_100", str(tmp_path), timing)
+    pooled = export_latency.measure([("lcnet_100 fp32", case)], quick=True, rounds=1, log=lambda line: None)
+    assert "fp32.tflite was not written" in pooled["lcnet_100 fp32"]["error"]
+
+
+def test_mobile_latency_runs(tmp_path):
+    """Smoke run of `python -m benchmarks.mobile_latency` on one model at 32x32 (exports, every runtime, one
+    process per framework): every row timed, every ratio printed. Asserts nothing about speed."""
+    import json
+
+    from benchmarks import mobile_latency as mobile
+
+    out = tmp_path / "mobile.json"
+    proc = run([sys.executable, "-m", "benchmarks.mobile_latency", "--models", "mobilenetv3_large_100", "--size", 32,
+                "--warmup", 1, "--repeats", 1, "--seconds", 0, "--quick", "--json", out], cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    for row, _, _ in mobile.ROWS:
+        assert result["cases"][mobile.label("mobilenetv3_large_100", row)]["median"] > 0
+        assert f"| {row} | " in proc.stdout
+    assert len(result["targets"]) == len(mobile.TARGETS)
+    assert all(r["median"] > 0 and r["min"] > 0 for r in result["targets"])
+    for name, _, _, goal in mobile.TARGETS:
+        assert f"| {name} | {' '.join(map(str, goal)) if goal else ''} | " in proc.stdout
