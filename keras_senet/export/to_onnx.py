@@ -155,10 +155,48 @@ def channel_scale_in_nchw(model):
 _ELEMENTWISE = {"Relu", "Sigmoid", "HardSigmoid", "Tanh", "HardSwish", "LeakyRelu", "Elu"}
 
 
+def _is_gate_op(node, initializers):
+    """An op of an SE gate's vector chain: an activation, MatMul/Add/Mul by a constant, Clip by constants."""
+    if node.op_type in _ELEMENTWISE:
+        return True
+    if node.op_type in ("MatMul", "Add", "Mul"):
+        return len(node.input) == 2 and node.input[1] in initializers
+    return node.op_type == "Clip" and all(name in initializers for name in node.input[1:])
+
+
+def _swish(name, consumers, outputs):
+    """(Sigmoid, Mul) when `name` is read only by ``Mul(name, Sigmoid(name))`` (tf2onnx's SiLU); else ()."""
+    users = consumers.get(name, [])
+    if name in outputs or len(users) != 2:
+        return ()
+    sigmoid = next((n for n in users if n.op_type == "Sigmoid"), None)
+    mul = next((n for n in users if n.op_type == "Mul"), None)
+    if sigmoid is None or mul is None or sorted(mul.input) != sorted([name, sigmoid.output[0]]):
+        return ()
+    if consumers.get(sigmoid.output[0], []) != [mul] or sigmoid.output[0] in outputs:
+        return ()
+    return (sigmoid, mul)
+
+
+def _gate_to_nhwc(node, only_consumer, initializers):
+    """The nodes that turn the (N, C) gate into (N, 1, 1, C): ``Unsqueeze -> Unsqueeze`` or one ``Reshape``
+    to a constant ``[-1 or N, 1, 1, C]`` (`keras_senet.layers._common.channel_scale`); [] otherwise."""
+    from onnx import numpy_helper
+
+    if node is None:
+        return []
+    if node.op_type == "Reshape" and len(node.input) == 2 and node.input[1] in initializers:
+        shape = list(numpy_helper.to_array(initializers[node.input[1]]))
+        return [node] if len(shape) == 4 and shape[1:3] == [1, 1] else []
+    second = only_consumer(node.output[0]) if node.op_type == "Unsqueeze" else None
+    return [node, second] if second is not None and second.op_type == "Unsqueeze" else []
+
+
 def se_gate_as_conv(model):
     """Compute SE gates on ``(N, C, 1, 1)`` tensors, as timm's own ONNX does: rewrite
-    ``GlobalAveragePool -> Squeeze -> MatMul(W) [-> Add(b)] -> act -> ... -> Unsqueeze -> Unsqueeze ->
-    Transpose -> Mul`` (what tf2onnx makes of a Dense-on-pooled-vector SE after `channel_scale_in_nchw`)
+    ``GlobalAveragePool -> Squeeze -> MatMul(W) [-> Add(b)] -> act -> ... -> Reshape (or Unsqueeze x2) ->
+    Transpose -> Mul`` (what tf2onnx makes of a Dense-on-pooled-vector SE after `channel_scale_in_nchw`;
+    the activations may be decomposed into Add/Mul by constants and Clip, as tf2onnx writes hard-sigmoid)
     as ``GlobalAveragePool -> Conv 1x1 -> act -> ... -> Mul``. Exact (the same products and sums);
     returns the number of gates rewritten. Chains of any other shape are left as they are.
     """
@@ -184,33 +222,44 @@ def se_gate_as_conv(model):
             continue
         if squeeze.input[1] not in initializers or sorted(numpy_helper.to_array(initializers[squeeze.input[1]])) != [2, 3]:
             continue
-        chain, node = [], only_consumer(squeeze.output[0])
-        while node is not None and (node.op_type in _ELEMENTWISE or (
-                node.op_type in ("MatMul", "Add") and len(node.input) == 2 and node.input[1] in initializers)):
-            chain.append(node)
-            node = only_consumer(node.output[0])
-        first = node
-        second = only_consumer(first.output[0]) if first is not None and first.op_type == "Unsqueeze" else None
-        transpose = only_consumer(second.output[0]) if second is not None and second.op_type == "Unsqueeze" else None
+        chain, last = [], squeeze.output[0]
+        while True:
+            node = only_consumer(last)
+            link = (node,) if node is not None and _is_gate_op(node, initializers) else _swish(last, consumers, outputs)
+            if not link:
+                break
+            chain.append(link)
+            last = link[-1].output[0]
+        tail = _gate_to_nhwc(node, only_consumer, initializers)
+        transpose = only_consumer(tail[-1].output[0]) if tail else None
         mul = only_consumer(transpose.output[0]) if transpose is not None else None
-        if (not chain or chain[0].op_type != "MatMul" or mul is None or mul.op_type != "Mul"
+        if (not chain or chain[0][0].op_type != "MatMul" or mul is None or mul.op_type != "Mul"
                 or transpose.op_type != "Transpose" or _perm(transpose) != [0, 3, 1, 2]):
             continue
-        unsqueezes = [first, second]
         new_nodes, previous = [], pool.output[0]
-        for node in chain:
-            out = node.output[0] + "_nc11"
-            if node.op_type == "MatMul":
+        for link in chain:
+            node = link[0]
+            out = link[-1].output[0] + "_nc11"
+            if len(link) == 2:  # swish: x * sigmoid(x)
+                new_nodes.append(helper.make_node("Sigmoid", [previous], [out + "_sigmoid"], name=out + "_sigmoid"))
+                new_nodes.append(helper.make_node("Mul", [previous, out + "_sigmoid"], [out], name=out + "_swish"))
+            elif node.op_type == "MatMul":
                 weight = numpy_helper.to_array(initializers[node.input[1]])
                 name = node.input[1] + "_conv1x1"
                 graph.initializer.append(numpy_helper.from_array(weight.T[:, :, None, None].copy(), name))
                 new_nodes.append(helper.make_node("Conv", [previous, name], [out], kernel_shape=[1, 1],
                                                   name=(node.name or out) + "_conv1x1"))
-            elif node.op_type == "Add":
-                bias = numpy_helper.to_array(initializers[node.input[1]])
-                name = node.input[1] + "_nc11"
-                graph.initializer.append(numpy_helper.from_array(bias.reshape(1, -1, 1, 1).copy(), name))
-                new_nodes.append(helper.make_node("Add", [previous, name], [out], name=(node.name or out) + "_nc11"))
+            elif node.op_type in ("Add", "Mul"):  # a bias, or the constants of a decomposed hard-sigmoid
+                constant = numpy_helper.to_array(initializers[node.input[1]])
+                name = out + "_constant"  # constants may be shared between nodes; each copy gets its own name
+                if constant.size > 1:
+                    constant = constant.reshape(1, -1, 1, 1)
+                graph.initializer.append(numpy_helper.from_array(constant.copy(), name))
+                new_nodes.append(helper.make_node(node.op_type, [previous, name], [out],
+                                                  name=(node.name or out) + "_nc11"))
+            elif node.op_type == "Clip":
+                new_nodes.append(helper.make_node("Clip", [previous, *node.input[1:]], [out],
+                                                  name=(node.name or out) + "_nc11"))
             else:
                 new_nodes.append(helper.make_node(node.op_type, [previous], [out], name=(node.name or out) + "_nc11"))
                 new_nodes[-1].attribute.extend(node.attribute)
@@ -219,7 +268,7 @@ def se_gate_as_conv(model):
         for offset, new in enumerate(new_nodes):
             graph.node.insert(position + offset, new)
         mul.input[list(mul.input).index(transpose.output[0])] = previous
-        for old in [squeeze, *chain, *unsqueezes, transpose]:
+        for old in [squeeze, *(node for link in chain for node in link), *tail, transpose]:
             graph.node.remove(old)
         rewritten += 1
     if rewritten:

@@ -140,10 +140,18 @@ def squeeze(x, mode, data_format):
 
 
 def channel_scale(vector, data_format):
-    """Reshape a (B, C) vector so it broadcasts over a 4-D tensor's spatial axes."""
-    if data_format == "channels_last":
-        return ops.expand_dims(ops.expand_dims(vector, 1), 1)  # (B, 1, 1, C)
-    return ops.expand_dims(ops.expand_dims(vector, -1), -1)  # (B, C, 1, 1)
+    """Reshape a (B, C) vector so it broadcasts over a 4-D tensor's spatial axes: (B, 1, 1, C) or (B, C, 1, 1).
+
+    One reshape to a static shape rather than two expand_dims: TFLite's XNNPACK delegate takes RESHAPE
+    but not EXPAND_DIMS, and every SE block's EXPAND_DIMS split the delegated graph (MobileNetV3: 10
+    partitions instead of 1, 1.3x the latency of keras.applications' model; benchmarks/mobile_latency.py).
+    """
+    channels = vector.shape[-1]
+    if channels is None:  # unknown width: no static shape to reshape to
+        axes = (1, 1) if data_format == "channels_last" else (-1, -1)
+        return ops.expand_dims(ops.expand_dims(vector, axes[0]), axes[1])
+    shape = (-1, 1, 1, channels) if data_format == "channels_last" else (-1, channels, 1, 1)
+    return ops.reshape(vector, shape)
 
 
 def to_channels_last(x, data_format):

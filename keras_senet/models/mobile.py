@@ -174,10 +174,12 @@ def build(spec: MobileSpec, inputs, *, include_top=True, pooling=None, classes=1
     if not include_top:
         return classifier_head(x, include_top=False, pooling=pooling, classes=classes,
                                classifier_activation=None, classifier="classifier")
-    x = layers.GlobalAveragePooling2D(keepdims=True, name="global_pool")(x)
-    x = conv2d(x, spec.num_features, 1, use_bias=spec.head_bias, padding=spec.padding, name="conv_head")
+    # timm pools, applies the 1x1 ``conv_head`` to the 1x1 map and flattens; a Dense on the pooled vector is
+    # the same function (the converter maps 1x1 conv weights onto Dense), without a Flatten whose dynamic
+    # batch reshape becomes SHAPE/STRIDED_SLICE/PACK ops in TFLite.
+    x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    x = layers.Dense(spec.num_features, use_bias=spec.head_bias, name="conv_head")(x)
     x = activation(x, spec.activation, "act2")
-    x = layers.Flatten(name="flatten")(x)
     if spec.drop_rate:
         x = layers.Dropout(spec.drop_rate, name="dropout")(x)
     return layers.Dense(classes, activation=classifier_activation, name="classifier")(x)
