@@ -1,12 +1,15 @@
 """Small models for the export tests: every architectural family of the registry, one block per stage."""
 
 import dataclasses
+import re
 
 import keras_senet as ks
-from keras_senet.models import build_model
+from keras_senet.models import ResNetSpec, build_model
+from keras_senet.models.mobile_spec import MobileSpec
 
-# family -> registry entry whose layout it exports (depths cut to one block per stage for speed:
-# the conversion path of every block type, stem, shortcut and attention module is the same)
+# family -> registry entry whose layout it exports (cut to one block per stage, or per block string, for speed:
+# the conversion path of every block type, stem, shortcut and attention module is the same). Together they
+# have every feature of the registry (tests/test_models.py::test_representatives_cover_every_feature).
 FAMILIES = {
     "basic": "seresnet18",
     "legacy-basic": "legacy_seresnet18",
@@ -17,12 +20,41 @@ FAMILIES = {
     "legacy": "legacy_seresnet50",
     "eca": "ecaresnet50d",
     "plain": "resnet50",
+    # inverted-residual family
+    "mobilenetv3": "mobilenetv3_large_100",  # hard-swish, SE of the expanded width with a hard-sigmoid gate
+    "efficientnet": "efficientnet_b0",  # swish, sigmoid SE of the block input
+    "efficientnet-lite": "efficientnet_lite0",  # ReLU6, no SE
+    "edge-residual": "efficientnet_es",  # er blocks (fused expansion conv)
+    "mixnet-tf-same": "tf_mixnet_s",  # mixed kernels over channel splits, TF "SAME" padding, BN eps 1e-3
+    "lcnet": "lcnet_050",  # dsa blocks
+    "mobilenetv3-rw": "mobilenetv3_rw",  # head conv without bias (as FBNetV3, at 10 blocks instead of 13)
 }
+
+
+def _one_block_per_stage(spec: ResNetSpec):
+    return dataclasses.replace(spec, depths=(1,) * len(spec.depths))
+
+
+def _one_block_per_string(spec: MobileSpec):
+    """Every block string repeated once (``ir_r3_...`` -> ``ir_r1_...``), no depth multiplier: each block
+    kind, kernel mix and stride of the architecture stays, the repeats go."""
+    arch = tuple(tuple(re.sub(r"_r\d+(?=_|$)", "_r1", block) for block in stage) for stage in spec.arch)
+    return dataclasses.replace(spec, arch=arch, depth_multiplier=1.0)
+
+
+# spec class -> how to shrink it; a new family adds its rule here
+SHRINK = {ResNetSpec: _one_block_per_stage, MobileSpec: _one_block_per_string}
+
+
+def small_spec(registry_name):
+    """`registry_name`'s spec with its repeats cut to one."""
+    spec = ks.zoo.get_entry(registry_name).spec
+    return SHRINK[type(spec)](spec)
 
 
 def small_model(registry_name, size=32, classes=10, classifier_activation="softmax"):
     """`registry_name`'s architecture with one block per stage, on ``(size, size, 3)`` inputs."""
-    spec = dataclasses.replace(ks.zoo.get_entry(registry_name).spec, depths=(1, 1, 1, 1))
     preprocessing = ks.preprocessing.for_model(registry_name, input_size=size)
-    return build_model(spec, (size, size, 3), classes=classes, classifier_activation=classifier_activation,
-                       name=registry_name, preprocessing=preprocessing)
+    return build_model(small_spec(registry_name), (size, size, 3), classes=classes,
+                       classifier_activation=classifier_activation, name=registry_name,
+                       preprocessing=preprocessing)

@@ -25,19 +25,24 @@ def _digits():
     return images[:1400], labels[:1400], images[1400:], labels[1400:]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """seresnet18's layout (one block per stage) trained 6 epochs on digits; its test accuracy."""
+def _train(registry_name, min_accuracy):
+    """`registry_name`'s layout (`small_model`) trained 6 epochs on digits: (model, data, test accuracy)."""
     keras.utils.set_random_seed(0)
     x_train, y_train, x_test, y_test = _digits()
-    model = small_model("seresnet18", size=SIZE)
+    model = small_model(registry_name, size=SIZE)
     model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    normalise = lambda x: ks.preprocess_input(x, model="seresnet18")  # noqa: E731
+    normalise = lambda x: ks.preprocess_input(x, model=registry_name)  # noqa: E731
     model.fit(normalise(x_train), y_train, batch_size=64, epochs=6, verbose=0)
     accuracy = model.evaluate(normalise(x_test), y_test, verbose=0)[1]
-    assert accuracy >= 0.95, f"the reference model itself must have learned (test accuracy {accuracy:.3f})"
+    assert accuracy >= min_accuracy, f"the reference model itself must have learned (test accuracy {accuracy:.3f})"
     return model, (x_train, y_train, x_test, y_test), accuracy
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """seresnet18's layout (one block per stage) trained 6 epochs on digits; its test accuracy."""
+    return _train("seresnet18", 0.95)
 
 
 def test_full_integer_uint8_io_on_raw_pixels(trained, tmp_path):
@@ -103,3 +108,25 @@ def test_cli_int8_export_calibrated_on_an_image_folder(trained, tmp_path, capsys
     assert main(["export", str(tmp_path / "digits.keras"), "--format", "tflite", "--quantize", "int8",
                  "--out", str(tmp_path / "again.tflite")]) == 2
     assert "needs representative_data" in capsys.readouterr().err
+
+
+@pytest.mark.xdist_group("export_int8_mobilenetv3")  # its own model: trained on the other worker
+def test_mobilenetv3_hard_swish_and_se_stay_integer(tmp_path):
+    """MobileNetV3's layout (hard-swish, SE blocks with a ReLU and a hard-sigmoid gate) as full-integer int8
+    with a float interface, where an op without an int8 kernel would be left in float: every op is int8,
+    the SE blocks' MEAN / FULLY_CONNECTED / MUL and HARD_SWISH included, and int8 accuracy stays within 2
+    points of Keras (quantised hard-swish and hard-sigmoid lost accuracy elsewhere: tensorflow#40781).
+    fp16 keeps the same ops (weights dequantised once)."""
+    model, (x_train, _, x_test, y_test), keras_accuracy = _train("mobilenetv3_large_100", 0.9)
+    normalise = lambda x: ks.preprocess_input(x, model="mobilenetv3_large_100")  # noqa: E731
+    report = export(model, tmp_path / "m.tflite", "tflite", quantize="int8", io_type="float32",
+                    representative_data=normalise(x_train[:200]))
+    assert report.passed and report.non_int8_ops == {}
+    assert {"HARD_SWISH", "MEAN", "FULLY_CONNECTED", "MUL"} <= set(report.ops) and "LOGISTIC" not in report.ops
+    int8_accuracy = np.mean(load_exported(tmp_path / "m.tflite")(normalise(x_test)).argmax(-1) == y_test)
+    assert int8_accuracy >= keras_accuracy - 0.02
+    fp16 = export(model, tmp_path / "m16.tflite", "tflite", quantize="float16")
+    assert fp16.passed
+    interface = ("QUANTIZE", "DEQUANTIZE")
+    assert ({op: n for op, n in fp16.ops.items() if op not in interface}
+            == {op: n for op, n in report.ops.items() if op not in interface})
