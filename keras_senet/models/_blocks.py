@@ -62,7 +62,12 @@ def depthwise_conv2d(x, kernel_size, stride=1, padding="pytorch", name=None):
         mode = "valid"
     else:
         mode = "same" if pad > 0 else "valid"
-    return layers.DepthwiseConv2D(kernel_size, strides=stride, padding=mode, use_bias=False, name=name)(x)
+    # He-normal over the kernel window (timm's and keras.applications' depthwise init); Keras' default
+    # (Glorot over window x channels) shrinks every depthwise layer's output by ~the channel count, so a
+    # from-scratch MobileNet's logits stopped depending on its input.
+    initializer = keras.initializers.VarianceScaling(2.0, "fan_out", "truncated_normal")
+    return layers.DepthwiseConv2D(kernel_size, strides=stride, padding=mode, use_bias=False,
+                                  depthwise_initializer=initializer, name=name)(x)
 
 
 # timm activation name -> Keras activation (Keras 3's hard_sigmoid/hard_silu are timm's: relu6(x+3)/6).
