@@ -67,6 +67,14 @@ def test_every_family_exports_and_matches_keras(family, format, tmp_path):
             _tflite_elementwise_ops(model)
         assert not {"RELU", "RELU6", "RELU_0_TO_1"} & set(report.ops)  # fused into the op before
         assert not [op for op in report.ops if op.startswith("Flex")]
+    if format == "onnx":  # timm's ONNX layout: one HardSwish / HardSigmoid node each, SE gates in NCHW
+        import onnx
+
+        ops = collections.Counter(node.op_type for node in onnx.load(str(path)).graph.node)
+        hard_swish = sum(layer.get_config().get("activation") == "hard_silu" for layer in model.layers)
+        hard_sigmoid = sum(getattr(layer, "gate", None) == "hard_sigmoid" for layer in model.layers)
+        relu6 = sum(layer.get_config().get("activation") == "relu6" for layer in model.layers)  # Clip(0, 6)
+        assert (ops["HardSwish"], ops["HardSigmoid"], ops["Clip"]) == (hard_swish, hard_sigmoid, relu6)
 
 
 def test_onnx_has_dynamic_batch_opset_and_passes_checker(tmp_path):
@@ -218,7 +226,8 @@ def test_failed_verification_leaves_nothing(tmp_path):
     assert _entries(tmp_path) == []
 
 
-@pytest.mark.parametrize("registry_name", ["seresnet50", "legacy_seresnet18"])
+# SE with ReLU + sigmoid (ResNets), SiLU inside (EfficientNet), ReLU + hard-sigmoid (LCNet, MobileNetV3 head).
+@pytest.mark.parametrize("registry_name", ["seresnet50", "legacy_seresnet18", "efficientnet_b0", "lcnet_050"])
 def test_onnx_se_gates_are_1x1_convs_in_nchw(registry_name, tmp_path):
     """The SE gate is computed on (N, C, 1, 1) with 1x1 Convs and applied in NCHW, as in timm's own
     ONNX: no feature-map transposes, no vector reshapes; exact against Keras (biases included)."""
@@ -232,4 +241,5 @@ def test_onnx_se_gates_are_1x1_convs_in_nchw(registry_name, tmp_path):
     assert report.passed and report.rel_diff <= 1e-4
     ops = collections.Counter(n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node)
     assert ops["Transpose"] == 1  # the NHWC input only
-    assert ops["MatMul"] == 1 and ops["Unsqueeze"] == 0  # the classifier only; SE fc1/fc2 are Convs
+    dense = sum(isinstance(layer, keras.layers.Dense) for layer in model.layers)  # the head (SE Dense are inside)
+    assert ops["MatMul"] == dense and ops["Unsqueeze"] == 0  # SE fc1/fc2 are Convs

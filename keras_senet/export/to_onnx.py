@@ -58,7 +58,7 @@ def write_onnx(served, path, input_shape, batch_size, opset, quantize):
     import onnx
 
     model = onnx.load(str(path))
-    if channel_scale_in_nchw(model) + se_gate_as_conv(model):
+    if hard_activations_fused(model) + channel_scale_in_nchw(model) + se_gate_as_conv(model):
         onnx.save(model, str(path))
     if quantize == "float16":
         from onnxconverter_common import float16
@@ -68,6 +68,61 @@ def write_onnx(served, path, input_shape, batch_size, opset, quantize):
         model = float16.convert_float_to_float16(model, keep_io_types=True)
         onnx.save(model, str(path))
     onnx.checker.check_model(str(path))
+
+
+def hard_activations_fused(model):
+    """Fuse what tf2onnx writes for Keras' hard-swish, ``Mul(x, Mul(Clip(Add(x, 3), 0, 6), 1/6))``, into one
+    ``HardSwish(x)`` (opset >= 14), and the hard-sigmoid gate ``Mul(Clip(Add(x, 3), 0, 6), 1/6)`` into
+    ``HardSigmoid(x, alpha=1/6, beta=0.5)``, as timm's own ONNX has them: one pass over the feature map
+    instead of four. Equal up to float round-off (verification re-checks the model); returns the count.
+    """
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    initializers = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    consumers = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    outputs = {o.name for o in graph.output}
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+
+    def constant(name, value):
+        array = initializers.get(name)
+        return array is not None and array.size == 1 and np.isclose(float(array.reshape(())), value, rtol=1e-6)
+
+    def only_consumer(node, op_type):
+        users = consumers.get(node.output[0], [])
+        ok = len(users) == 1 and users[0].op_type == op_type and node.output[0] not in outputs
+        return users[0] if ok else None
+
+    fused = 0
+    for add in [n for n in graph.node if n.op_type == "Add" and len(n.input) == 2 and constant(n.input[1], 3.0)]:
+        clip = only_consumer(add, "Clip")
+        if clip is None or len(clip.input) != 3 or not (constant(clip.input[1], 0.0) and constant(clip.input[2], 6.0)):
+            continue
+        scale = only_consumer(clip, "Mul")
+        if scale is None or not constant(scale.input[1], 1.0 / 6.0):
+            continue
+        x, product = add.input[0], only_consumer(scale, "Mul")
+        position = list(graph.node).index(add)
+        if product is not None and x in product.input and opset >= 14:
+            graph.node.insert(position, helper.make_node("HardSwish", [x], [product.output[0]],
+                                                         name=product.name + "_hardswish"))
+            replaced = [add, clip, scale, product]
+        else:
+            graph.node.insert(position, helper.make_node("HardSigmoid", [x], [scale.output[0]], alpha=1.0 / 6.0,
+                                                         beta=0.5, name=scale.name + "_hardsigmoid"))
+            replaced = [add, clip, scale]
+        for node in replaced:
+            graph.node.remove(node)
+        fused += 1
+    if fused:
+        used = {name for node in graph.node for name in node.input}
+        for init in [i for i in graph.initializer if i.name not in used]:
+            graph.initializer.remove(init)
+    return fused
 
 
 def outputs_as_leaves(model):
