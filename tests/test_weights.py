@@ -387,3 +387,41 @@ def test_stale_temporary_folders_are_swept(checkpoint_server, seresnet18_checkpo
     ks.create_model("seresnet18", weights=url, input_shape=(SIZE, SIZE, 3))
     assert not os.path.exists(stale)  # left by a killed process a day ago
     assert os.path.exists(fresh)  # may belong to a process still downloading
+
+
+# --- a failed load changes nothing ------------------------------------------------------------------
+
+def _values(model):
+    return [(v.path, keras.ops.convert_to_numpy(v).copy()) for v in model.variables]
+
+
+@pytest.mark.parametrize("donor_kwargs, suffix, match", [
+    (dict(name="seresnet34"), ".weights.h5", r"holds the weights of \d+ layers.*another architecture"),
+    (dict(name="seresnet18", classes=10), ".weights.h5", r"does not fit model.*shape"),
+    (dict(name="seresnet34"), ".keras", r"no counterpart in model"),
+])
+def test_failed_keras_load_leaves_weights_bit_identical(tmp_path, donor_kwargs, suffix, match):
+    """Keras assigns .weights.h5 layer by layer and fails at the first misfit (the classifier last):
+    every earlier variable must be put back, and the error must name the file."""
+    model = ks.create_model("seresnet18", input_shape=(SIZE, SIZE, 3))
+    donor = ks.create_model(donor_kwargs.pop("name"), input_shape=(SIZE, SIZE, 3), **donor_kwargs)
+    path = str(tmp_path / f"other{suffix}")
+    donor.save_weights(path) if suffix == ".weights.h5" else donor.save(path)
+    before = _values(model)
+    with pytest.raises(ks.weights.CheckpointMismatchError, match=match) as error:
+        ks.weights.load(model, path)
+    assert path in str(error.value)
+    after = _values(model)
+    assert [name for name, _ in after] == [name for name, _ in before]
+    for (name, old), (_, new) in zip(before, after):
+        np.testing.assert_array_equal(new, old, err_msg=name)
+
+
+def test_empty_or_non_hdf5_weights_file_is_named(tmp_path):
+    model = ks.create_model("seresnet18", input_shape=(SIZE, SIZE, 3))
+    for content in (b"", b"not an HDF5 file" * 10):
+        path = tmp_path / "model.weights.h5"
+        path.write_bytes(content)
+        with pytest.raises(ks.weights.CheckpointMismatchError,
+                           match=rf"{path}: not a readable Keras \.weights\.h5 .*{len(content)} bytes"):
+            ks.weights.load(model, str(path))
