@@ -72,6 +72,10 @@ def _check_arguments(model, path, target, quantize, representative_data, input_s
     path = os.path.abspath(os.fspath(path))
     if os.path.lexists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+    if os.path.lexists(path) and not target.replaceable(path):
+        raise FileExistsError(f"{path} exists and is not a {target.format} export ({target.describe_path}): "
+                              "overwrite=True replaces only an earlier export of the same format, so nothing "
+                              "else is deleted. Move it away or choose another path.")
     parent = os.path.dirname(path)
     if not os.path.isdir(parent):
         raise FileNotFoundError(f"cannot write {path}: the folder {parent} does not exist")
