@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
-from keras_senet import zoo
+from keras_senet import _temporary, zoo
 from keras_senet.factory import create_model
 from keras_senet.weights.loading import apply_state_dict, read_state_dict
 from keras_senet.weights.timm_convert import CheckpointMismatchError
@@ -40,10 +39,10 @@ def convert_checkpoint(model_name, checkpoint, output, overwrite=False):
                          classifier_activation=None)
     apply_state_dict(model, state_dict, classifier, source=checkpoint)
     folder = os.path.dirname(os.path.abspath(output))
-    fd, partial = tempfile.mkstemp(prefix=".partial-", suffix=".weights.h5", dir=folder)
-    os.close(fd)
+    partial = _temporary.make_file(".partial-", folder, suffix=".weights.h5")
     try:
         model.save_weights(partial, overwrite=True)
+        _temporary.apply_umask(partial)  # the user's umask, not mkstemp's 0600
         os.replace(partial, output)
     finally:
         if os.path.exists(partial):

@@ -425,3 +425,33 @@ def test_empty_or_non_hdf5_weights_file_is_named(tmp_path):
         with pytest.raises(ks.weights.CheckpointMismatchError,
                            match=rf"{path}: not a readable Keras \.weights\.h5 .*{len(content)} bytes"):
             ks.weights.load(model, str(path))
+
+
+# --- the user's umask -------------------------------------------------------------------------------
+
+@pytest.fixture
+def group_umask():
+    """umask 002, as on a machine whose users share a cache through a group."""
+    old = os.umask(0o002)
+    yield
+    os.umask(old)
+
+
+def test_cache_and_convert_outputs_follow_the_umask(checkpoint_server, seresnet18_checkpoint, tmp_path,
+                                                    group_umask):
+    """Cache folders were 0700 and `convert` outputs 0600 (tempfile's private modes) whatever the umask."""
+    from keras_senet.conversion import convert_checkpoint
+
+    url = checkpoint_server.add("umask/model.safetensors", seresnet18_checkpoint[1])
+    ks.create_model("seresnet18", weights=url, input_shape=(SIZE, SIZE, 3))
+    modes = {path: os.stat(os.path.join(root, path)).st_mode & 0o777
+             for root in (cache.cache_dir(),)
+             for path in [os.path.relpath(os.path.join(d, n), root) for d, dirs, files in os.walk(root)
+                          for n in dirs + files]}
+    assert modes and all(mode == (0o775 if os.path.isdir(os.path.join(cache.cache_dir(), path)) else 0o664)
+                         for path, mode in modes.items()), modes
+    checkpoint = tmp_path / "model.safetensors"
+    checkpoint.write_bytes(seresnet18_checkpoint[1])
+    out, _ = convert_checkpoint("seresnet18", str(checkpoint), str(tmp_path / "out.weights.h5"))
+    assert os.stat(out).st_mode & 0o777 == 0o664
+    assert sorted(os.listdir(tmp_path)) == ["keras_home", "model.safetensors", "out.weights.h5"]

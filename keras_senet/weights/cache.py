@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import time
 
+from keras_senet import _temporary
 from keras_senet.weights.download import sha256_file
 
 # Part of every entry's folder name: bump when the conversion or the layer naming changes, so new
@@ -98,10 +99,11 @@ def write_entry(key, save_weights, record):
     """
     os.makedirs(cache_dir(), exist_ok=True)
     _sweep_stale()
-    staging = tempfile.mkdtemp(prefix=".partial-", dir=cache_dir())
+    staging = _temporary.make_dir(".partial-", cache_dir())  # the user's umask: a cache may be shared
     try:
         weights_path = os.path.join(staging, WEIGHTS_FILE)
         save_weights(weights_path)
+        _temporary.apply_umask(weights_path)  # safetensors writes 0600
         record = dict(record, sha256=sha256_file(weights_path), cache_version=CONVERTER_VERSION,
                       created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         with open(os.path.join(staging, RECORD_FILE), "w") as f:
