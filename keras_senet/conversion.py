@@ -29,6 +29,12 @@ def convert_checkpoint(model_name, checkpoint, output, overwrite=False):
         raise ValueError(f"{output}: the output must end in '.weights.h5'")
     if os.path.exists(output) and not overwrite:
         raise ValueError(f"{output} exists; pass overwrite=True (--overwrite) to replace it")
+    checkpoint = os.fspath(checkpoint)
+    if checkpoint.endswith((".keras", ".h5")):
+        raise ValueError(f"{checkpoint}: convert reads timm checkpoints (.safetensors, .pth, .bin); a Keras "
+                         "file needs no conversion: pass it as weights=... (CLI: --weights) directly.")
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f"{checkpoint}: no such checkpoint file")
     classifier = zoo.get_entry(model_name).classifier
     state_dict = read_state_dict(checkpoint)
     num_classes = checkpoint_classes(state_dict, classifier)

@@ -325,7 +325,16 @@ def _tfds_source(name, split, shuffle, seed, data_dir, download):
         raise ValueError(f"TFDS dataset {name!r}: label feature {label_key!r} is not a ClassLabel.")
     split_name, _, _ = _parse_split(split)
     if download:
-        builder.download_and_prepare()
+        try:
+            builder.download_and_prepare()
+        except Exception as error:  # TFDS raises whatever its downloader meets (offline: import errors too)
+            raise RuntimeError(f"TFDS dataset {name!r} could not be downloaded and prepared into "
+                               f"{builder.data_dir} ({type(error).__name__}: {error}). Check the network, or "
+                               "prepare it on a machine that has one and pass data_dir=... with "
+                               "download=False.") from None
+    elif not builder.is_prepared():
+        raise ValueError(f"TFDS dataset {name!r} is not prepared in {builder.data_dir} and download=False; pass "
+                         "download=True (CLI: default) to download it, or data_dir=... where it is prepared.")
     if info.splits and split_name not in info.splits:
         raise ValueError(f"TFDS dataset {name!r} has no split {split_name!r}; splits: "
                          f"{', '.join(sorted(info.splits))}.")

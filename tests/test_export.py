@@ -132,7 +132,7 @@ def test_bad_arguments_are_clear_errors(kwargs, message, tmp_path):
     built = small_model("seresnet18")
     model = keras.Model(built.input, built.output, name="mynet")  # a plain model: no preprocessing config
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        export(model, tmp_path / "out", **kwargs)
+        export(model, tmp_path / f"out{SUFFIX.get(kwargs['format'], '')}", **kwargs)
     assert _entries(tmp_path) == []
 
 

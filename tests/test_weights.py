@@ -200,7 +200,7 @@ def test_connection_refused():
 def test_timeout(checkpoint_server, tmp_path, seresnet18_checkpoint):
     url = checkpoint_server.add("slow/model.safetensors", seresnet18_checkpoint[1])
     checkpoint_server.behaviour["slow/model.safetensors"] = "stall"
-    with pytest.raises(DownloadError, match="cannot connect|interrupted"):
+    with pytest.raises(DownloadError, match="no answer within|interrupted"):
         download(url, tmp_path / "out" / "model.safetensors", timeout=0.5)
     assert os.listdir(tmp_path / "out") == []  # no partial file left
 

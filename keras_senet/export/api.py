@@ -41,6 +41,21 @@ def _format_options(target, options):
         target.check_options({name: options.get(name) for name in target.options})
 
 
+def _check_suffix(path, target):
+    """A file format's path ends in its suffix (the runtimes recognise an export by it); a folder
+    format's path does not end in another format's suffix."""
+    others = {t.suffix: t.format for t in TARGETS.values() if t.suffix and t is not target}
+    given = next((suffix for suffix in others if path.endswith(suffix)), None)
+    if given is not None:
+        raise ValueError(f"path {path!r} ends in {given!r}, the suffix of format={others[given]!r}, but "
+                         f"format={target.format!r} was asked for: {target.describe_path} is written. Pass "
+                         f"format={others[given]!r}, or a path for {target.format}.")
+    if target.suffix is not None and not path.endswith(target.suffix):
+        raise ValueError(f"path {path!r}: format={target.format!r} writes {target.describe_path}; end the path "
+                         f"in {target.suffix!r} (e.g. {os.path.basename(path)}{target.suffix}), so that "
+                         "load_exported and the runners recognise it.")
+
+
 def _check_arguments(model, path, target, quantize, representative_data, input_size, batch_size,
                      io_type, overwrite, verify, options):
     import keras
@@ -70,6 +85,7 @@ def _check_arguments(model, path, target, quantize, representative_data, input_s
                            "TensorFlow-backend process.")
     _check_installed(target, quantize, verify)
     path = os.path.abspath(os.fspath(path))
+    _check_suffix(path, target)
     if os.path.lexists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
     if os.path.lexists(path) and not target.replaceable(path):
@@ -243,6 +259,11 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
     if quantize == "int8" and io_type is None:
         io_type = "int8"
     calibration = as_images(representative_data, CALIBRATION_IMAGES)
+    if calibration is not None and not np.isfinite(calibration).all():
+        bad = np.flatnonzero(~np.isfinite(calibration.reshape(len(calibration), -1)).all(axis=1))
+        raise ValueError(f"representative_data has NaN or infinite values in {len(bad)} of {len(calibration)} "
+                         f"images (the first: image {bad[0]}); calibration and verification need finite "
+                         "images in the model's input space.")
     if calibration is not None and calibration.shape[1:] != input_shape:
         raise ValueError(f"representative_data images have shape {calibration.shape[1:]}, the export takes "
                          f"{input_shape}")

@@ -110,6 +110,10 @@ def download(url, destination, *, sha256=None, timeout=DEFAULT_TIMEOUT, label=No
                 raise DownloadError(f"{url}: refused redirect ({error})") from None
             except (urllib.error.URLError, socket.timeout, OSError) as error:
                 reason = getattr(error, "reason", error)
+                if isinstance(reason, (socket.timeout, TimeoutError)):
+                    raise DownloadError(f"{url}: no answer within {timeout:g} s (the server is stalled or "
+                                        "very slow). Try again later, or work offline with a local "
+                                        "file.") from None
                 raise DownloadError(f"{url}: cannot connect ({reason}). Check the network, or work "
                                     "offline with a local file.") from None
             with response:

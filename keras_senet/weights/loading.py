@@ -122,7 +122,10 @@ def _fetch_state_dict(source):
     os.makedirs(cache.cache_dir(), exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".download-", dir=cache.cache_dir()) as tmp:
         upstream, digest = _download_verified(source, tmp)
-        state_dict = read_state_dict(upstream)
+        try:
+            state_dict = read_state_dict(upstream)
+        except CheckpointMismatchError as error:  # name the URL, not a temporary path deleted on return
+            raise CheckpointMismatchError(str(error).replace(upstream, source.location)) from None
     from safetensors.numpy import save_file
 
     record = {"source": source.name, "source_url": source.location, "upstream_sha256": digest,
@@ -216,6 +219,16 @@ def _weighted_layers_in_h5(path, label):
                                       "saved with model.save_weights('NAME.weights.h5').") from None
 
 
+def check_keras_archive(path, label):
+    """A `.keras` file must be a zip archive: say so, with its size, before Keras says "File not found"."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise CheckpointMismatchError(f"{label}: not a readable .keras file (a zip archive; this one is "
+                                      f"{os.path.getsize(path)} bytes): it is empty, truncated or of another "
+                                      "kind. Expected a model saved with model.save('NAME.keras').")
+
+
 def load_keras_weights(model, path, label, skippable=()):
     """Load a Keras ``.weights.h5`` into `model`, all or nothing.
 
@@ -262,6 +275,7 @@ def load_source(model, source: WeightsSource):
         else:
             import keras
 
+            check_keras_archive(path, source.name)
             saved = keras.saving.load_model(path, compile=False, safe_mode=True)
             copy_weights_by_name(model, saved, source.name, skippable)
     return source
