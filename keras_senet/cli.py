@@ -118,10 +118,10 @@ def _unfreeze(value):
     try:
         stages = int(value)
     except ValueError:
-        stages = 0
-    if stages < 1:
-        raise argparse.ArgumentTypeError(f"--unfreeze must be 'all' or a number of top stages (an integer >= 1), "
-                                         f"got {value!r}")
+        stages = -1
+    if stages < 0:
+        raise argparse.ArgumentTypeError(f"--unfreeze must be 'all' or a number of top stages (an integer >= 0; "
+                                         f"0 keeps the backbone frozen), got {value!r}")
     return stages
 
 
