@@ -45,6 +45,7 @@ def convert_checkpoint(model_name, checkpoint, output, overwrite=False):
                          classifier_activation=None)
     apply_state_dict(model, state_dict, classifier, source=checkpoint)
     folder = os.path.dirname(os.path.abspath(output))
+    _temporary.sweep(folder, [".partial-"], suffix=".weights.h5")  # those of a killed convert
     partial = _temporary.make_file(".partial-", folder, suffix=".weights.h5")
     try:
         model.save_weights(partial, overwrite=True)

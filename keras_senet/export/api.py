@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 
 import numpy as np
 
+from keras_senet import _temporary
 from keras_senet.export.report import TOLERANCES, ExportReport
 from keras_senet.export.targets import FORMATS, QUANTIZE, TARGETS, ExportJob, get_target  # noqa: F401
 
@@ -270,8 +270,10 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
     report = ExportReport(path=path, format=format, quantize=quantize, io_type=io_type or "float32",
                           input_shape=(batch_size,) + input_shape,
                           tolerances=dict(TOLERANCES[quantize], **(tolerances or {})))
+    prefix = f".{os.path.basename(path)}."
+    _temporary.sweep(os.path.dirname(path), [prefix], suffix=".tmp")  # those of a killed export to `path`
     try:
-        workdir = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(path))
+        workdir = _temporary.make_dir(prefix, os.path.dirname(path), suffix=".tmp")
     except OSError as error:
         raise PermissionError(f"cannot write to {os.path.dirname(path)}: {error.strerror}") from error
     try:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 
 from keras_senet import _temporary
@@ -31,7 +30,8 @@ from keras_senet.weights.download import sha256_file
 # Part of every entry's folder name: bump when the conversion or the layer naming changes, so new
 # entries are made while installs of other versions sharing the cache keep theirs.
 CONVERTER_VERSION = 2
-STALE_SECONDS = 24 * 3600  # temporary folders older than this were left by a killed process
+STALE_SECONDS = _temporary.STALE_SECONDS  # a temporary older than this was left by a killed process
+TEMPORARY_PREFIXES = (".partial-", ".download-", ".trash-")
 WEIGHTS_FILE = "model.safetensors"
 RECORD_FILE = "provenance.json"
 
@@ -46,17 +46,16 @@ def entry_dir(key):
     return os.path.join(cache_dir(), f"{key}.v{CONVERTER_VERSION}")
 
 
-def _sweep_stale(now=None):
-    """Remove temporary folders a killed process left behind (Ctrl-C is cleaned up by `finally`)."""
-    now = now or time.time()
-    for name in os.listdir(cache_dir()):
-        path = os.path.join(cache_dir(), name)
-        if name.startswith((".partial-", ".download-", ".trash-")):
-            try:
-                if now - os.path.getmtime(path) > STALE_SECONDS:
-                    shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
-            except OSError:
-                pass
+def sweep_stale(now=None):
+    """Remove the temporaries a killed process left behind (Ctrl-C is cleaned up by `finally`): those
+    whose owner process (named in them) is gone, and any older than `STALE_SECONDS`."""
+    return _temporary.sweep(cache_dir(), TEMPORARY_PREFIXES, max_age=STALE_SECONDS, now=now)
+
+
+def make_temporary(prefix):
+    """A temporary folder in the cache named after this process (`prefix`: one of TEMPORARY_PREFIXES)."""
+    os.makedirs(cache_dir(), exist_ok=True)
+    return _temporary.make_dir(prefix, cache_dir())
 
 
 def read_entry(key):
@@ -84,7 +83,7 @@ def remove_entry(key):
     folder = entry_dir(key)
     if os.path.isdir(folder):
         # Rename first so a concurrent reader never sees a half-deleted entry.
-        trash = tempfile.mkdtemp(prefix=".trash-", dir=cache_dir())
+        trash = make_temporary(".trash-")
         try:
             os.replace(folder, os.path.join(trash, "entry"))
         except OSError:
@@ -97,9 +96,8 @@ def write_entry(key, save_weights, record):
 
     Returns the path of the cached weights (this process's or a concurrent writer's identical one).
     """
-    os.makedirs(cache_dir(), exist_ok=True)
-    _sweep_stale()
-    staging = _temporary.make_dir(".partial-", cache_dir())  # the user's umask: a cache may be shared
+    sweep_stale()
+    staging = make_temporary(".partial-")  # the user's umask: a cache may be shared
     try:
         weights_path = os.path.join(staging, WEIGHTS_FILE)
         save_weights(weights_path)

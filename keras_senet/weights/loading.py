@@ -23,7 +23,7 @@ import contextlib
 import hashlib
 import os
 import re
-import tempfile
+import shutil
 import urllib.parse
 
 from keras_senet.weights import cache
@@ -119,8 +119,7 @@ def _fetch_state_dict(source):
         return read_state_dict(path)
     if is_offline():
         raise _offline_error(source, key)
-    os.makedirs(cache.cache_dir(), exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".download-", dir=cache.cache_dir()) as tmp:
+    with _download_folder() as tmp:
         upstream, digest = _download_verified(source, tmp)
         try:
             state_dict = read_state_dict(upstream)
@@ -135,6 +134,19 @@ def _fetch_state_dict(source):
 
 
 @contextlib.contextmanager
+def _download_folder():
+    """A temporary folder in the cache for one download, removed afterwards; those of killed processes
+    are swept first."""
+    os.makedirs(cache.cache_dir(), exist_ok=True)
+    cache.sweep_stale()
+    folder = cache.make_temporary(".download-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def _local_file(source):
     """A local path of a Keras checkpoint source; URLs are fetched (verified) into a temporary folder
     that is removed afterwards (Keras files need no conversion, so they are not cached)."""
@@ -144,8 +156,7 @@ def _local_file(source):
     if is_offline():
         raise OfflineError(f"Offline mode is on: cannot fetch {source.location}; download it yourself and pass "
                            "its path as weights=...")
-    os.makedirs(cache.cache_dir(), exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".download-", dir=cache.cache_dir()) as tmp:
+    with _download_folder() as tmp:
         yield _download_verified(source, tmp)[0]
 
 
