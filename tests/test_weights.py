@@ -455,3 +455,39 @@ def test_cache_and_convert_outputs_follow_the_umask(checkpoint_server, seresnet1
     out, _ = convert_checkpoint("seresnet18", str(checkpoint), str(tmp_path / "out.weights.h5"))
     assert os.stat(out).st_mode & 0o777 == 0o664
     assert sorted(os.listdir(tmp_path)) == ["keras_home", "model.safetensors", "out.weights.h5"]
+
+
+# --- concurrent loads ----------------------------------------------------------------------------------
+
+# The fetch step of ks.weights.load alone (no model built: four TensorFlow start-ups are slow enough).
+CONCURRENT_LOADER = """
+import os, sys, time
+from keras_senet.weights import resolve
+from keras_senet.weights.loading import _fetch_state_dict
+url, go = sys.argv[1:]
+print("ready", flush=True)
+while not os.path.exists(go):  # all start loading at the same moment
+    time.sleep(0.005)
+state_dict = _fetch_state_dict(resolve(url, "seresnet18"))
+print("ok", float(state_dict["fc.weight"].sum()), flush=True)
+"""
+
+
+def test_concurrent_loads_download_once(checkpoint_server, seresnet18_checkpoint, tmp_path):
+    """Four workers starting together once made four downloads of one checkpoint: a lock per cache
+    entry makes one download it while the others wait and read the entry."""
+    url = checkpoint_server.add("together/model.safetensors", seresnet18_checkpoint[1])
+    checkpoint_server.requests.clear()
+    go = tmp_path / "go"
+    procs = [start_python(f"import sys; sys.argv[1:] = [{url!r}, {str(go)!r}]\n" + CONCURRENT_LOADER)
+             for _ in range(4)]
+    for p in procs:
+        for line in p.stdout:
+            if line.strip() == "ready":
+                break
+    go.touch()
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), [out[-1500:] for out in outputs]
+    sums = {[line for line in out.splitlines() if line.startswith("ok ")][-1] for out in outputs}
+    assert len(sums) == 1
+    assert [path for path in checkpoint_server.requests if "together" in path] == ["together/model.safetensors"]

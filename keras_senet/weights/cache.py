@@ -12,14 +12,17 @@ The state dict, not a converted model, is cached: conversion is a relayout done 
 model at hand (with or without its top), so no model is ever built to fill or read the cache.
 
 An entry is written in a temporary folder and renamed into place whole, so readers never see half an
-entry; when two processes race, the second rename fails harmlessly and both keep their result. An entry
+entry. Processes that want the same entry take its lock (`lock`): one fetches, the others wait and read
+the entry; without the lock, the second rename would fail harmlessly and both keep their result. An entry
 is used only if its ``model.safetensors`` still has the recorded SHA-256: a corrupt entry is removed, never
 loaded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -33,6 +36,7 @@ CONVERTER_VERSION = 2
 STALE_SECONDS = _temporary.STALE_SECONDS  # a temporary older than this was left by a killed process
 TEMPORARY_PREFIXES = (".partial-", ".download-", ".trash-")
 WEIGHTS_FILE = "model.safetensors"
+_log = logging.getLogger("keras_senet.weights")
 RECORD_FILE = "provenance.json"
 
 
@@ -44,6 +48,27 @@ def cache_dir():
 
 def entry_dir(key):
     return os.path.join(cache_dir(), f"{key}.v{CONVERTER_VERSION}")
+
+
+@contextlib.contextmanager
+def lock(key):
+    """Hold the cross-process lock of entry `key` (a ``filelock`` lock file beside the entries), so
+    that processes wanting the same entry fetch it once: the others wait, then read the entry. The
+    operating system releases the lock of a killed process, so a stale lock never blocks."""
+    import filelock
+
+    os.makedirs(cache_dir(), exist_ok=True)
+    path = os.path.join(cache_dir(), f".lock-{key}.v{CONVERTER_VERSION}")
+    guard = filelock.FileLock(path, mode=0o666 & ~_temporary.umask())  # shared caches: the umask's mode
+    try:
+        guard.acquire(timeout=0)
+    except filelock.Timeout:
+        _log.info("waiting for another process that is fetching %s into the cache", key)
+        guard.acquire()
+    try:
+        yield
+    finally:
+        guard.release()
 
 
 def sweep_stale(now=None):

@@ -119,6 +119,14 @@ def _fetch_state_dict(source):
         return read_state_dict(path)
     if is_offline():
         raise _offline_error(source, key)
+    with cache.lock(key):  # concurrent loads of one checkpoint download it once
+        path, _ = cache.read_entry(key)  # filled while this process waited for the lock
+        if path is not None:
+            return read_state_dict(path)
+        return _download_into_cache(source, key)
+
+
+def _download_into_cache(source, key):
     with _download_folder() as tmp:
         upstream, digest = _download_verified(source, tmp)
         try:
