@@ -284,7 +284,9 @@ def test_kills_while_saving_backups_and_checkpoints_resume_with_full_history(dig
         env = quiet_env(**({"KILL_WHILE_SAVING": kill} if kill else {}))
         return run([sys.executable, "-c", TRAIN_KILLED_WHILE_SAVING, *args], env=env)
 
-    history = lambda: [json.loads(line)["epoch"] for line in (workdir / "history.jsonl").read_text().splitlines()]  # noqa: E731
+    def history():
+        return [json.loads(line)["epoch"] for line in (workdir / "history.jsonl").read_text().splitlines()]
+
     first = train(kill=os.path.join("backup", "phase1") + ":1")  # epoch 1's backup, the phase's first
     assert first.returncode == -signal.SIGKILL, first.stderr[-3000:]
     assert history() == [1]
