@@ -36,8 +36,8 @@ CONVERTER_VERSION = 2
 STALE_SECONDS = _temporary.STALE_SECONDS  # a temporary older than this was left by a killed process
 TEMPORARY_PREFIXES = (".partial-", ".download-", ".trash-")
 WEIGHTS_FILE = "model.safetensors"
-_log = logging.getLogger("keras_senet.weights")
 RECORD_FILE = "provenance.json"
+_log = logging.getLogger("keras_senet.weights")
 
 
 def cache_dir():
