@@ -114,6 +114,7 @@ def _download_verified(source, folder):
 def _fetch_state_dict(source):
     """The state dict of a remote timm checkpoint: from the cache, or downloaded, verified and cached."""
     key = _cache_key(source)
+    cache.sweep_stale()  # every use of the cache, a hit too, removes what killed processes left
     path, _ = cache.read_entry(key)
     if path is not None:
         return read_state_dict(path)
