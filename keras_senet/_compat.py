@@ -87,6 +87,16 @@ def reset_initial_epoch(model):
     model._initial_epoch = None
 
 
+def set_initial_epoch(model, epoch):
+    """Make the running `model.fit` resume at `epoch`, as `keras.callbacks.BackupAndRestore` does from
+    ``on_train_begin`` (keras-team/keras#19179): `fit` reads ``model._initial_epoch`` after the
+    callbacks' ``on_train_begin``. Used by keras_senet's atomic backup (training/rundir.py)."""
+    feature = "Resuming a killed fit (atomic BackupAndRestore)"
+    check_training_keras(feature)
+    _private(model, "_initial_epoch", feature, "Trainer")
+    model._initial_epoch = epoch
+
+
 def flatten_layers(model):
     """Every layer of `model`, nested ones included (custom layers' sublayers too).
 

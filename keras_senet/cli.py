@@ -74,7 +74,7 @@ def _cmd_train(args):
     result = finetune(args.model, train, val, args.num_classes or train.num_classes, weights=weights,
                       workdir=args.workdir, head_epochs=args.head_epochs, epochs=args.epochs, head_lr=args.head_lr,
                       lr=args.lr, weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
-                      unfreeze="all" if args.unfreeze == "all" else int(args.unfreeze),
+                      unfreeze=args.unfreeze,
                       freeze_batchnorm=args.freeze_batchnorm, dropout=args.dropout,
                       mixed_precision=args.mixed_precision or False, jit_compile=args.jit_compile,
                       strategy=strategy, keep_checkpoints=args.keep_checkpoints, overwrite=args.overwrite,
@@ -110,6 +110,19 @@ def _cmd_quickstart(args):
     quickstart(args.workdir, data=args.data, model=args.model, weights=weights, epochs=args.epochs, formats=formats,
                train_split=args.train_split, test_split=args.test_split, verbose=args.verbose)
     return 0
+
+
+def _unfreeze(value):
+    if value == "all":
+        return value
+    try:
+        stages = int(value)
+    except ValueError:
+        stages = -1
+    if stages < 0:
+        raise argparse.ArgumentTypeError(f"--unfreeze must be 'all' or a number of top stages (an integer >= 0; "
+                                         f"0 keeps the backbone frozen), got {value!r}")
+    return stages
 
 
 def _verbose(value):
@@ -148,7 +161,7 @@ def _add_training_parsers(sub):
     p.add_argument("--lr", type=float, default=1e-4, help="phase 2 peak learning rate")
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--unfreeze", default="all", help="phase 2: 'all' or the number of top stages")
+    p.add_argument("--unfreeze", type=_unfreeze, default="all", help="phase 2: 'all' or the number of top stages")
     p.add_argument("--freeze-batchnorm", action="store_true", help="keep BatchNorm frozen in phase 2")
     p.add_argument("--dropout", type=float, default=0.0, help="dropout before the new head")
     _add_input_size(p)

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
-from keras_senet import zoo
+from keras_senet import _temporary, zoo
 from keras_senet.factory import create_model
 from keras_senet.weights.loading import apply_state_dict, read_state_dict
 from keras_senet.weights.timm_convert import CheckpointMismatchError
@@ -30,6 +29,12 @@ def convert_checkpoint(model_name, checkpoint, output, overwrite=False):
         raise ValueError(f"{output}: the output must end in '.weights.h5'")
     if os.path.exists(output) and not overwrite:
         raise ValueError(f"{output} exists; pass overwrite=True (--overwrite) to replace it")
+    checkpoint = os.fspath(checkpoint)
+    if checkpoint.endswith((".keras", ".h5")):
+        raise ValueError(f"{checkpoint}: convert reads timm checkpoints (.safetensors, .pth, .bin); a Keras "
+                         "file needs no conversion: pass it as weights=... (CLI: --weights) directly.")
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f"{checkpoint}: no such checkpoint file")
     classifier = zoo.get_entry(model_name).classifier
     state_dict = read_state_dict(checkpoint)
     num_classes = checkpoint_classes(state_dict, classifier)
@@ -40,10 +45,11 @@ def convert_checkpoint(model_name, checkpoint, output, overwrite=False):
                          classifier_activation=None)
     apply_state_dict(model, state_dict, classifier, source=checkpoint)
     folder = os.path.dirname(os.path.abspath(output))
-    fd, partial = tempfile.mkstemp(prefix=".partial-", suffix=".weights.h5", dir=folder)
-    os.close(fd)
+    _temporary.sweep(folder, [".partial-"], suffix=".weights.h5")  # those of a killed convert
+    partial = _temporary.make_file(".partial-", folder, suffix=".weights.h5")
     try:
         model.save_weights(partial, overwrite=True)
+        _temporary.apply_umask(partial)  # the user's umask, not mkstemp's 0600
         os.replace(partial, output)
     finally:
         if os.path.exists(partial):

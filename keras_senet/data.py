@@ -55,6 +55,8 @@ def load_dataset(source, split="train", *, model="seresnet50", batch_size=32, tr
         source: ``"tfds:NAME"`` (any TFDS image-classification dataset with supervised keys, e.g.
             ``"tfds:oxford_flowers102"``, ``"tfds:cifar10"``), or a directory of class sub-folders of
             JPEG/PNG (BMP, GIF) images: ``ROOT/<class>/*.jpg``, or ``ROOT/<split>/<class>/*.jpg``.
+            Symbolic links are followed only when they lead inside ``ROOT`` (others are skipped and
+            logged); a file or folder reached twice (a link loop) counts once.
         split: TFDS split (slicing allowed: ``"train[:90%]"``); for a folder the sub-folder of that
             name, or ``None`` / ``"all"`` for ``ROOT`` itself, with the same ``[a%:b%]`` slicing (taken
             per class from a fixed shuffle of the file list, so two slices never overlap). Default
@@ -172,6 +174,46 @@ def _subdirs(path):
     return sorted(e.name for e in os.scandir(path) if e.is_dir() and not e.name.startswith("."))
 
 
+def _inside(path, root):
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _class_images(folder, data_root):
+    """The image files under class `folder`, sorted, each real file once.
+
+    Symbolic links (to files or folders) are followed only when they resolve inside `data_root`: a link
+    out of the data set is skipped, and a folder reached twice (a loop such as ``ln -s . loop``, or two
+    links to one place) is walked once, so a data set never grows and slices never share files.
+    """
+    root = os.path.realpath(data_root)
+    seen_dirs, seen_files, paths, outside = set(), set(), [], []
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        real = os.path.realpath(current)
+        if not _inside(real, root):
+            outside.append(current)
+            continue
+        if real in seen_dirs or not os.path.isdir(real):
+            continue
+        seen_dirs.add(real)
+        entries = sorted(os.scandir(current), key=lambda e: e.name)
+        for entry in entries:
+            if entry.is_dir():  # follows links; checked against the root when popped
+                pending.append(entry.path)
+            elif entry.is_file() and _is_image(entry.name):
+                target = os.path.realpath(entry.path)
+                if not _inside(target, root):
+                    outside.append(entry.path)
+                elif target not in seen_files:
+                    seen_files.add(target)
+                    paths.append(entry.path)
+    if outside:
+        _log.warning("skipped %d symbolic link(s) leading out of %s, e.g. %s", len(outside), data_root,
+                     outside[0])
+    return sorted(paths)
+
+
 def _folder_files(source, split, class_names):
     """(class folder root, class names, [(path, label)]) of a folder split."""
     if not os.path.isdir(source):
@@ -196,12 +238,7 @@ def _folder_files(source, split, class_names):
     import random
 
     for label, cls in enumerate(class_names):
-        folder = os.path.join(root, cls)
-        paths = []
-        if os.path.isdir(folder):
-            for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-                dirnames.sort()
-                paths.extend(os.path.join(dirpath, f) for f in sorted(filenames) if _is_image(f))
+        paths = _class_images(os.path.join(root, cls), source)
         random.Random(f"{cls}").shuffle(paths)  # fixed per-class order: slices never overlap
         paths = paths[int(round(start * len(paths))):int(round(end * len(paths)))]
         files.extend((p, label) for p in paths)
@@ -288,7 +325,16 @@ def _tfds_source(name, split, shuffle, seed, data_dir, download):
         raise ValueError(f"TFDS dataset {name!r}: label feature {label_key!r} is not a ClassLabel.")
     split_name, _, _ = _parse_split(split)
     if download:
-        builder.download_and_prepare()
+        try:
+            builder.download_and_prepare()
+        except Exception as error:  # TFDS raises whatever its downloader meets (offline: import errors too)
+            raise RuntimeError(f"TFDS dataset {name!r} could not be downloaded and prepared into "
+                               f"{builder.data_dir} ({type(error).__name__}: {error}). Check the network, or "
+                               "prepare it on a machine that has one and pass data_dir=... with "
+                               "download=False.") from None
+    elif not builder.is_prepared():
+        raise ValueError(f"TFDS dataset {name!r} is not prepared in {builder.data_dir} and download=False; pass "
+                         "download=True (CLI: default) to download it, or data_dir=... where it is prepared.")
     if info.splits and split_name not in info.splits:
         raise ValueError(f"TFDS dataset {name!r} has no split {split_name!r}; splits: "
                          f"{', '.join(sorted(info.splits))}.")

@@ -162,7 +162,9 @@ def load_model(model, *, weights="imagenet", input_size=None):
         if not os.path.isfile(path):
             raise ValueError(f"No such model file: {path!r}")
         import keras_senet  # noqa: F401  (registers ZooModel and the attention layers)
+        from keras_senet.weights.loading import check_keras_archive
 
+        check_keras_archive(path, path)
         return keras.saving.load_model(path, safe_mode=True)
     # Without input_size, create_model picks the size (the tag's input size, else the model's default).
     shape = None if input_size is None else (input_size, input_size, 3) if _channels_axis() == -1 else (

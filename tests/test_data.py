@@ -131,6 +131,35 @@ def test_folder_split_slices_are_disjoint_and_complete(folder):
     assert sorted(sums(head) + sums(tail)) == sums(everything)
 
 
+def test_symlinks_followed_inside_the_root_only_and_each_file_once(tmp_path, caplog):
+    """`ln -s . good/a/loop` once turned 40 images into 840 examples whose 80%/20% slices shared files,
+    and links out of the data folder were followed. Each file now counts once; links stay inside."""
+    root, outside = tmp_path / "good", tmp_path / "elsewhere"
+    for folder in (root / "a", root / "b", outside):
+        folder.mkdir(parents=True)
+    shade = iter(range(10, 250, 7))
+    def image(path):  # a distinct colour per file: pixel sums identify it
+        path.write_bytes(tf.io.encode_png(np.full((8, 8, 3), next(shade), np.uint8)).numpy())
+    for cls in ("a", "b"):
+        for i in range(5):
+            image(root / cls / f"{i}.png")
+    image(outside / "secret.png")
+    (root / "a" / "loop").symlink_to(".")  # a loop
+    (root / "a" / "again").symlink_to(root / "a")  # the same folder twice
+    (root / "b" / "same.png").symlink_to(root / "b" / "0.png")  # the same file twice
+    (root / "b" / "shared").symlink_to(root / "a")  # inside the root: followed (its files count for b)
+    (root / "b" / "out").symlink_to(outside)  # out of the root: skipped
+    (root / "b" / "out.png").symlink_to(outside / "secret.png")
+    kwargs = dict(model="seresnet18", input_size=8, batch_size=1, training=False, verify=False)
+    everything = load_dataset(root, "all", **kwargs)
+    assert everything.num_examples == 15  # a: 5, b: 5 + the 5 of a through `shared`
+    head, tail = load_dataset(root, "all[:80%]", **kwargs), load_dataset(root, "all[80%:]", **kwargs)
+    sums = lambda ds: sorted(np.round(_all(ds)[0].sum((1, 2, 3)), 2).tolist())  # noqa: E731
+    assert sorted(sums(head) + sums(tail)) == sums(everything)
+    assert head.num_examples + tail.num_examples == 15
+    assert "skipped 2 symbolic link(s) leading out of" in caplog.text
+
+
 def test_preprocessing_config_from_tag_and_model():
     config = preprocessing_config("seresnet50.a3_in1k")
     assert config.input_size == 160 and config.crop_pct == 0.95 and config.interpolation == "bicubic"

@@ -169,19 +169,59 @@ def test_bad_arguments_are_clear_errors(kwargs, message, tmp_path):
     built = small_model("seresnet18")
     model = keras.Model(built.input, built.output, name="mynet")  # a plain model: no preprocessing config
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        export(model, tmp_path / "out", **kwargs)
+        export(model, tmp_path / f"out{SUFFIX.get(kwargs['format'], '')}", **kwargs)
     assert _entries(tmp_path) == []
+
+
+def _tiny_onnx():
+    import onnx
+    from onnx import TensorProto, helper
+
+    value = helper.make_tensor_value_info
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "tiny",
+                              [value("x", TensorProto.FLOAT, [1])], [value("y", TensorProto.FLOAT, [1])])
+    return helper.make_model(graph).SerializeToString()
 
 
 def test_existing_path_is_refused_unless_overwrite(tmp_path):
     model = small_model("seresnet18")
     target = tmp_path / "m.onnx"
-    target.write_bytes(b"keep me")
+    target.write_bytes(_tiny_onnx())  # an earlier export, as far as overwrite is concerned
+    first = target.read_bytes()
     with pytest.raises(FileExistsError, match="exists; pass overwrite=True"):
         export(model, target, "onnx")
-    assert target.read_bytes() == b"keep me"
+    assert target.read_bytes() == first
     export(model, target, "onnx", overwrite=True)
     assert target.stat().st_size > 1000 and _entries(tmp_path) == ["m.onnx"]
+
+
+def test_overwrite_replaces_only_an_export_of_the_same_format(tmp_path):
+    """overwrite=True once deleted a folder of notes and sources: only an earlier export of the same
+    format is replaced; anything else is refused and left as it was."""
+    model = small_model("seresnet18")
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "notes.txt").write_text("keep me")
+    (project / "src" / "train.py").write_text("print()")
+    tflite = tmp_path / "m.tflite"
+    tflite.write_bytes(b"keep me too")
+    onnx_named_tflite = tmp_path / "other.onnx"
+    for path, format in ((project, "saved_model"), (tflite, "tflite"), (onnx_named_tflite, "onnx")):
+        if format == "onnx":
+            onnx_named_tflite.write_bytes(b"\x1c\0\0\0TFL3" + bytes(64))  # a TFLite FlatBuffer's header
+        with pytest.raises(FileExistsError, match=f"{path} exists and is not a {format} export"):
+            export(model, path, format, overwrite=True)
+    assert sorted(p.name for p in project.rglob("*")) == ["notes.txt", "src", "train.py"]
+    assert tflite.read_bytes() == b"keep me too"
+    saved = tmp_path / "saved"
+    export(model, saved, "saved_model", verify=False)
+    (saved / "README.txt").write_text("mine")  # an export a user added a file to is theirs now
+    with pytest.raises(FileExistsError, match="is not a saved_model export"):
+        export(model, saved, "saved_model", overwrite=True)
+    (saved / "README.txt").unlink()
+    export(model, saved, "saved_model", overwrite=True, verify=False)
+    assert (saved / "saved_model.pb").exists()
+    assert not [name for name in _entries(tmp_path) if name.startswith(".")]
 
 
 def test_unwritable_destination(tmp_path):

@@ -94,11 +94,11 @@ def test_killed_training_resumes_at_the_next_epoch(digits, tmp_path):
                "2", "--epochs", "1", "--batch-size", "16", "--no-flip", "--workdir", str(workdir), "--keep-checkpoints",
                "2", "--verbose", "2", "--seed", "0"]
     first = start_cli(*command)
-    log = workdir / "history.jsonl"
+    log, backup = workdir / "history.jsonl", workdir / "backup" / "phase1" / "training_metadata.json"
     deadline = time.time() + 240
-    while not (log.exists() and log.read_text().strip()) and first.poll() is None and time.time() < deadline:
+    while not backup.exists() and first.poll() is None and time.time() < deadline:
         time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)  # right after epoch 1 is logged (backup state is written before)
+    first.send_signal(signal.SIGKILL)  # right after epoch 1 is backed up (it is logged before)
     output = first.communicate()[0]
     assert first.returncode == -signal.SIGKILL, output[-3000:]
     assert [json.loads(line)["epoch"] for line in log.read_text().splitlines()] == [1], output[-3000:]
@@ -244,3 +244,58 @@ def test_bad_input_raises_before_training(digits, tmp_path):
     # The CLI reports the same errors without a traceback.
     assert cli.main(["train", "--data", str(tmp_path / "missing"), "--workdir", str(tmp_path / "w")]) == 2
     assert not os.path.exists(tmp_path / "w")
+
+
+# `keras-senet train`, killed (SIGKILL, by itself) right after a save in a folder whose path contains
+# KILL_WHILE_SAVING's folder, on that folder's Nth save, with the file cut as a kill mid-write leaves it.
+TRAIN_KILLED_WHILE_SAVING = """
+import os, signal, sys
+import keras
+folder, nth = os.environ.get("KILL_WHILE_SAVING", "(never):0").rsplit(":", 1)
+saves = []
+original = keras.Model.save_weights
+def save_weights(self, filepath, *args, **kwargs):
+    original(self, filepath, *args, **kwargs)
+    if folder in str(filepath):
+        saves.append(filepath)
+        if len(saves) == int(nth):
+            os.truncate(filepath, 96)
+            os.kill(os.getpid(), signal.SIGKILL)
+keras.Model.save_weights = save_weights
+from keras_senet.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_kills_while_saving_backups_and_checkpoints_resume_with_full_history(digits, tmp_path):
+    """Killed during the first backup save of a phase, every rerun once failed on the truncated
+    ``latest.weights.h5``; killed while the epoch-2 checkpoint was written, the run resumed at 3 and its
+    history lost epoch 2 (logged after the backup), leaving a temporary in checkpoints/."""
+    import sys
+
+    from processes import run
+
+    workdir = tmp_path / "run"
+    args = ["train", "--data", str(digits), "--train-split", "train[:5%]", "--model", "seresnet18", "--weights",
+            "none", "--image-size", "32", "--head-epochs", "2", "--epochs", "1", "--batch-size", "16", "--no-flip",
+            "--workdir", str(workdir), "--keep-checkpoints", "2", "--verbose", "2", "--seed", "0"]
+
+    def train(kill=None):
+        env = quiet_env(**({"KILL_WHILE_SAVING": kill} if kill else {}))
+        return run([sys.executable, "-c", TRAIN_KILLED_WHILE_SAVING, *args], env=env)
+
+    def history():
+        return [json.loads(line)["epoch"] for line in (workdir / "history.jsonl").read_text().splitlines()]
+
+    first = train(kill=os.path.join("backup", "phase1") + ":1")  # epoch 1's backup, the phase's first
+    assert first.returncode == -signal.SIGKILL, first.stderr[-3000:]
+    assert history() == [1]
+    second = train(kill="checkpoints:2")  # resumes (at epoch 1 again), then killed writing epoch 2's checkpoint
+    assert second.returncode == -signal.SIGKILL, (second.stdout + second.stderr)[-3000:]
+    assert history()[-1] == 2
+    third = train()
+    assert third.returncode == 0, (third.stdout + third.stderr)[-3000:]
+    result = json.load(open(workdir / "history.json"))
+    assert result["epoch"] == [1, 2, 3] and result["phase"] == [1, 1, 2]
+    # epoch 2's checkpoint was never completed: its temporary is gone, epochs 1 and 3 are kept
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["epoch001.weights.h5", "epoch003.weights.h5"]

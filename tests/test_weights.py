@@ -200,7 +200,7 @@ def test_connection_refused():
 def test_timeout(checkpoint_server, tmp_path, seresnet18_checkpoint):
     url = checkpoint_server.add("slow/model.safetensors", seresnet18_checkpoint[1])
     checkpoint_server.behaviour["slow/model.safetensors"] = "stall"
-    with pytest.raises(DownloadError, match="cannot connect|interrupted"):
+    with pytest.raises(DownloadError, match="no answer within|interrupted"):
         download(url, tmp_path / "out" / "model.safetensors", timeout=0.5)
     assert os.listdir(tmp_path / "out") == []  # no partial file left
 
@@ -387,3 +387,107 @@ def test_stale_temporary_folders_are_swept(checkpoint_server, seresnet18_checkpo
     ks.create_model("seresnet18", weights=url, input_shape=(SIZE, SIZE, 3))
     assert not os.path.exists(stale)  # left by a killed process a day ago
     assert os.path.exists(fresh)  # may belong to a process still downloading
+
+
+# --- a failed load changes nothing ------------------------------------------------------------------
+
+def _values(model):
+    return [(v.path, keras.ops.convert_to_numpy(v).copy()) for v in model.variables]
+
+
+@pytest.mark.parametrize("donor_kwargs, suffix, match", [
+    (dict(name="seresnet34"), ".weights.h5", r"holds the weights of \d+ layers.*another architecture"),
+    (dict(name="seresnet18", classes=10), ".weights.h5", r"does not fit model.*shape"),
+    (dict(name="seresnet34"), ".keras", r"no counterpart in model"),
+])
+def test_failed_keras_load_leaves_weights_bit_identical(tmp_path, donor_kwargs, suffix, match):
+    """Keras assigns .weights.h5 layer by layer and fails at the first misfit (the classifier last):
+    every earlier variable must be put back, and the error must name the file."""
+    model = ks.create_model("seresnet18", input_shape=(SIZE, SIZE, 3))
+    donor = ks.create_model(donor_kwargs.pop("name"), input_shape=(SIZE, SIZE, 3), **donor_kwargs)
+    path = str(tmp_path / f"other{suffix}")
+    donor.save_weights(path) if suffix == ".weights.h5" else donor.save(path)
+    before = _values(model)
+    with pytest.raises(ks.weights.CheckpointMismatchError, match=match) as error:
+        ks.weights.load(model, path)
+    assert path in str(error.value)
+    after = _values(model)
+    assert [name for name, _ in after] == [name for name, _ in before]
+    for (name, old), (_, new) in zip(before, after):
+        np.testing.assert_array_equal(new, old, err_msg=name)
+
+
+def test_empty_or_non_hdf5_weights_file_is_named(tmp_path):
+    model = ks.create_model("seresnet18", input_shape=(SIZE, SIZE, 3))
+    for content in (b"", b"not an HDF5 file" * 10):
+        path = tmp_path / "model.weights.h5"
+        path.write_bytes(content)
+        with pytest.raises(ks.weights.CheckpointMismatchError,
+                           match=rf"{path}: not a readable Keras \.weights\.h5 .*{len(content)} bytes"):
+            ks.weights.load(model, str(path))
+
+
+# --- the user's umask -------------------------------------------------------------------------------
+
+@pytest.fixture
+def group_umask():
+    """umask 002, as on a machine whose users share a cache through a group."""
+    old = os.umask(0o002)
+    yield
+    os.umask(old)
+
+
+def test_cache_and_convert_outputs_follow_the_umask(checkpoint_server, seresnet18_checkpoint, tmp_path,
+                                                    group_umask):
+    """Cache folders were 0700 and `convert` outputs 0600 (tempfile's private modes) whatever the umask."""
+    from keras_senet.conversion import convert_checkpoint
+
+    url = checkpoint_server.add("umask/model.safetensors", seresnet18_checkpoint[1])
+    ks.create_model("seresnet18", weights=url, input_shape=(SIZE, SIZE, 3))
+    modes = {path: os.stat(os.path.join(root, path)).st_mode & 0o777
+             for root in (cache.cache_dir(),)
+             for path in [os.path.relpath(os.path.join(d, n), root) for d, dirs, files in os.walk(root)
+                          for n in dirs + files]}
+    assert modes and all(mode == (0o775 if os.path.isdir(os.path.join(cache.cache_dir(), path)) else 0o664)
+                         for path, mode in modes.items()), modes
+    checkpoint = tmp_path / "model.safetensors"
+    checkpoint.write_bytes(seresnet18_checkpoint[1])
+    out, _ = convert_checkpoint("seresnet18", str(checkpoint), str(tmp_path / "out.weights.h5"))
+    assert os.stat(out).st_mode & 0o777 == 0o664
+    assert sorted(os.listdir(tmp_path)) == ["keras_home", "model.safetensors", "out.weights.h5"]
+
+
+# --- concurrent loads ----------------------------------------------------------------------------------
+
+# The fetch step of ks.weights.load alone (no model built: four TensorFlow start-ups are slow enough).
+CONCURRENT_LOADER = """
+import os, sys, time
+from keras_senet.weights import resolve
+from keras_senet.weights.loading import _fetch_state_dict
+url, go = sys.argv[1:]
+print("ready", flush=True)
+while not os.path.exists(go):  # all start loading at the same moment
+    time.sleep(0.005)
+state_dict = _fetch_state_dict(resolve(url, "seresnet18"))
+print("ok", float(state_dict["fc.weight"].sum()), flush=True)
+"""
+
+
+def test_concurrent_loads_download_once(checkpoint_server, seresnet18_checkpoint, tmp_path):
+    """Four workers starting together once made four downloads of one checkpoint: a lock per cache
+    entry makes one download it while the others wait and read the entry."""
+    url = checkpoint_server.add("together/model.safetensors", seresnet18_checkpoint[1])
+    checkpoint_server.requests.clear()
+    go = tmp_path / "go"
+    procs = [start_python(f"import sys; sys.argv[1:] = [{url!r}, {str(go)!r}]\n" + CONCURRENT_LOADER)
+             for _ in range(4)]
+    for p in procs:
+        for line in p.stdout:
+            if line.strip() == "ready":
+                break
+    go.touch()
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), [out[-1500:] for out in outputs]
+    sums = {[line for line in out.splitlines() if line.startswith("ok ")][-1] for out in outputs}
+    assert len(sums) == 1
+    assert [path for path in checkpoint_server.requests if "together" in path] == ["together/model.safetensors"]

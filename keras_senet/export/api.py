@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 
 import numpy as np
 
+from keras_senet import _temporary
 from keras_senet.export.report import TOLERANCES, ExportReport
 from keras_senet.export.targets import FORMATS, QUANTIZE, TARGETS, ExportJob, get_target  # noqa: F401
 
@@ -41,6 +41,21 @@ def _format_options(target, options):
         target.check_options({name: options.get(name) for name in target.options})
 
 
+def _check_suffix(path, target):
+    """A file format's path ends in its suffix (the runtimes recognise an export by it); a folder
+    format's path does not end in another format's suffix."""
+    others = {t.suffix: t.format for t in TARGETS.values() if t.suffix and t is not target}
+    given = next((suffix for suffix in others if path.endswith(suffix)), None)
+    if given is not None:
+        raise ValueError(f"path {path!r} ends in {given!r}, the suffix of format={others[given]!r}, but "
+                         f"format={target.format!r} was asked for: {target.describe_path} is written. Pass "
+                         f"format={others[given]!r}, or a path for {target.format}.")
+    if target.suffix is not None and not path.endswith(target.suffix):
+        raise ValueError(f"path {path!r}: format={target.format!r} writes {target.describe_path}; end the path "
+                         f"in {target.suffix!r} (e.g. {os.path.basename(path)}{target.suffix}), so that "
+                         "load_exported and the runners recognise it.")
+
+
 def _check_arguments(model, path, target, quantize, representative_data, input_size, batch_size,
                      io_type, overwrite, verify, options):
     import keras
@@ -70,8 +85,13 @@ def _check_arguments(model, path, target, quantize, representative_data, input_s
                            "TensorFlow-backend process.")
     _check_installed(target, quantize, verify)
     path = os.path.abspath(os.fspath(path))
+    _check_suffix(path, target)
     if os.path.lexists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+    if os.path.lexists(path) and not target.replaceable(path):
+        raise FileExistsError(f"{path} exists and is not a {target.format} export ({target.describe_path}): "
+                              "overwrite=True replaces only an earlier export of the same format, so nothing "
+                              "else is deleted. Move it away or choose another path.")
     parent = os.path.dirname(path)
     if not os.path.isdir(parent):
         raise FileNotFoundError(f"cannot write {path}: the folder {parent} does not exist")
@@ -239,14 +259,21 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
     if quantize == "int8" and io_type is None:
         io_type = "int8"
     calibration = as_images(representative_data, CALIBRATION_IMAGES)
+    if calibration is not None and not np.isfinite(calibration).all():
+        bad = np.flatnonzero(~np.isfinite(calibration.reshape(len(calibration), -1)).all(axis=1))
+        raise ValueError(f"representative_data has NaN or infinite values in {len(bad)} of {len(calibration)} "
+                         f"images (the first: image {bad[0]}); calibration and verification need finite "
+                         "images in the model's input space.")
     if calibration is not None and calibration.shape[1:] != input_shape:
         raise ValueError(f"representative_data images have shape {calibration.shape[1:]}, the export takes "
                          f"{input_shape}")
     report = ExportReport(path=path, format=format, quantize=quantize, io_type=io_type or "float32",
                           input_shape=(batch_size,) + input_shape,
                           tolerances=dict(TOLERANCES[quantize], **(tolerances or {})))
+    prefix = f".{os.path.basename(path)}."
+    _temporary.sweep(os.path.dirname(path), [prefix], suffix=".tmp")  # those of a killed export to `path`
     try:
-        workdir = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(path))
+        workdir = _temporary.make_dir(prefix, os.path.dirname(path), suffix=".tmp")
     except OSError as error:
         raise PermissionError(f"cannot write to {os.path.dirname(path)}: {error.strerror}") from error
     try:

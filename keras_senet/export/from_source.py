@@ -47,6 +47,10 @@ def export_from_source(model, path, format, *, weights="imagenet", input_size=No
     """`export` a registry name or ``.keras`` file, with calibration images read from `calibration`."""
     from keras_senet.export.serving import preprocessing_config
 
+    if kwargs.get("quantize") == "int8" and not calibration:
+        raise ValueError("quantize='int8' needs calibration images: calibration=DIR (class sub-folders) or "
+                         "'tfds:NAME[:SPLIT]' (CLI: --calibration DIR|tfds:NAME[:SPLIT]), a few hundred real "
+                         "images to calibrate the activation ranges.")
     keras_model = load_model(model, weights=weights, input_size=input_size)
     config = preprocessing_config(keras_model, include_preprocessing)
     data = calibration_images(calibration, keras_model, config) if calibration else None

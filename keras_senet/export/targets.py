@@ -66,6 +66,8 @@ class ExportTarget:
         inspect: ``inspect(path, report)`` fills format-specific report fields after writing (and its
             failures, such as non-builtin TFLite ops, hold without verification too).
         detect: ``detect(path) -> bool``, is `path` an export of this format; default: the suffix.
+        recognise: ``recognise(path) -> bool``, does what is at `path` look, by its content, like an
+            export of this format (``overwrite=True`` replaces nothing else).
         path_kind: how the export looks on disk, for messages.
     """
 
@@ -85,6 +87,7 @@ class ExportTarget:
     pixel_endpoint: bool = False
     inspect: Optional[Callable] = None
     detect: Optional[Callable] = None
+    recognise: Optional[Callable] = None
     path_kind: str = ""
 
     def is_export(self, path):
@@ -92,6 +95,10 @@ class ExportTarget:
         if self.detect is not None:
             return bool(self.detect(path))
         return self.suffix is not None and os.fspath(path).endswith(self.suffix)
+
+    def replaceable(self, path):
+        """True when what is at `path` is recognisably an export of this format (``overwrite=True``)."""
+        return self.recognise is not None and bool(self.recognise(os.fspath(path)))
 
     @property
     def describe_path(self):
@@ -152,6 +159,35 @@ def _inspect_tflite(path, report):
     report.non_int8_ops = non_int8 if report.quantize == "int8" else {}
 
 
+# What a SavedModel folder holds; a folder with anything else (notes, sources) is not only an export.
+_SAVED_MODEL_ENTRIES = {"saved_model.pb", "fingerprint.pb", "variables", "assets", "keras_metadata.pb"}
+
+
+def _looks_like_saved_model(path):
+    return (os.path.isdir(path) and not os.path.islink(path) and "saved_model.pb" in os.listdir(path)
+            and set(os.listdir(path)) <= _SAVED_MODEL_ENTRIES)
+
+
+def _looks_like_tflite(path):
+    """A FlatBuffer with the TFLite file identifier ``TFL3`` at bytes 4-8."""
+    if not os.path.isfile(path) or os.path.islink(path):
+        return False
+    with open(path, "rb") as f:
+        return f.read(8)[4:8] == b"TFL3"
+
+
+def _looks_like_onnx(path):
+    """A protobuf that parses as an ONNX ModelProto with a graph (external data is not read)."""
+    if not os.path.isfile(path) or os.path.islink(path):
+        return False
+    import onnx
+
+    try:
+        return bool(onnx.load_model(path, load_external_data=False).graph.node)
+    except Exception:  # protobuf's DecodeError and friends: not ONNX
+        return False
+
+
 def _is_saved_model(path):
     path = os.fspath(path)
     return os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb"))
@@ -161,17 +197,18 @@ TARGETS = {target.format: target for target in (
     ExportTarget(
         format="saved_model", title="TensorFlow SavedModel (TF Serving)", suffix=None, quantize=(None,),
         write=_write_saved_model, predictor=SavedModelPredictor, load_options=("endpoint",),
-        pixel_endpoint=True, detect=_is_saved_model, path_kind="a SavedModel folder (with saved_model.pb)"),
+        pixel_endpoint=True, detect=_is_saved_model, recognise=_looks_like_saved_model,
+        path_kind="a SavedModel folder (with saved_model.pb)"),
     ExportTarget(
         format="tflite", title="TFLite / LiteRT", suffix=".tflite", quantize=(None, "float16", "dynamic", "int8"),
         write=_write_tflite, predictor=TFLitePredictor, load_options=("num_threads",),
-        packages=("ai_edge_litert",), inspect=_inspect_tflite),
+        packages=("ai_edge_litert",), inspect=_inspect_tflite, recognise=_looks_like_tflite),
     ExportTarget(
         format="onnx", title="ONNX (onnxruntime)", suffix=".onnx", quantize=(None, "float16"),
         write=_write_onnx, predictor=ONNXPredictor, load_options=("providers", "num_threads"),
         packages=("tf2onnx", "onnx"), runtime_packages=("onnxruntime",),
         quantize_packages={"float16": ("onnxconverter_common",)},
-        options=("opset",), check_options=_check_onnx_options),
+        options=("opset",), check_options=_check_onnx_options, recognise=_looks_like_onnx),
 )}
 
 FORMATS = tuple(TARGETS)

@@ -11,8 +11,9 @@ in inference mode, Keras 3 semantics); phase 2 unfreezes the top stages (or all)
 rate. Each phase uses AdamW (no weight decay on biases and BatchNorm) with a linear warm-up and cosine
 decay, and categorical cross-entropy with label smoothing. The working directory holds per-epoch
 checkpoints (``checkpoints/epoch001.weights.h5``), TensorBoard logs (``logs/``) and
-`keras.callbacks.BackupAndRestore` state (``backup/``): calling `finetune` again with the same
-arguments after a crash or kill resumes at the epoch where it stopped. Runs on the TensorFlow backend
+backup state as `keras.callbacks.BackupAndRestore` keeps it, but saved atomically (``backup/``):
+calling `finetune` again with the same arguments after a crash or kill -- at any moment, a save
+included -- resumes at the epoch where it stopped, with every epoch in the history. Runs on the TensorFlow backend
 (the distribution strategies are `tf.distribute`'s).
 
 The package is split by concern: `recipe` (finetune, optimizer, callbacks), `freezing`, `distribution`,

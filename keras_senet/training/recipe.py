@@ -13,8 +13,8 @@ from keras_senet import _compat
 from keras_senet.training.distribution import _AverageBatchNormStatistics, _is_chief, make_strategy
 from keras_senet._deprecation import reject_unknown, renamed
 from keras_senet.training.freezing import _stages, set_trainable
-from keras_senet.training.rundir import (_atomic_json, _atomic_save, _EpochCheckpoint, _EpochLog,
-                                         _prepare_workdir, _read_history)
+from keras_senet.training.rundir import (_atomic_json, _atomic_save, _AtomicBackup, _EpochCheckpoint,
+                                         _EpochLog, _prepare_workdir, _read_history)
 
 HEAD_NAME = "head"
 
@@ -213,13 +213,15 @@ def finetune(model=None, train_data=None, val_data=None, num_classes=None, *, we
                                    keras.metrics.TopKCategoricalAccuracy(k=min(5, num_classes), name="top5")],
                           jit_compile=jit_compile)
             phase_callbacks = [_AverageBatchNormStatistics(strategy)] if strategy.num_replicas_in_sync > 1 else []
-            phase_callbacks.append(keras.callbacks.BackupAndRestore(
-                os.path.join(statedir, "backup", f"phase{phase}"), double_checkpoint=True, delete_checkpoint=False))
+            # The epoch is logged before its backup: a kill between the two reruns a logged epoch (its
+            # record is replaced) instead of resuming after an epoch that was never logged.
+            phase_callbacks.append(_EpochLog(log_path, phase))
+            phase_callbacks.append(_AtomicBackup(os.path.join(statedir, "backup", f"phase{phase}")))
             if chief and keep_checkpoints != 0:
                 phase_callbacks.append(_EpochCheckpoint(os.path.join(statedir, "checkpoints"), keep_checkpoints))
             if tensorboard:
                 phase_callbacks.append(keras.callbacks.TensorBoard(os.path.join(statedir, "logs")))
-            phase_callbacks += [_EpochLog(log_path, phase), *callbacks]
+            phase_callbacks += list(callbacks)
             _compat.reset_initial_epoch(model)  # Keras never resets what BackupAndRestore set in an earlier fit
             multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
             with _compat.multi_worker_fit(model, strategy) if multi_worker else contextlib.nullcontext():

@@ -2,7 +2,7 @@
 
     workdir/run.json                 settings of the run (a resume must match them)
     workdir/history.jsonl            one JSON line per finished epoch; history.json when the run ends
-    workdir/checkpoints/epochNNN.weights.h5, workdir/logs/, workdir/backup/phaseN/ (BackupAndRestore)
+    workdir/checkpoints/epochNNN.weights.h5, workdir/logs/, workdir/backup/phaseN/ (`_AtomicBackup`)
     workdir/model.keras                               the finished run (it carries its preprocessing)
 
 Non-chief workers of a multi-worker run keep their state in ``workdir/.workers/<task id>``.
@@ -65,6 +65,97 @@ class _EpochLog:
         return EpochLog()
 
 
+def _remove_temporaries(folder):
+    """Remove what a killed save left in `folder` of this run (one run uses a workdir at a time)."""
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if name.startswith((".partial-", ".tmp-")) or ".tmp-" in name:
+                os.remove(os.path.join(folder, name))
+
+
+def _save_weights_atomically(model, folder, name):
+    """``model.save_weights`` to ``folder/name`` through a temporary file; returns its SHA-256."""
+    from keras_senet import _temporary
+    from keras_senet.weights.download import sha256_file
+
+    os.makedirs(folder, exist_ok=True)
+    partial = _temporary.make_file(".partial-", folder, suffix=".weights.h5")
+    try:
+        model.save_weights(partial, overwrite=True)
+        digest = sha256_file(partial)
+        os.replace(partial, os.path.join(folder, name))
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return digest
+
+
+class _AtomicBackup:
+    """`keras.callbacks.BackupAndRestore` whose every save can be killed at any moment.
+
+    Keras rewrites ``latest.weights.h5`` in place: a kill during the first save of a phase left a
+    truncated file that every resume failed on. Here each epoch's state is a new, complete
+    ``epochNNN.weights.h5`` (written to a temporary and renamed), and ``training_metadata.json`` --
+    replaced atomically, the one before kept as ``.bkp`` -- points at it with its SHA-256. A resume
+    takes the newest pointer whose file is complete; with none, the phase starts from its beginning.
+    """
+
+    def __new__(cls, folder):
+        import keras
+
+        from keras_senet import _compat
+        from keras_senet.weights.download import sha256_file
+
+        pointer = os.path.join(folder, "training_metadata.json")
+        previous = pointer + ".bkp"
+
+        def saved_state(path):
+            """(epoch, weights path) that `path` points at, if the weights are complete, else None."""
+            try:
+                with open(path) as f:
+                    record = json.load(f)
+                weights = os.path.join(folder, record.get("weights", "latest.weights.h5"))  # Keras' layout
+                if "sha256" in record and sha256_file(weights) != record["sha256"]:
+                    return None
+                return int(record["epoch"]), weights
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+
+        class AtomicBackup(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                _remove_temporaries(folder)
+                for path in (pointer, previous):
+                    state = saved_state(path)
+                    if state is None:
+                        continue
+                    if self.model.optimizer is not None and not self.model.optimizer.built:
+                        self.model.optimizer.build(self.model.trainable_variables)  # its state is saved too
+                    try:
+                        self.model.load_weights(state[1])
+                    except (OSError, ValueError):
+                        continue
+                    _compat.set_initial_epoch(self.model, state[0])
+                    return
+
+            def on_epoch_end(self, epoch, logs=None):
+                name = f"epoch{epoch + 1:03d}.weights.h5"
+                digest = _save_weights_atomically(self.model, folder, name)
+                if os.path.exists(pointer):
+                    os.replace(pointer, previous)
+                _atomic_json({"epoch": epoch + 1, "batch": 0, "weights": name, "sha256": digest}, pointer)
+                wanted = {name}
+                try:
+                    with open(previous) as f:
+                        wanted.add(json.load(f).get("weights"))
+                except (OSError, ValueError, AttributeError):
+                    pass
+                for other in os.listdir(folder):
+                    if other.endswith(".weights.h5") and other not in wanted and not other.startswith("."):
+                        os.remove(os.path.join(folder, other))
+
+        return AtomicBackup()
+
+
 class _EpochCheckpoint:
     """Saves ``epochNNN.weights.h5`` (model and optimizer state) each epoch, keeping the last `keep`."""
 
@@ -72,12 +163,11 @@ class _EpochCheckpoint:
         import keras
 
         class EpochCheckpoint(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                _remove_temporaries(folder)
+
             def on_epoch_end(self, epoch, logs=None):
-                os.makedirs(folder, exist_ok=True)
-                path = os.path.join(folder, f"epoch{epoch + 1:03d}.weights.h5")
-                tmp = os.path.join(folder, f".tmp-{os.getpid()}.weights.h5")
-                self.model.save_weights(tmp, overwrite=True)
-                os.replace(tmp, path)
+                _save_weights_atomically(self.model, folder, f"epoch{epoch + 1:03d}.weights.h5")
                 saved = sorted(f for f in os.listdir(folder) if re.fullmatch(r"epoch\d+\.weights\.h5", f))
                 for name in saved[:-keep] if keep else []:
                     os.remove(os.path.join(folder, name))

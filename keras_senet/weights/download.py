@@ -15,10 +15,11 @@ import ipaddress
 import os
 import socket
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from keras_senet import _temporary
 
 DEFAULT_TIMEOUT = 60.0  # seconds without a byte before giving up
 _CHUNK = 1 << 20
@@ -96,9 +97,9 @@ def download(url, destination, *, sha256=None, timeout=DEFAULT_TIMEOUT, label=No
     destination = os.fspath(destination)
     os.makedirs(os.path.dirname(destination) or ".", exist_ok=True)
     request = urllib.request.Request(url, headers={"User-Agent": "keras-senet"})
-    fd, partial = tempfile.mkstemp(prefix=".partial-", dir=os.path.dirname(destination) or ".")
+    partial = _temporary.make_file(".partial-", os.path.dirname(destination) or ".")
     try:
-        with os.fdopen(fd, "wb") as out:
+        with open(partial, "wb") as out:
             redirects = _CheckedRedirects()
             try:
                 response = urllib.request.build_opener(redirects).open(request, timeout=timeout)
@@ -109,6 +110,10 @@ def download(url, destination, *, sha256=None, timeout=DEFAULT_TIMEOUT, label=No
                 raise DownloadError(f"{url}: refused redirect ({error})") from None
             except (urllib.error.URLError, socket.timeout, OSError) as error:
                 reason = getattr(error, "reason", error)
+                if isinstance(reason, (socket.timeout, TimeoutError)):
+                    raise DownloadError(f"{url}: no answer within {timeout:g} s (the server is stalled or "
+                                        "very slow). Try again later, or work offline with a local "
+                                        "file.") from None
                 raise DownloadError(f"{url}: cannot connect ({reason}). Check the network, or work "
                                     "offline with a local file.") from None
             with response:

@@ -23,7 +23,7 @@ import contextlib
 import hashlib
 import os
 import re
-import tempfile
+import shutil
 import urllib.parse
 
 from keras_senet.weights import cache
@@ -114,21 +114,45 @@ def _download_verified(source, folder):
 def _fetch_state_dict(source):
     """The state dict of a remote timm checkpoint: from the cache, or downloaded, verified and cached."""
     key = _cache_key(source)
+    cache.sweep_stale()  # every use of the cache, a hit too, removes what killed processes left
     path, _ = cache.read_entry(key)
     if path is not None:
         return read_state_dict(path)
     if is_offline():
         raise _offline_error(source, key)
-    os.makedirs(cache.cache_dir(), exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".download-", dir=cache.cache_dir()) as tmp:
+    with cache.lock(key):  # concurrent loads of one checkpoint download it once
+        path, _ = cache.read_entry(key)  # filled while this process waited for the lock
+        if path is not None:
+            return read_state_dict(path)
+        return _download_into_cache(source, key)
+
+
+def _download_into_cache(source, key):
+    with _download_folder() as tmp:
         upstream, digest = _download_verified(source, tmp)
-        state_dict = read_state_dict(upstream)
+        try:
+            state_dict = read_state_dict(upstream)
+        except CheckpointMismatchError as error:  # name the URL, not a temporary path deleted on return
+            raise CheckpointMismatchError(str(error).replace(upstream, source.location)) from None
     from safetensors.numpy import save_file
 
     record = {"source": source.name, "source_url": source.location, "upstream_sha256": digest,
               "model": source.model, "tag": source.pretrained.tag if source.pretrained else None}
     cache.write_entry(key, lambda target: save_file(state_dict, target), record)
     return state_dict
+
+
+@contextlib.contextmanager
+def _download_folder():
+    """A temporary folder in the cache for one download, removed afterwards; those of killed processes
+    are swept first."""
+    os.makedirs(cache.cache_dir(), exist_ok=True)
+    cache.sweep_stale()
+    folder = cache.make_temporary(".download-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -141,8 +165,7 @@ def _local_file(source):
     if is_offline():
         raise OfflineError(f"Offline mode is on: cannot fetch {source.location}; download it yourself and pass "
                            "its path as weights=...")
-    os.makedirs(cache.cache_dir(), exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".download-", dir=cache.cache_dir()) as tmp:
+    with _download_folder() as tmp:
         yield _download_verified(source, tmp)[0]
 
 
@@ -192,6 +215,69 @@ def copy_weights_by_name(model, donor, source, skippable=()):
         layer.set_weights(other.get_weights())
 
 
+def _weighted_layers_in_h5(path, label):
+    """Names of the top-level layers that hold variables in a Keras 3 ``.weights.h5`` file."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            layers = f.get("layers")
+            if not isinstance(layers, h5py.Group):
+                raise CheckpointMismatchError(f"{label}: an HDF5 file without a 'layers' group; expected Keras 3 "
+                                              "weights saved with model.save_weights('NAME.weights.h5').")
+            found = set()
+            for name, group in layers.items():
+                datasets = []
+                group.visititems(lambda _, obj: datasets.append(obj) if isinstance(obj, h5py.Dataset) else None)
+                if datasets:
+                    found.add(name)
+            return found
+    except OSError as error:
+        size = os.path.getsize(path) if os.path.exists(path) else 0
+        raise CheckpointMismatchError(f"{label}: not a readable Keras .weights.h5 (HDF5) file ({size} bytes; "
+                                      f"{error}); it is empty, truncated or of another kind. Expected weights "
+                                      "saved with model.save_weights('NAME.weights.h5').") from None
+
+
+def check_keras_archive(path, label):
+    """A `.keras` file must be a zip archive: say so, with its size, before Keras says "File not found"."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise CheckpointMismatchError(f"{label}: not a readable .keras file (a zip archive; this one is "
+                                      f"{os.path.getsize(path)} bytes): it is empty, truncated or of another "
+                                      "kind. Expected a model saved with model.save('NAME.keras').")
+
+
+def load_keras_weights(model, path, label, skippable=()):
+    """Load a Keras ``.weights.h5`` into `model`, all or nothing.
+
+    Keras addresses a file's layers by class and position (``layers/conv2d_3``), assigns them one by one
+    and reports a mismatch only at the end. So the number of layers holding variables is compared first
+    (another count: another architecture; the file may hold the `skippable` layers, such as the
+    classifier of a model saved with its top, in addition), and if Keras still fails (a shape differs)
+    every variable is put back bit for bit before the error is raised.
+    """
+    in_file = len(_weighted_layers_in_h5(path, label))
+    wanted = sum(1 for layer in model.layers if layer.variables)
+    if not wanted <= in_file <= wanted + len(skippable):
+        raise CheckpointMismatchError(f"{label}: holds the weights of {in_file} layers, model {model.name!r} has "
+                                      f"{wanted} layers with weights; is it weights of another architecture? No "
+                                      "weight was changed.")
+    snapshot = [variable.numpy() for variable in model.variables]
+    try:
+        model.load_weights(path)
+    except BaseException as error:
+        for variable, value in zip(model.variables, snapshot):
+            variable.assign(value)
+        if not isinstance(error, Exception):
+            raise
+        detail = " ".join(str(error).split("\n\n")[:2]).strip()
+        detail = detail[:600] + (" ..." if len(detail) > 600 else "")
+        raise CheckpointMismatchError(f"{label}: does not fit model {model.name!r} ({detail}). No weight was "
+                                      "changed.") from None
+
+
 def load_source(model, source: WeightsSource):
     """Load a resolved `source` into `model` in place (all or nothing); returns `source`."""
     from keras_senet import zoo
@@ -202,14 +288,15 @@ def load_source(model, source: WeightsSource):
                       else _fetch_state_dict(source))
         apply_state_dict(model, state_dict, classifier, source.name)
         return source
+    skippable = () if _has_layer(model, classifier) else (classifier,)
     with _local_file(source) as path:
         if source.checkpoint == "keras_weights":
-            model.load_weights(path)
+            load_keras_weights(model, path, source.name, skippable)
         else:
             import keras
 
+            check_keras_archive(path, source.name)
             saved = keras.saving.load_model(path, compile=False, safe_mode=True)
-            skippable = () if _has_layer(model, classifier) else (classifier,)
             copy_weights_by_name(model, saved, source.name, skippable)
     return source
 
