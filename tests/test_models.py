@@ -221,7 +221,8 @@ def test_one_fit_step_learns(name):
     # run_eagerly: tracing (and XLA-compiling) the training graph of the 100+ layer models costs a
     # minute of CI per model; graph mode with the default jit_compile is exercised by
     # test_fit_with_default_jit_compile.
-    model.compile(optimizer=keras.optimizers.SGD(0.01), run_eagerly=True,
+    # A large step: a gradient of 1e-8 (deep, freshly initialised nets) must still move a weight of 1.0.
+    model.compile(optimizer=keras.optimizers.SGD(1.0), run_eagerly=True,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     before = [keras.ops.convert_to_numpy(w).copy() for w in model.weights]
     history = model.fit(_images(), np.array([1, 7]), batch_size=BATCH, epochs=1, verbose=0)
