@@ -119,10 +119,14 @@ def hard_activations_fused(model):
             graph.node.remove(node)
         fused += 1
     if fused:
-        used = {name for node in graph.node for name in node.input}
-        for init in [i for i in graph.initializer if i.name not in used]:
-            graph.initializer.remove(init)
+        _drop_unused_initializers(graph)
     return fused
+
+
+def _drop_unused_initializers(graph):
+    used = {name for node in graph.node for name in node.input}
+    for init in [i for i in graph.initializer if i.name not in used]:
+        graph.initializer.remove(init)
 
 
 def outputs_as_leaves(model):
@@ -327,9 +331,7 @@ def se_gate_as_conv(model):
             graph.node.remove(old)
         rewritten += 1
     if rewritten:
-        used = {name for node in graph.node for name in node.input}
-        for init in [i for i in graph.initializer if i.name not in used]:
-            graph.initializer.remove(init)
+        _drop_unused_initializers(graph)
         import onnx
 
         onnx.checker.check_model(model)
