@@ -174,7 +174,6 @@ def test_bad_arguments_are_clear_errors(kwargs, message, tmp_path):
 
 
 def _tiny_onnx():
-    import onnx
     from onnx import TensorProto, helper
 
     value = helper.make_tensor_value_info
