@@ -253,15 +253,17 @@ import os, signal, sys
 import keras
 folder, nth = os.environ.get("KILL_WHILE_SAVING", "(never):0").rsplit(":", 1)
 saves = []
-original = keras.Model.save_weights
-def save_weights(self, filepath, *args, **kwargs):
-    original(self, filepath, *args, **kwargs)
-    if folder in str(filepath):
-        saves.append(filepath)
-        if len(saves) == int(nth):
-            os.truncate(filepath, 96)
-            os.kill(os.getpid(), signal.SIGKILL)
-keras.Model.save_weights = save_weights
+def killing(original):  # the n-th save of a file whose path contains `folder` is cut short and killed
+    def save(self, filepath, *args, **kwargs):
+        original(self, filepath, *args, **kwargs)
+        if folder in str(filepath):
+            saves.append(filepath)
+            if len(saves) == int(nth):
+                os.truncate(filepath, 96)
+                os.kill(os.getpid(), signal.SIGKILL)
+    return save
+keras.Model.save_weights = killing(keras.Model.save_weights)
+keras.Model.save = killing(keras.Model.save)
 from keras_senet.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -293,8 +295,12 @@ def test_kills_while_saving_backups_and_checkpoints_resume_with_full_history(dig
     second = train(kill="checkpoints:2")  # resumes (at epoch 1 again), then killed writing epoch 2's checkpoint
     assert second.returncode == -signal.SIGKILL, (second.stdout + second.stderr)[-3000:]
     assert history()[-1] == 2
-    third = train()
-    assert third.returncode == 0, (third.stdout + third.stderr)[-3000:]
+    third = train(kill="model.keras.tmp-:1")  # finishes training, killed writing the final model.keras
+    assert third.returncode == -signal.SIGKILL and not (workdir / "model.keras").exists()
+    assert [name for name in os.listdir(workdir) if ".tmp-" in name]
+    fourth = train()
+    assert fourth.returncode == 0, (fourth.stdout + fourth.stderr)[-3000:]
+    assert not [name for name in os.listdir(workdir) if ".tmp-" in name]  # the killed save's temporary swept
     result = json.load(open(workdir / "history.json"))
     assert result["epoch"] == [1, 2, 3] and result["phase"] == [1, 1, 2]
     # epoch 2's checkpoint was never completed: its temporary is gone, epochs 1 and 3 are kept

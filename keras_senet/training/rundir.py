@@ -24,6 +24,8 @@ def _prepare_workdir(workdir, strategy, chief, settings, overwrite):
     Non-chief workers of a multi-worker run keep their state in ``workdir/.workers/<task id>``.
     """
     statedir = workdir if chief else os.path.join(workdir, ".workers", str(strategy.cluster_resolver.task_id))
+    if chief:  # a run killed while writing model.keras / history.json / run.json left `<name>.tmp-<pid>`
+        _remove_temporaries(workdir)
     if chief and os.path.exists(os.path.join(workdir, "model.keras")) and not overwrite:
         raise ValueError(f"{workdir} holds a finished run (model.keras); pass overwrite=True (CLI: --overwrite) "
                          "or use another workdir.")
