@@ -24,6 +24,7 @@ import re
 from typing import ClassVar, Optional
 
 from keras_senet._channels import make_divisible, round_channels
+from keras_senet.models.spec import _check_choice
 
 BLOCK_TYPES = ("ds", "dsa", "ir", "er", "cn")
 HEAD_TYPES = ("efficientnet", "mobilenetv3")
@@ -262,10 +263,6 @@ def _resolve_block(spec, args, in_channels, stride, name):
                      activation=args["act"] or spec.activation, se_channels=se_channels, has_skip=has_skip,
                      pw_act=kind == "dsa")
 
-
-def _check_choice(arg, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"{arg}={value!r} is not one of {', '.join(repr(a) for a in allowed)}")
 
 
 # Architecture definitions of timm's generator functions (efficientnet.py, mobilenetv3.py, hardcorenas.py),
