@@ -220,7 +220,7 @@ TARGETS = {target.format: target for target in (
         path_kind="a SavedModel folder (with saved_model.pb)"),
     ExportTarget(
         format="tflite", title="TFLite / LiteRT", suffix=".tflite", quantize=(None, "float16", "dynamic", "int8"),
-        write=_write_tflite, predictor=TFLitePredictor, load_options=("num_threads",),
+        write=_write_tflite, predictor=TFLitePredictor, load_options=("num_threads", "delegate"),
         packages=("ai_edge_litert",), inspect=_inspect_tflite, recognise=_looks_like_tflite),
     ExportTarget(
         format="onnx", title="ONNX (onnxruntime)", suffix=".onnx", quantize=(None, "float16"),
@@ -258,7 +258,7 @@ def quantize_help():
                      for name, target in TARGETS.items() if len(target.quantize) > 1)
 
 
-def load_exported(path, *, endpoint="serve", providers=None, num_threads=None):
+def load_exported(path, *, endpoint="serve", providers=None, num_threads=None, delegate=None):
     """A predictor for an export: ``predict(images)`` -> an array, or ``{name: array}`` for an export
     with several outputs (e.g. a backbone's feature maps ``{"P2": ..., "P5": ...}``).
 
@@ -269,10 +269,12 @@ def load_exported(path, *, endpoint="serve", providers=None, num_threads=None):
             ``"serving_default"`` (uint8 pixels, when exported with built-in preprocessing).
         providers: ONNX only: onnxruntime execution providers, in order of preference.
         num_threads: TFLite / ONNX: CPU threads (default: the runtime's).
+        delegate: TFLite only: ``"xnnpack"`` (the default), ``"gpu"``, ``"nnapi"`` or ``"edgetpu"``
+            (`keras_senet.export.runtimes.DELEGATES`); `DelegateUnavailable` when not on this machine.
 
     Options that do not apply to the export's format are ignored. The predictor's ``output_names``
     lists its outputs.
     """
     target = TARGETS[detect_format(path)]
-    given = {"endpoint": endpoint, "providers": providers, "num_threads": num_threads}
+    given = {"endpoint": endpoint, "providers": providers, "num_threads": num_threads, "delegate": delegate}
     return target.predictor(path, **{name: given[name] for name in target.load_options})
