@@ -5,7 +5,7 @@ compatibility analyzer (issue 14).
 
 Per model: `keras_senet.export.export(model, ..., format="tflite", target="gpu")` with random weights at
 ``size x size`` (fp32, batch 1, logits: a softmax of random weights would hide differences): the profile's rewrites (pooled squeeze, relu6 hard-sigmoid, pooled
-head), the verification in LiteRT against the unmodified Keras model (max relative difference), the
+head), with ``--verify`` the verification in LiteRT against the unmodified Keras model (max relative difference), the
 verdict of ``tf.lite.experimental.Analyzer.analyze(..., gpu_compatibility=True)``, and the ops of the
 file (MEAN must be gone). Models run in chunks, each chunk in a fresh process (memory stays bounded);
 one line per model as it finishes, a summary at the end. Exit status 1 when any model fails.
@@ -21,7 +21,7 @@ import tempfile
 import time
 
 
-def _one(name, size, folder):
+def _one(name, size, folder, verify):
     import keras
 
     import keras_senet as ks
@@ -32,7 +32,8 @@ def _one(name, size, folder):
     entry = {"model": name}
     try:
         model = ks.create_model(name, weights=None, input_shape=(size, size, 3), classifier_activation=None)
-        report = export(model, os.path.join(folder, f"{name}.tflite"), "tflite", target="gpu", overwrite=True)
+        report = export(model, os.path.join(folder, f"{name}.tflite"), "tflite", target="gpu", overwrite=True,
+                        verify=verify)
         entry.update(ok=True, report=report)
     except ExportError as error:
         entry.update(ok=False, report=error.report, error=str(error).splitlines()[0])
@@ -48,19 +49,20 @@ def _one(name, size, folder):
     return entry
 
 
-def _worker(names, size):
+def _worker(names, size, verify):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with tempfile.TemporaryDirectory() as folder:
         for name in names:
-            print("RESULT " + json.dumps(_one(name, size, folder)), flush=True)
+            print("RESULT " + json.dumps(_one(name, size, folder, verify)), flush=True)
 
 
 def _line(entry):
-    if entry.get("rel_diff") is None:
+    if "analyzer" not in entry:
         return f"{entry['model']:<28} FAILED  {entry.get('error', '')}"
     verdict = "ok    " if entry["ok"] else "FAILED"
     analyzer = entry["analyzer"].split(":")[0]
-    return (f"{entry['model']:<28} {verdict}  rel diff {entry['rel_diff']:.1e}  analyzer {analyzer:<6}  "
+    diff = "not verified" if entry["rel_diff"] is None else f"rel diff {entry['rel_diff']:.1e}"
+    return (f"{entry['model']:<28} {verdict}  {diff}  analyzer {analyzer:<6}  "
             f"MEAN ops {entry['mean_ops']}  {entry['seconds']:.0f} s" + ("" if entry["ok"] else f"  {entry['error']}"))
 
 
@@ -69,11 +71,13 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=64, help="square input side (default 64)")
     parser.add_argument("--models", default="*", help="shell-style pattern of registry names (default all)")
     parser.add_argument("--chunk", type=int, default=8, help="models per fresh process")
+    parser.add_argument("--verify", action="store_true",
+                        help="also run each export in LiteRT against Keras (the CI tests do, per family)")
     parser.add_argument("--json", help="also write the per-model results here")
     parser.add_argument("--worker", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
-        _worker(args.worker, args.size)
+        _worker(args.worker, args.size, args.verify)
         return 0
 
     import keras_senet as ks
@@ -83,19 +87,30 @@ def main(argv=None):
     results, start = [], time.perf_counter()
     for i in range(0, len(names), args.chunk):
         chunk = names[i:i + args.chunk]
-        done = subprocess.run([sys.executable, "-m", "benchmarks.edge_compat", "--size", str(args.size),
-                               "--worker", *chunk], capture_output=True, text=True)
-        found = [json.loads(line[7:]) for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+        command = [sys.executable, "-m", "benchmarks.edge_compat", "--size", str(args.size), "--worker", *chunk]
+        with tempfile.TemporaryFile("w+") as errors:
+            worker = subprocess.Popen(command + (["--verify"] if args.verify else []), stdout=subprocess.PIPE,
+                                      stderr=errors, text=True)
+            found = []
+            for line in worker.stdout:  # one line per model as it finishes
+                if line.startswith("RESULT "):
+                    found.append(json.loads(line[7:]))
+                    print(_line(found[-1]), flush=True)
+            worker.wait()
+            errors.seek(0)
+            tail = (errors.read().strip().splitlines() or [f"exit status {worker.returncode}"])[-1]
         seen = {entry["model"] for entry in found}
-        tail = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        found += [{"model": n, "ok": False, "error": f"worker died: {tail}"} for n in chunk if n not in seen]
-        for entry in found:
-            print(_line(entry), flush=True)
+        for name in chunk:
+            if name not in seen:
+                found.append({"model": name, "ok": False, "error": f"worker died: {tail}"})
+                print(_line(found[-1]), flush=True)
         results += found
     passed = [r for r in results if r["ok"]]
     analyzed = [r for r in results if r.get("analyzer", "").startswith("ok")]
-    print(f"\nsummary: {len(passed)}/{len(results)} models exported with target='gpu' and verified against Keras "
-          f"(max relative difference {max((r['rel_diff'] for r in passed), default=0):.1e}); "
+    diffs = [r["rel_diff"] for r in passed if r.get("rel_diff") is not None]
+    checked = (f"and verified against Keras (max relative difference {max(diffs):.1e})" if args.verify and diffs
+               else "(not verified here: --verify)")
+    print(f"\nsummary: {len(passed)}/{len(results)} models exported with target='gpu' {checked}; "
           f"{len(analyzed)}/{len(results)} pass the GPU compatibility analyzer; "
           f"{sum(1 for r in results if r.get('mean_ops'))} with a MEAN op left; "
           f"{(time.perf_counter() - start) / 60:.0f} min")
