@@ -15,6 +15,7 @@ import argparse
 import fnmatch
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,20 @@ def _one(name, size, folder, verify):
     entry["seconds"] = round(time.perf_counter() - start, 1)
     keras.backend.clear_session()
     return entry
+
+
+def smallest_first(names):
+    """The mobile families first, then the ResNet-style ones by depth (the number after resnet / resnext /
+    senet): on a busy machine the most models are covered soonest, the 150-270-layer ones last."""
+    import keras_senet as ks
+    from keras_senet.models.mobile_spec import MobileSpec
+
+    def key(name):
+        mobile = isinstance(ks.zoo.get_entry(name).spec, MobileSpec)
+        depth = re.search(r"(?:resnet|resnext|senet)[a-z]*(\d+)", name)
+        return (not mobile, int(depth.group(1)) if depth else 0, name)
+
+    return sorted(names, key=key)
 
 
 def _worker(names, size, verify):
@@ -82,7 +97,7 @@ def main(argv=None):
 
     import keras_senet as ks
 
-    names = [n for n in ks.list_models() if fnmatch.fnmatch(n, args.models)]
+    names = smallest_first([n for n in ks.list_models() if fnmatch.fnmatch(n, args.models)])
     print(f"# gpu profile, {len(names)} models, {args.size}x{args.size} fp32 batch 1, random weights", flush=True)
     results, start = [], time.perf_counter()
     for i in range(0, len(names), args.chunk):
