@@ -9,7 +9,8 @@ inputs: its speed means something here, not its accuracy) in LiteRT; the same ar
 ``attention=None`` (`keras_senet.create_model`) in LiteRT fp32, so ``fp32 / no-attention fp32`` is what SE
 costs in the exported graph; timm's model through ``torch.onnx.export`` in onnxruntime; and
 keras.applications' model of the same architecture (`APPLICATIONS`) exported by the same
-`keras_senet.export.export` in LiteRT fp32. The cases are those of `benchmarks.export_latency` (exports
+`keras_senet.export.export` in LiteRT fp32; and the int8 file of the ``edgetpu`` profile (hard-swish as
+ADD/RELU6 and MULs, which XNNPACK runs in int8, where it takes the HARD_SWISH op in fp32 only). The cases are those of `benchmarks.export_latency` (exports
 written first, then each case in a fresh process after warm-up, every runtime on the same threads,
 random weights), so the ratios are side by side in one run even on a busy machine.
 """
@@ -37,6 +38,7 @@ ROWS = (
     ("ours LiteRT fp32", "ours", "tflite_fp32"),
     ("ours LiteRT fp16", "ours", "tflite_fp16"),
     ("ours LiteRT int8", "ours", "tflite_int8"),
+    ("ours LiteRT int8, edgetpu form", "edgetpu form", "tflite_int8"),
     ("ours attention=None LiteRT fp32", "no attention", "tflite_fp32"),
     ("timm ONNX (onnxruntime)", "timm", "onnx_timm"),
     ("keras.applications LiteRT fp32", "keras.applications", "tflite_fp32"),
@@ -46,6 +48,7 @@ ROWS = (
 RATIOS = (
     ("SE overhead: ours fp32 / attention=None fp32", "ours LiteRT fp32", "ours attention=None LiteRT fp32"),
     ("int8 speed-up: fp32 / int8", "ours LiteRT fp32", "ours LiteRT int8"),
+    ("int8 speed-up, edgetpu form: fp32 / int8", "ours LiteRT fp32", "ours LiteRT int8, edgetpu form"),
     ("fp16 / fp32", "ours LiteRT fp16", "ours LiteRT fp32"),
     ("ours LiteRT fp32 / timm ONNX", "ours LiteRT fp32", "timm ONNX (onnxruntime)"),
     ("ours LiteRT fp32 / keras.applications LiteRT fp32", "ours LiteRT fp32", "keras.applications LiteRT fp32"),
@@ -60,18 +63,45 @@ def plan(models, folder, timing):
     """``(exports, cases)`` as `benchmarks.mobile_latency.plan`, with the no-attention source."""
     exports, cases = [], []
     for model in models:
-        sources = {"ours": {}, "timm": {}, "no attention": {"overrides": {"attention": None}}}
+        sources = {"ours": {}, "timm": {}, "no attention": {"overrides": {"attention": None}}, "edgetpu form": {}}
         if model in APPLICATIONS:
             application, overrides = APPLICATIONS[model]
             sources["keras.applications"] = {"application": application, "overrides": overrides}
         for source, keras_model in sources.items():
             runtimes = [runtime for _, s, runtime in ROWS if s == source]
             directory = os.path.join(folder, model, source.replace(" ", "_").replace(".", "_"))
-            exports += export_latency.export_cases(runtimes, model, directory, timing, **keras_model)
+            if source != "edgetpu form":  # (written by `write_edge_forms`)
+                exports += export_latency.export_cases(runtimes, model, directory, timing, **keras_model)
             cases += [(label(model, row), export_latency.runtime_case(runtime, model, directory, timing,
                                                                        **keras_model))
                       for row, s, runtime in ROWS if s == source]
     return exports, cases
+
+
+def write_edge_forms(models, folder, size):
+    """Per model, ``folder/MODEL/edgetpu_form/int8.tflite``: full-integer int8 of the ``edgetpu`` profile
+    (pooled squeeze, hard-swish as ADD/RELU6 + two MULs, int8 input; calibrated on random inputs, not
+    verified: only its speed is measured). Returns ``{model: error}`` of those that failed."""
+    import numpy as np
+
+    import keras
+    import keras_senet as ks
+    from keras_senet.export import export
+
+    errors = {}
+    calibration = np.random.default_rng(0).standard_normal((32, size, size, 3)).astype("float32")
+    for model in models:
+        directory = os.path.join(folder, model, "edgetpu_form")
+        os.makedirs(directory, exist_ok=True)
+        try:
+            keras.utils.set_random_seed(0)
+            built = ks.create_model(model, weights=None, input_shape=(size, size, 3))
+            export(built, os.path.join(directory, "int8.tflite"), "tflite", target="edgetpu", quantize="int8",
+                   representative_data=calibration, verify=False)
+        except Exception as error:  # one model failing must not cost the others their rows
+            errors[f"{model}: edgetpu form"] = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
+        keras.backend.clear_session()
+    return errors
 
 
 def _cell(entry):
@@ -114,6 +144,7 @@ def main(argv=None):
         exports, cases = plan(models, folder, timing)
         print(f"# edge latency: {', '.join(models)}; {len(cases)} cases x {args.rounds} round(s)", flush=True)
         errors = export_latency.write_exports(exports)
+        errors.update(write_edge_forms(models, folder, args.size))
         pooled = export_latency.measure(cases, args.quick, args.rounds)
     print(f"\nBatch 1, {args.size}x{args.size}, float32 input, {args.threads} threads in every runtime, random "
           f"weights; {args.warmup} warm-up calls, then >= {args.repeats} calls and >= {args.seconds:g} s per case, "

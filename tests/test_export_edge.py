@@ -2,13 +2,14 @@
 the accelerator's tools and op tables accept it, int8 reports its per-layer error and accuracy change."""
 
 import os
+import re
 
 import keras
 import numpy as np
 import pytest
 
 from export_models import small_model
-from keras_senet.export import ExportError, export, load_exported
+from keras_senet.export import export, load_exported
 from keras_senet.export import edge
 from keras_senet.layers import SqueezeExcite
 from keras_senet.layers import _common
@@ -163,3 +164,27 @@ def test_litert_runner_says_when_a_delegate_is_not_on_this_machine(tmp_path):
     assert ("--delegate gpu: delegate 'gpu' is not available on this machine: none of its libraries could be "
             "loaded (libtensorflowlite_gpu_delegate.so") in result.stderr
     assert "here use delegate 'xnnpack' (the CPU)" in result.stderr
+
+
+def test_cli_target_quantization_report_and_eval_data(tmp_path, capsys):
+    """`keras-senet export FILE.keras --target nnapi --quantize int8 --quantization-report --eval-data DIR`
+    prints the profile's checks, the per-layer int8 error and the held-out accuracy change."""
+    import PIL.Image
+
+    from images import smooth_images
+    from keras_senet.cli import main
+
+    for label in ("a", "b"):
+        folder = tmp_path / "images" / label
+        folder.mkdir(parents=True)
+        for index, image in enumerate(smooth_images(6, SIZE, SIZE, seed=ord(label))):
+            PIL.Image.fromarray(image).save(folder / f"{index}.png")
+    randomise_weights(small_model("seresnet18", classes=2)).save(tmp_path / "m.keras")
+    status = main(["export", str(tmp_path / "m.keras"), "--format", "tflite", "--target", "nnapi",
+                   "--quantize", "int8", "--calibration", str(tmp_path / "images"), "--quantization-report",
+                   "--eval-data", str(tmp_path / "images"), "--out", str(tmp_path / "m.tflite")])
+    printed = capsys.readouterr().out
+    assert status == 0 and (tmp_path / "m.tflite").exists()
+    assert re.search(r"nnapi op table\s+ok", printed) and re.search(r"nnapi device run\s+not checked", printed)
+    assert "int8 error per layer" in printed and "RMSE/scale" in printed
+    assert "held-out accuracy" in printed and "on 12 images" in printed

@@ -25,6 +25,13 @@ TOLERANCES = {
 }
 
 
+def _short_tensor_name(name):
+    """A converted tensor's name without the fused ops' names (after ';') and the model scopes before
+    the layer: ``"m_1/m_1/layer4_0_conv1_1/convolution;..."`` -> ``"layer4_0_conv1_1/convolution"``."""
+    parts = name.split(";")[0].split("/")
+    return "/".join(parts[2:]) if len(parts) > 2 and parts[0] == parts[1] else "/".join(parts)
+
+
 @dataclasses.dataclass
 class ExportReport:
     """The result of `keras_senet.export.export`.
@@ -199,7 +206,7 @@ class ExportReport:
                                                  "RMSE / scale in quantisation steps, ~0.29 is rounding alone"))
             for layer in worst:
                 rows.append((f"  {layer['op']}", f"RMSE/scale {layer['rmse/scale']:.2f}  RMSE {layer['rmse']:.3g}  "
-                                                 f"{layer['tensor']}"))
+                                                 f"{_short_tensor_name(layer['tensor'])}"))
         if self.keep_float:
             rows.append(("kept in float", ", ".join(self.keep_float)))
         if self.accuracy is not None:
