@@ -102,16 +102,18 @@ def _check_gpu(path, report):
 # Ops the NNAPI delegate hands to NNAPI (LiteRT's nnapi_delegate.cc `NNAPIDelegateKernel::Validate`,
 # https://github.com/tensorflow/tensorflow/blob/master/tensorflow/lite/delegates/nnapi/nnapi_delegate.cc;
 # NNAPI operations: https://developer.android.com/ndk/reference/group/neural-networks#operationcode;
-# delegate guide: https://ai.google.dev/edge/litert/android/npu/nnapi). Only those a keras_senet export
-# emits are listed; anything else is reported as unlisted (falls back to the CPU).
+# delegate guide: https://ai.google.dev/edge/litert/android/npu/nnapi). Hand-written (TensorFlow has no
+# machine-readable table of it): only ops a keras_senet export emits are listed, and an op we could not
+# confirm (SPLIT_V, MixNet's channel split) is left out, so it is reported rather than assumed supported.
 NNAPI_OPS = {
     "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
     "HARD_SWISH", "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "RELU", "RELU6", "RESHAPE", "SOFTMAX",
-    "SPLIT", "SPLIT_V", "SQUEEZE", "STRIDED_SLICE", "SUB", "TANH", "QUANTIZE", "DEQUANTIZE", "TRANSPOSE",
+    "SPLIT", "SQUEEZE", "STRIDED_SLICE", "SUB", "TANH", "QUANTIZE", "DEQUANTIZE", "TRANSPOSE",
 }
 
 # Edge TPU: the "Supported operations" table of https://coral.ai/docs/edgetpu/models-intro/#supported-operations
-# (every tensor int8/uint8 quantised, static shapes, batch 1). HARD_SWISH is absent (google-coral/edgetpu#272).
+# (every tensor int8/uint8 quantised, static shapes, batch 1), hand-written as `NNAPI_OPS` is. HARD_SWISH is
+# left out (not mapped to the TPU: google-coral/edgetpu#272), so is SPLIT_V (not in the table).
 EDGETPU_OPS = {
     "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
     "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "RELU", "RELU6", "RESHAPE", "SOFTMAX", "SPLIT",
