@@ -1,14 +1,15 @@
-"""Every registered model through the TFLite ``gpu`` profile: verified against Keras, then TensorFlow's GPU
-compatibility analyzer (issue 14).
+"""Every registered model through the TFLite ``gpu`` profile: TensorFlow's GPU compatibility analyzer (issue 14).
 
-    nice -n 10 python -m benchmarks.edge_compat [--size 64] [--models 'seresnet*'] [--chunk 8] [--json out.json]
+    nice -n 10 python -m benchmarks.edge_compat [--size 64] [--models 'seresnet*'] [--chunk 8] [--verify]
+        [--json out.json]
 
 Per model: `keras_senet.export.export(model, ..., format="tflite", target="gpu")` with random weights at
-``size x size`` (fp32, batch 1, logits: a softmax of random weights would hide differences): the profile's rewrites (pooled squeeze, relu6 hard-sigmoid, pooled
-head), with ``--verify`` the verification in LiteRT against the unmodified Keras model (max relative difference), the
-verdict of ``tf.lite.experimental.Analyzer.analyze(..., gpu_compatibility=True)``, and the ops of the
-file (MEAN must be gone). Models run in chunks, each chunk in a fresh process (memory stays bounded);
-one line per model as it finishes, a summary at the end. Exit status 1 when any model fails.
+``size x size`` (fp32, batch 1, logits: a softmax of random weights would hide differences): the profile's
+rewrites (pooled squeeze, relu6 hard-sigmoid, pooled head), with ``--verify`` the verification in LiteRT
+against the unmodified Keras model (max relative difference), the verdict of
+``tf.lite.experimental.Analyzer.analyze(..., gpu_compatibility=True)``, and the ops of the file (MEAN must be
+gone). Models run smallest first, in chunks, each chunk in a fresh process (memory stays bounded); one line
+per model as it finishes, a summary at the end. Exit status 1 when any model fails.
 """
 
 import argparse

@@ -10,9 +10,10 @@ inputs: its speed means something here, not its accuracy) in LiteRT; the same ar
 costs in the exported graph; timm's model through ``torch.onnx.export`` in onnxruntime; and
 keras.applications' model of the same architecture (`APPLICATIONS`) exported by the same
 `keras_senet.export.export` in LiteRT fp32; and the int8 file of the ``edgetpu`` profile (hard-swish as
-ADD/RELU6 and MULs, which XNNPACK runs in int8, where it takes the HARD_SWISH op in fp32 only). The cases are those of `benchmarks.export_latency` (exports
-written first, then each case in a fresh process after warm-up, every runtime on the same threads,
-random weights), so the ratios are side by side in one run even on a busy machine.
+ADD/RELU6 and MULs, which XNNPACK runs in int8, where it takes the HARD_SWISH op in fp32 only). The cases
+are those of `benchmarks.export_latency` (exports written first, one model per process, then each case in
+a fresh process after warm-up, every runtime on the same threads, random weights), so the ratios are side
+by side in one run even on a busy machine. Not yet run to completion (see the README's Edge deployment).
 """
 
 import argparse

@@ -380,4 +380,5 @@ def accuracy_change(reference, export_predict, images, labels):
     keras_top1 = float(np.mean(want.argmax(-1) == labels))
     export_top1 = float(np.mean(got.argmax(-1) == labels))
     return {"images": int(len(images)), "keras_top1": keras_top1, "export_top1": export_top1,
-            "change": 100.0 * (export_top1 - keras_top1), "agreement": float(np.mean(want.argmax(-1) == got.argmax(-1)))}
+            "change": 100.0 * (export_top1 - keras_top1),
+            "agreement": float(np.mean(want.argmax(-1) == got.argmax(-1)))}

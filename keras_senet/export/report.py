@@ -202,7 +202,8 @@ class ExportReport:
             rows.append((f"  {check}", verdict))
         if self.quantization_layers is not None:
             worst = self.quantization_layers[:TOP_OFFENDERS]
-            rows.append(("int8 error per layer", f"{len(self.quantization_layers)} quantised tensors (QuantizationDebugger); "
+            rows.append(("int8 error per layer", f"{len(self.quantization_layers)} quantised tensors "
+                                                 "(QuantizationDebugger); "
                                                  "RMSE / scale in quantisation steps, ~0.29 is rounding alone"))
             for layer in worst:
                 rows.append((f"  {layer['op']}", f"RMSE/scale {layer['rmse/scale']:.2f}  RMSE {layer['rmse']:.3g}  "

@@ -67,7 +67,8 @@ class SavedModelPredictor:
 # LiteRT interpreter delegates: name -> the shared libraries `ai_edge_litert.interpreter.load_delegate`
 # tries, in order (None: built into the interpreter). The GPU and NNAPI delegates are built for Android
 # (https://ai.google.dev/edge/litert/performance/gpu, https://ai.google.dev/edge/litert/android/npu/nnapi);
-# the Edge TPU's is Coral's libedgetpu (https://coral.ai/docs/edgetpu/tflite-python/#load-tensorflow-lite-and-run-an-inference).
+# the Edge TPU's is Coral's libedgetpu
+# (https://coral.ai/docs/edgetpu/tflite-python/#load-tensorflow-lite-and-run-an-inference).
 DELEGATES = {
     "xnnpack": None,
     "gpu": ("libtensorflowlite_gpu_delegate.so",),
