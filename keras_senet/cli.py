@@ -210,7 +210,9 @@ def _cmd_export(args):
                                 input_size=args.input_size, calibration=args.calibration,
                                 quantize=args.quantize, io_type=args.io_type, batch_size=args.batch_size,
                                 include_preprocessing=True if preprocessing == "" else (preprocessing or False),
-                                opset=args.opset, verify=not args.no_verify, overwrite=args.overwrite)
+                                opset=args.opset, verify=not args.no_verify, overwrite=args.overwrite,
+                                target=args.target, keep_float=args.keep_float,
+                                quantization_report=args.quantization_report, eval_data=args.eval_data)
     print(report.table())
     return 0
 
@@ -237,11 +239,28 @@ def _add_export_parser(sub):
                    help="take RGB pixels in [0, 255] (SavedModel: uint8 of any size) and normalise inside, "
                         "with the model's mean/std or those of NAME[.TAG]")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
+    _add_edge_options(p)
     p.add_argument("--no-verify", action="store_true", help="skip the run in the target runtime")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--out", required=True, help="output: " + ", ".join(
         f"{target.describe_path.replace(' (with saved_model.pb)', '')} ({name})" for name, target in TARGETS.items()))
     p.set_defaults(func=_cmd_export)
+
+
+def _add_edge_options(p):
+    """``export``'s TFLite accelerator profile, int8 report, selective quantisation and held-out accuracy."""
+    from keras_senet.export.edge import TARGETS as EDGE_TARGETS
+
+    p.add_argument("--target", choices=list(EDGE_TARGETS), default="cpu",
+                   help="TFLite accelerator profile (default cpu): " + "; ".join(
+                       f"{name}: {target.title}" for name, target in EDGE_TARGETS.items()))
+    p.add_argument("--keep-float", type=lambda text: tuple(t for t in text.split(",") if t), default=(),
+                   metavar="OP|LAYER[,...]", help="int8 TFLite: TFLite ops (HARD_SWISH) or layer-name parts left "
+                                                  "in float (selective quantisation)")
+    p.add_argument("--quantization-report", action="store_true",
+                   help="int8 TFLite: per-layer error from tf.lite.experimental.QuantizationDebugger")
+    p.add_argument("--eval-data", default=None, metavar="DIR|tfds:NAME[:SPLIT]",
+                   help="labelled held-out images: print the export's top-1 change against the Keras model")
 
 
 def build_parser():

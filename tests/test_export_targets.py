@@ -19,7 +19,7 @@ def test_table_is_well_formed():
     for name, target in TARGETS.items():
         assert target.format == name and target.quantize[0] is None and callable(target.write)
         assert (target.suffix is None) == (target.detect is not None)  # a folder needs its own rule
-        assert set(target.load_options) <= {"endpoint", "providers", "num_threads"}
+        assert set(target.load_options) <= {"endpoint", "providers", "num_threads", "delegate"}
         assert all(q in target.quantize for q in target.quantize_packages)
 
 

@@ -212,7 +212,8 @@ def _verify_pixel_endpoint(report, model, served, written, config, input_shape):
 
 def export(model, path, format, *, quantize=None, representative_data=None, input_size=None,
            batch_size=None, include_preprocessing=False, opset=None, io_type=None, tolerances=None,
-           verify=True, overwrite=False, num_threads=None):
+           verify=True, overwrite=False, num_threads=None, target="cpu", keep_float=(),
+           quantization_report=False, evaluation_data=None):
     """Export `model` to `path` and prove the export equal to the Keras model in its own runtime.
 
     Args:
@@ -243,15 +244,37 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
         verify: run the export in its runtime and compare (default True). Failing -> `ExportError`.
         overwrite: replace an existing `path`.
         num_threads: CPU threads of the LiteRT / onnxruntime verification run (default: the runtime's).
+        target: TFLite accelerator profile: ``"cpu"`` (default, the export as is), ``"gpu"``,
+            ``"nnapi"`` or ``"edgetpu"`` (`keras_senet.export.edge`): the graph is traced in the form
+            the accelerator takes (pooled squeeze, relu6 gates, batch 1, ...), checked against its op
+            support (``report.compatibility``; a failed check fails the export), and verified against
+            the unmodified Keras model. Needs a fixed input size.
+        keep_float: int8 TFLite: TFLite op names (``"HARD_SWISH"``) or parts of layer names
+            (``"conv_head"``) to leave in float (selective quantisation; the interface is float32).
+        quantization_report: int8 TFLite: measure every quantised tensor against float with
+            ``tf.lite.experimental.QuantizationDebugger`` (``report.quantization_layers``, worst first).
+        evaluation_data: labelled held-out data, ``(images, labels)`` arrays or a dataset of such
+            batches, in the export's input space: ``report.accuracy`` gives the top-1 of the Keras model
+            and of the export, the change in points and their agreement (single-output classifiers).
 
     Returns:
         `ExportReport` (``print(report)`` shows it as a table).
     """
+    from keras_senet.export import edge
+
+    profile = edge.get_edge_target(target)
     target = get_target(format)
+    keep_float = tuple(keep_float or ())
+    _check_int8_options(format, quantize, io_type, keep_float, quantization_report)
+    if keep_float and io_type is None:
+        io_type = "float32"  # float ops inside: a float interface
     options = {"opset": opset}  # format-only options: each target names those it takes
     path = _check_arguments(model, path, target, quantize, representative_data, input_size, batch_size,
                             io_type, overwrite, verify, options)
-    _check_outputs(model, target, include_preprocessing)
+    batch_size = edge.check_arguments(profile, format, quantize, batch_size, io_type, model, input_size)
+    names = _check_outputs(model, target, include_preprocessing)
+    if evaluation_data is not None and names is not None:
+        raise ValueError(f"evaluation_data scores a classifier's top-1; {model.name!r} has {len(names)} outputs")
     from keras_senet.export.serving import as_images, preprocessing_config
 
     config = preprocessing_config(model, include_preprocessing)
@@ -267,9 +290,11 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
     if calibration is not None and calibration.shape[1:] != input_shape:
         raise ValueError(f"representative_data images have shape {calibration.shape[1:]}, the export takes "
                          f"{input_shape}")
+    evaluation = _labelled(evaluation_data, input_shape)
     report = ExportReport(path=path, format=format, quantize=quantize, io_type=io_type or "float32",
                           input_shape=(batch_size,) + input_shape,
-                          tolerances=dict(TOLERANCES[quantize], **(tolerances or {})))
+                          tolerances=dict(TOLERANCES[quantize], **(tolerances or {})),
+                          target=profile.name, keep_float=keep_float)
     prefix = f".{os.path.basename(path)}."
     _temporary.sweep(os.path.dirname(path), [prefix], suffix=".tmp")  # those of a killed export to `path`
     try:
@@ -280,14 +305,21 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
         written = os.path.join(workdir, os.path.basename(path))
         job = ExportJob(input_shape=input_shape, batch_size=batch_size, config=config, quantize=quantize,
                         calibration=calibration, io_type=io_type, workdir=workdir,
-                        options={name: options[name] for name in target.options})
+                        options={name: options[name] for name in target.options},
+                        edge=profile if profile.name != "cpu" else None, keep_float=keep_float,
+                        debug_quantization=bool(quantization_report))
         served = _write(model, written, target, job)
+        report.quantization_layers = job.notes.get("quantization_layers")
         report.size_bytes = _size(written)
         if target.inspect is not None:
             target.inspect(written, report)
+        if profile.check is not None:
+            profile.check(written, report)
         if verify:
             images, report.verification_inputs = _verification_inputs(calibration, input_shape, config is not None)
             _verify(report, served, written, images, num_threads)
+            if evaluation is not None:
+                report.accuracy = _accuracy(served, written, evaluation, num_threads)
             report.check()
             if target.pixel_endpoint and config is not None:
                 _verify_pixel_endpoint(report, model, served, written, config, input_shape)
@@ -303,6 +335,55 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return report
+
+
+def _check_int8_options(format, quantize, io_type, keep_float, quantization_report):
+    """`keep_float` and `quantization_report` apply to int8 TFLite only; `keep_float` needs a float interface."""
+    if (keep_float or quantization_report) and (format != "tflite" or quantize != "int8"):
+        given = "keep_float" if keep_float else "quantization_report"
+        raise ValueError(f"{given} applies to format='tflite' with quantize='int8' only, not format={format!r} "
+                         f"quantize={quantize!r}")
+    bad = [k for k in keep_float if not isinstance(k, str) or not k]
+    if bad:
+        raise ValueError(f"keep_float must be TFLite op names or layer-name parts (non-empty strings); got {bad!r}")
+    if keep_float and io_type not in (None, "float32"):
+        raise ValueError(f"keep_float={list(keep_float)!r} leaves ops in float, which needs io_type='float32' "
+                         f"(a float interface), not io_type={io_type!r}")
+
+
+def _labelled(data, input_shape):
+    """``(images, labels)`` arrays from `evaluation_data` (arrays or a dataset of batches), checked."""
+    if data is None:
+        return None
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
+        images, labels = data
+    else:
+        batches = list(data.as_numpy_iterator() if hasattr(data, "as_numpy_iterator") else data)
+        if not batches or not all(isinstance(b, (tuple, list)) and len(b) == 2 for b in batches):
+            raise ValueError("evaluation_data must be (images, labels) arrays or a dataset of (images, labels) "
+                             "batches")
+        images = np.concatenate([np.asarray(b[0]) for b in batches])
+        labels = np.concatenate([np.asarray(b[1]) for b in batches])
+    images, labels = np.asarray(images, "float32"), np.asarray(labels)
+    if labels.ndim == 2:  # one-hot
+        labels = labels.argmax(-1)
+    if images.shape[1:] != tuple(input_shape) or len(labels) != len(images):
+        raise ValueError(f"evaluation_data: images {images.shape} and labels {labels.shape}; the export takes "
+                         f"images (n,) + {tuple(input_shape)} with one label each")
+    return images, labels
+
+
+def _accuracy(served, written, evaluation, num_threads):
+    """Top-1 of the Keras model and of the export on the labelled held-out data (`edge.accuracy_change`)."""
+    import tensorflow as tf
+
+    from keras_senet.export.edge import accuracy_change
+    from keras_senet.export.targets import load_exported
+
+    compiled = tf.function(lambda x: served(x, training=False), reduce_retracing=True)
+    images, labels = evaluation
+    return accuracy_change(lambda x: np.asarray(compiled(x)), load_exported(written, num_threads=num_threads),
+                           images, labels)
 
 
 def _write(model, written, target, job):

@@ -19,10 +19,23 @@ def load_model(model, weights="imagenet", input_size=None):
     return load(model, weights=weights, input_size=input_size)
 
 
+EVALUATION_IMAGES = 5000  # held-out images scored for the accuracy change, at most
+
+
 def calibration_images(source, model, preprocessing_config=None, limit=CALIBRATION_IMAGES):
     """Up to `limit` eval-transformed images of `source` (a class-folder path or ``tfds:NAME[:SPLIT]``)
     at `model`'s input size: normalised, or [0, 255] pixels when `preprocessing_config` is given
     (the normalisation is then inside the export)."""
+    return _images_and_labels(source, model, preprocessing_config, limit, shuffle=True)[0]
+
+
+def evaluation_data(source, model, preprocessing_config=None, limit=EVALUATION_IMAGES):
+    """``(images, labels)``: up to `limit` labelled held-out images of `source` (as `calibration_images`;
+    for a folder, the class sub-folders in sorted order are the labels, as in training)."""
+    return _images_and_labels(source, model, preprocessing_config, limit, shuffle=False)
+
+
+def _images_and_labels(source, model, preprocessing_config, limit, shuffle):
     from keras_senet.data import load_dataset
 
     split = None
@@ -30,21 +43,25 @@ def calibration_images(source, model, preprocessing_config=None, limit=CALIBRATI
         _, name, *rest = source.split(":", 2)
         source, split = f"tfds:{name}", (rest[0] if rest else "train")
     size = model.inputs[0].shape[1]
-    dataset = load_dataset(source, split, model=model, batch_size=32, training=False, shuffle=True, seed=0, input_size=size)
-    images = []
-    for batch, _ in dataset.take(-(-limit // 32)).as_numpy_iterator():
+    dataset = load_dataset(source, split, model=model, batch_size=32, training=False, shuffle=shuffle, seed=0,
+                           input_size=size)
+    images, labels = [], []
+    for batch, label in dataset.take(-(-limit // 32)).as_numpy_iterator():
         images.append(batch)
-    images = np.concatenate(images)[:limit]
+        labels.append(label)
+    images, labels = np.concatenate(images)[:limit], np.concatenate(labels)[:limit]
     if preprocessing_config is not None:
         mean = np.asarray(dataset.preprocessing.mean, "float32") * 255.0
         std = np.asarray(dataset.preprocessing.std, "float32") * 255.0
         images = images * std + mean
-    return images
+    return images, labels
 
 
 def export_from_source(model, path, format, *, weights="imagenet", input_size=None, calibration=None,
-                       include_preprocessing=False, **kwargs):
-    """`export` a registry name or ``.keras`` file, with calibration images read from `calibration`."""
+                       include_preprocessing=False, eval_data=None, **kwargs):
+    """`export` a registry name or ``.keras`` file, with calibration images read from `calibration` and,
+    with `eval_data` (a class-folder path or ``tfds:NAME[:SPLIT]``), the accuracy change of the export
+    on those labelled held-out images (`export`'s ``evaluation_data``)."""
     from keras_senet.export.serving import preprocessing_config
 
     if kwargs.get("quantize") == "int8" and not calibration:
@@ -54,5 +71,6 @@ def export_from_source(model, path, format, *, weights="imagenet", input_size=No
     keras_model = load_model(model, weights=weights, input_size=input_size)
     config = preprocessing_config(keras_model, include_preprocessing)
     data = calibration_images(calibration, keras_model, config) if calibration else None
+    held_out = evaluation_data(eval_data, keras_model, config) if eval_data else None
     return export(keras_model, path, format, representative_data=data, input_size=input_size,
-                  include_preprocessing=include_preprocessing, **kwargs)
+                  include_preprocessing=include_preprocessing, evaluation_data=held_out, **kwargs)

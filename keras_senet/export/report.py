@@ -11,6 +11,7 @@ import numpy as np
 # verification inputs) measured 0.024-0.030 relative RMS, dynamic-range 0.011-0.012; real data over a deeper
 # network drifts further, hence the margin. fp32/fp16 exports are held to `rel_diff` on every output instead.
 FEATURE_REL_RMS = 0.1
+TOP_OFFENDERS = 5  # quantised tensors named in the report, worst RMSE / scale first
 
 # Default acceptance per quantisation, applied to every output of the export. rel_diff = max |export -
 # keras| / max |keras| over the verification batch; top1_agreement = fraction of inputs with the same
@@ -22,6 +23,13 @@ TOLERANCES = {
     "dynamic": {"top1_agreement": 0.95, "feature_rel_rms": FEATURE_REL_RMS},
     "int8": {"top1_agreement": 0.95, "feature_rel_rms": FEATURE_REL_RMS},
 }
+
+
+def _short_tensor_name(name):
+    """A converted tensor's name without the fused ops' names (after ';') and the model scopes before
+    the layer: ``"m_1/m_1/layer4_0_conv1_1/convolution;..."`` -> ``"layer4_0_conv1_1/convolution"``."""
+    parts = name.split(";")[0].split("/")
+    return "/".join(parts[2:]) if len(parts) > 2 and parts[0] == parts[1] else "/".join(parts)
 
 
 @dataclasses.dataclass
@@ -53,6 +61,13 @@ class ExportReport:
         non_int8_ops: TFLite int8 only: operators that still compute in float or int32 -> count.
         tolerances: the acceptance limits applied.
         failures: why verification failed (empty when it passed).
+        target: TFLite accelerator profile (``"cpu"``, ``"gpu"``, ``"nnapi"``, ``"edgetpu"``).
+        compatibility: per check of the profile: ``"ok: ..."``, ``"FAILED: ..."`` or ``"not checked (why)"``.
+        failures_from_checks: the failed compatibility checks (they fail the export too).
+        quantization_layers: int8 with the quantisation debugger: per quantised tensor ``{"op", "tensor",
+            "rmse", "scale", "rmse/scale", "mean_error"}``, worst first (`keras_senet.export.edge`).
+        keep_float: what was left in float (selective quantisation).
+        accuracy: with evaluation data: ``{"images", "keras_top1", "export_top1", "change", "agreement"}``.
     """
 
     path: str
@@ -77,6 +92,13 @@ class ExportReport:
     rel_rms: Optional[float] = None
     outputs: dict = dataclasses.field(default_factory=dict)
     output_mismatches: list = dataclasses.field(default_factory=list)
+    # (added for the accelerator profiles and the int8 report)
+    target: str = "cpu"
+    compatibility: dict = dataclasses.field(default_factory=dict)
+    failures_from_checks: list = dataclasses.field(default_factory=list)
+    quantization_layers: Optional[list] = None
+    keep_float: tuple = ()
+    accuracy: Optional[dict] = None
 
     @property
     def passed(self):
@@ -124,7 +146,7 @@ class ExportReport:
 
     def check(self):
         """Fill `failures` from the measured figures and `tolerances`; returns `passed`."""
-        self.failures = list(self.output_mismatches)
+        self.failures = list(self.output_mismatches) + list(self.failures_from_checks)
         limit = self.tolerances.get("rel_diff")
         if self.verified and limit is not None and self.rel_diff is not None and not self.rel_diff <= limit:
             self.failures.append(f"relative difference {self.rel_diff:.3g} > {limit:g}"
@@ -174,6 +196,25 @@ class ExportReport:
             rows.append(("result", "not verified (verify=False)"))
         if self.ops:
             rows.append(("TFLite ops", ", ".join(f"{k} x{v}" for k, v in sorted(self.ops.items()))))
+        if self.target != "cpu":
+            rows.append(("target", self.target))
+        for check, verdict in self.compatibility.items():
+            rows.append((f"  {check}", verdict))
+        if self.quantization_layers is not None:
+            worst = self.quantization_layers[:TOP_OFFENDERS]
+            rows.append(("int8 error per layer", f"{len(self.quantization_layers)} quantised tensors "
+                                                 "(QuantizationDebugger); "
+                                                 "RMSE / scale in quantisation steps, ~0.29 is rounding alone"))
+            for layer in worst:
+                rows.append((f"  {layer['op']}", f"RMSE/scale {layer['rmse/scale']:.2f}  RMSE {layer['rmse']:.3g}  "
+                                                 f"{_short_tensor_name(layer['tensor'])}"))
+        if self.keep_float:
+            rows.append(("kept in float", ", ".join(self.keep_float)))
+        if self.accuracy is not None:
+            a = self.accuracy
+            rows.append(("held-out accuracy", f"Keras {a['keras_top1']:.2%}, export {a['export_top1']:.2%} "
+                                              f"(change {a['change']:+.2f} points, agreement {a['agreement']:.2%}) "
+                                              f"on {a['images']} images"))
         if self.quantize == "int8":
             rows.append(("non-int8 ops", ", ".join(f"{k} x{v}" for k, v in sorted(self.non_int8_ops.items()))
                          or "none"))

@@ -64,8 +64,53 @@ class SavedModelPredictor:
         return single_or_named({name: outputs[name].numpy() for name in self.output_names})
 
 
+# LiteRT interpreter delegates: name -> the shared libraries `ai_edge_litert.interpreter.load_delegate`
+# tries, in order (None: built into the interpreter). The GPU and NNAPI delegates are built for Android
+# (https://ai.google.dev/edge/litert/performance/gpu, https://ai.google.dev/edge/litert/android/npu/nnapi);
+# the Edge TPU's is Coral's libedgetpu
+# (https://coral.ai/docs/edgetpu/tflite-python/#load-tensorflow-lite-and-run-an-inference).
+DELEGATES = {
+    "xnnpack": None,
+    "gpu": ("libtensorflowlite_gpu_delegate.so",),
+    "nnapi": ("libnnapi_delegate.so", "libtensorflowlite_nnapi_delegate.so"),
+    "edgetpu": ("libedgetpu.so.1",),
+}
+
+
+class DelegateUnavailable(RuntimeError):
+    """A LiteRT delegate asked for is not on this machine."""
+
+
+def load_delegate(name):
+    """The loaded LiteRT delegate `name` (a key of `DELEGATES`), None for the built-in XNNPACK;
+    `DelegateUnavailable` saying so when its library cannot be loaded here."""
+    if name not in DELEGATES:
+        raise ValueError(f"delegate={name!r} is not one of {', '.join(repr(d) for d in DELEGATES)}")
+    if DELEGATES[name] is None:
+        return None
+    import ctypes
+
+    from ai_edge_litert.interpreter import load_delegate as load
+
+    errors = []
+    for library in DELEGATES[name]:
+        try:  # the dynamic loader first: LiteRT's own failure path leaves a half-built Delegate behind
+            ctypes.CDLL(library)
+        except OSError as error:
+            errors.append(str(error))
+            continue
+        try:
+            return load(library)
+        except ValueError as error:
+            errors.append(f"{library}: {error}")
+    raise DelegateUnavailable(
+        f"delegate {name!r} is not available on this machine: none of its libraries could be loaded "
+        f"({'; '.join(errors)}). It runs where its library is installed (the GPU and NNAPI delegates on "
+        "Android, libedgetpu with a Coral device); here use delegate 'xnnpack' (the CPU).")
+
+
 class TFLitePredictor:
-    """A ``.tflite`` file in the LiteRT interpreter (XNNPACK on CPU), batch by batch.
+    """A ``.tflite`` file in the LiteRT interpreter (XNNPACK on CPU, or the `delegate` named), batch by batch.
 
     Outputs are named by the file's signature (the SavedModel ``serve`` keys it was converted from);
     the interpreter's own output order is not the signature's, so names are looked up, never assumed.
@@ -73,10 +118,14 @@ class TFLitePredictor:
 
     runtime = "LiteRT interpreter (ai_edge_litert, XNNPACK)"
 
-    def __init__(self, path, num_threads=None):
+    def __init__(self, path, num_threads=None, delegate=None):
         from ai_edge_litert.interpreter import Interpreter
 
-        self._interpreter = Interpreter(model_path=os.fspath(path), num_threads=num_threads)
+        loaded = load_delegate(delegate) if delegate else None
+        if loaded is not None:
+            self.runtime = f"LiteRT interpreter (ai_edge_litert, {delegate} delegate)"
+        self._interpreter = Interpreter(model_path=os.fspath(path), num_threads=num_threads,
+                                        experimental_delegates=[loaded] if loaded is not None else None)
         self._interpreter.allocate_tensors()
         self._output_indices = self._named_output_indices()
         self.output_names = tuple(self._output_indices)

@@ -31,6 +31,10 @@ class ExportJob:
         io_type: full-integer TFLite input/output type (``"int8"``, ``"uint8"``, ``"float32"``) or None.
         options: format-only options (``{"opset": 17}`` for ONNX), None when not given.
         workdir: a private temporary folder for intermediate files (removed afterwards).
+        edge: the TFLite accelerator profile (`keras_senet.export.edge.EdgeTarget`), None for the default.
+        keep_float: int8 TFLite: op names or layer-name parts to leave in float (selective quantisation).
+        debug_quantization: int8 TFLite: run the quantisation debugger (per-layer error).
+        notes: what the writer measured on the way, for the report (``{"quantization_layers": [...]}``).
     """
 
     input_shape: tuple
@@ -41,6 +45,10 @@ class ExportJob:
     io_type: Optional[str] = None
     options: dict = dataclasses.field(default_factory=dict)
     workdir: str = ""
+    edge: object = None
+    keep_float: tuple = ()
+    debug_quantization: bool = False
+    notes: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,15 +128,26 @@ def _write_saved_model(model, path, job):
 
 
 def _write_tflite(model, path, job):
-    """SavedModel first (Keras 3's supported route to the converter: keras-team/keras#19108)."""
+    """SavedModel first (Keras 3's supported route to the converter: keras-team/keras#19108).
+
+    With an accelerator profile (`job.edge`) the SavedModel is traced from the profile's rewritten form
+    of `model`; the model returned for verification is always the unmodified one."""
+    import contextlib
+
+    from keras_senet.export import edge
+    from keras_senet.export.serving import serving_model
     from keras_senet.export.to_saved_model import write_saved_model
     from keras_senet.export.to_tflite import write_tflite
 
     saved_model = os.path.join(job.workdir, "saved_model")
-    served = write_saved_model(model, saved_model, job.input_shape, job.batch_size, job.config,
-                               pixel_endpoint=False)
-    write_tflite(saved_model, path, job.quantize, job.calibration, job.io_type)
-    return served
+    traced = edge.rewrite(model, job.edge) if job.edge is not None else model
+    with edge.forms(job.edge) if job.edge is not None else contextlib.nullcontext():
+        served = write_saved_model(traced, saved_model, job.input_shape, job.batch_size, job.config,
+                                   pixel_endpoint=False)
+    job.notes["quantization_layers"] = write_tflite(
+        saved_model, path, job.quantize, job.calibration, job.io_type, keep_float=job.keep_float,
+        debug=job.debug_quantization)
+    return served if traced is model and job.edge is None else serving_model(model, job.input_shape, job.config)
 
 
 def _write_onnx(model, path, job):
@@ -201,7 +220,7 @@ TARGETS = {target.format: target for target in (
         path_kind="a SavedModel folder (with saved_model.pb)"),
     ExportTarget(
         format="tflite", title="TFLite / LiteRT", suffix=".tflite", quantize=(None, "float16", "dynamic", "int8"),
-        write=_write_tflite, predictor=TFLitePredictor, load_options=("num_threads",),
+        write=_write_tflite, predictor=TFLitePredictor, load_options=("num_threads", "delegate"),
         packages=("ai_edge_litert",), inspect=_inspect_tflite, recognise=_looks_like_tflite),
     ExportTarget(
         format="onnx", title="ONNX (onnxruntime)", suffix=".onnx", quantize=(None, "float16"),
@@ -239,7 +258,7 @@ def quantize_help():
                      for name, target in TARGETS.items() if len(target.quantize) > 1)
 
 
-def load_exported(path, *, endpoint="serve", providers=None, num_threads=None):
+def load_exported(path, *, endpoint="serve", providers=None, num_threads=None, delegate=None):
     """A predictor for an export: ``predict(images)`` -> an array, or ``{name: array}`` for an export
     with several outputs (e.g. a backbone's feature maps ``{"P2": ..., "P5": ...}``).
 
@@ -250,10 +269,12 @@ def load_exported(path, *, endpoint="serve", providers=None, num_threads=None):
             ``"serving_default"`` (uint8 pixels, when exported with built-in preprocessing).
         providers: ONNX only: onnxruntime execution providers, in order of preference.
         num_threads: TFLite / ONNX: CPU threads (default: the runtime's).
+        delegate: TFLite only: ``"xnnpack"`` (the default), ``"gpu"``, ``"nnapi"`` or ``"edgetpu"``
+            (`keras_senet.export.runtimes.DELEGATES`); `DelegateUnavailable` when not on this machine.
 
     Options that do not apply to the export's format are ignored. The predictor's ``output_names``
     lists its outputs.
     """
     target = TARGETS[detect_format(path)]
-    given = {"endpoint": endpoint, "providers": providers, "num_threads": num_threads}
+    given = {"endpoint": endpoint, "providers": providers, "num_threads": num_threads, "delegate": delegate}
     return target.predictor(path, **{name: given[name] for name in target.load_options})

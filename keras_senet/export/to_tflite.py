@@ -11,16 +11,8 @@ from keras_senet.export.to_saved_model import SERVE
 _IO_DTYPES = {"int8": "int8", "uint8": "uint8"}
 
 
-def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type):
-    """Convert the ``serve`` endpoint of a SavedModel to a ``.tflite`` file at `path`.
-
-    `quantize`: None (fp32), ``"float16"`` (fp16 weights, for the GPU delegate), ``"dynamic"``
-    (int8 weights, activations quantised at run time) or ``"int8"`` (full-integer, calibrated on
-    `calibration_images`, float32 ``(n, H, W, C)``). With ``"int8"`` and `io_type` ``"int8"`` or
-    ``"uint8"`` every op must be integer (TFLITE_BUILTINS_INT8: NPUs, Edge TPU-class hardware); with
-    `io_type` ``"float32"`` ops without an int8 kernel may stay float and are reported.
-    Only TFLite builtin ops are allowed: no Flex (SELECT_TF_OPS) ops.
-    """
+def _converter(saved_model_dir, quantize, calibration_images, io_type):
+    """A TFLite converter of the SavedModel's ``serve`` endpoint set up for `quantize` / `io_type`."""
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[SERVE])
@@ -42,8 +34,38 @@ def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type):
         else:
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
                                                    tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter
+
+
+def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type, keep_float=(), debug=False):
+    """Convert the ``serve`` endpoint of a SavedModel to a ``.tflite`` file at `path`.
+
+    `quantize`: None (fp32), ``"float16"`` (fp16 weights, for the GPU delegate), ``"dynamic"``
+    (int8 weights, activations quantised at run time) or ``"int8"`` (full-integer, calibrated on
+    `calibration_images`, float32 ``(n, H, W, C)``). With ``"int8"`` and `io_type` ``"int8"`` or
+    ``"uint8"`` every op must be integer (TFLITE_BUILTINS_INT8: NPUs, Edge TPU-class hardware); with
+    `io_type` ``"float32"`` ops without an int8 kernel may stay float and are reported.
+    Only TFLite builtin ops are allowed: no Flex (SELECT_TF_OPS) ops.
+
+    int8 only: with `debug` (or `keep_float`) `tf.lite.experimental.QuantizationDebugger` measures every
+    quantised tensor against float (`keras_senet.export.edge.debug_quantization`); `keep_float` (op names
+    or layer-name parts) leaves those ops in float (selective quantisation: a float interface).
+    Returns the debugger's per-layer figures (worst first), or None when it did not run.
+    """
+    import tensorflow as tf
+
+    layers, model = None, None
+    if quantize == "int8" and (debug or keep_float):
+        from keras_senet.export.edge import debug_quantization
+
+        converter = _converter(saved_model_dir, quantize, calibration_images, "float32")
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+        layers, model = debug_quantization(converter, calibration_images, keep_float)
+    if model is None:  # (the debugger leaves its converter calibrate-only: convert from a fresh one)
+        model = _converter(saved_model_dir, quantize, calibration_images, io_type).convert()
     with open(path, "wb") as f:
-        f.write(converter.convert())
+        f.write(model)
+    return layers
 
 
 def op_census(path):

@@ -5,6 +5,8 @@ and the gate non-linearities live here so that every layer handles them the
 same way.
 """
 
+import contextlib
+import contextvars
 import math
 
 import keras
@@ -14,11 +16,44 @@ from keras_senet._channels import make_divisible  # noqa: F401  (re-exported: la
 
 DATA_FORMATS = ("channels_last", "channels_first")
 
+# The graph form the layers trace to. Default: the Keras ops as they are. An accelerator export profile
+# (keras_senet.export.edge) traces its export inside `export_form(...)`: the squeeze becomes a pooling
+# window over the static feature size (TFLite AVERAGE_POOL_2D / MAX_POOL_2D instead of MEAN / REDUCE_MAX)
+# and the hard-sigmoid gate relu6(x + 3) * (1/6) (ADD, RELU6, MUL: no RELU_0_TO_1 op). Both compute the
+# same numbers; only the ops the converter emits differ. Read at trace time, so the Keras model is unchanged.
+_EXPORT_FORM = contextvars.ContextVar("keras_senet_export_form", default=frozenset())
+EXPORT_FORMS = ("pool_squeeze", "relu6_hard_sigmoid")
+
+
+@contextlib.contextmanager
+def export_form(*forms):
+    """Trace the attention layers in the given `EXPORT_FORMS` inside this context (export only)."""
+    for form in forms:
+        check_choice("export form", form, EXPORT_FORMS)
+    token = _EXPORT_FORM.set(frozenset(forms))
+    try:
+        yield
+    finally:
+        _EXPORT_FORM.reset(token)
+
+
+def relu6_hard_sigmoid(x):
+    """relu6(x + 3) * (1/6): hard-sigmoid from ops every accelerator delegate maps (ADD, RELU6, MUL)."""
+    return ops.relu6(x + 3.0) * (1.0 / 6.0)
+
+
+def _hard_sigmoid(x):
+    """keras.ops.hard_sigmoid, or its relu6 form inside ``export_form("relu6_hard_sigmoid")``."""
+    if "relu6_hard_sigmoid" in _EXPORT_FORM.get():
+        return relu6_hard_sigmoid(x)
+    return ops.hard_sigmoid(x)
+
+
 # Gates evaluated in the SENet paper's ablation (Table 13 of arXiv:1709.01507).
 # keras.ops.hard_sigmoid is relu6(x + 3) / 6, identical to torch's Hardsigmoid.
 GATES = {
     "sigmoid": ops.sigmoid,
-    "hard_sigmoid": ops.hard_sigmoid,
+    "hard_sigmoid": _hard_sigmoid,
     "tanh": ops.tanh,
     "relu": ops.relu,
 }
@@ -130,13 +165,36 @@ def kernel_elements(dense_or_conv):
 
 
 def squeeze(x, mode, data_format):
-    """Global spatial pooling of a 4-D tensor: (B, H, W, C) or (B, C, H, W) -> (B, C)."""
+    """Global spatial pooling of a 4-D tensor: (B, H, W, C) or (B, C, H, W) -> (B, C).
+
+    Inside ``export_form("pool_squeeze")``: a pooling window over the whole (static) feature map."""
     axes = spatial_axes(data_format)
+    if "pool_squeeze" in _EXPORT_FORM.get():
+        return _window_squeeze(x, mode, data_format)
     if mode == "avg":
         return ops.mean(x, axis=axes)
     if mode == "max":
         return ops.max(x, axis=axes)
     return 0.5 * ops.mean(x, axis=axes) + 0.5 * ops.max(x, axis=axes)
+
+
+def _window_squeeze(x, mode, data_format):
+    """`squeeze` as one pooling window of the feature map's static size (AVERAGE_POOL_2D in TFLite)."""
+    size = tuple(x.shape[axis] for axis in spatial_axes(data_format))
+    if None in size:
+        raise ValueError(f"the pooling form of the squeeze needs a static height and width; got input shape "
+                         f"{tuple(x.shape)}: export with a fixed input size")
+    channels = x.shape[channel_axis(data_format)]
+
+    def pool(kind):
+        pooled = kind(x, pool_size=size, strides=size, padding="valid", data_format=data_format)
+        return ops.reshape(pooled, (-1, channels))
+
+    if mode == "avg":
+        return pool(ops.average_pool)
+    if mode == "max":
+        return pool(ops.max_pool)
+    return 0.5 * pool(ops.average_pool) + 0.5 * pool(ops.max_pool)
 
 
 def channel_scale(vector, data_format):
