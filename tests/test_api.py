@@ -51,7 +51,9 @@ def test_registry_holds_every_required_name():
     tf_efficientnet_lite4 mnasnet_100 mnasnet_small semnasnet_075 semnasnet_100 lcnet_050 lcnet_075
     lcnet_100 fbnetv3_b fbnetv3_d fbnetv3_g tinynet_a tinynet_b tinynet_c tinynet_d tinynet_e
     hardcorenas_a hardcorenas_b hardcorenas_c hardcorenas_d hardcorenas_e hardcorenas_f
-    mixnet_s mixnet_m mixnet_l mixnet_xl tf_mixnet_s tf_mixnet_m tf_mixnet_l""".split()
+    mixnet_s mixnet_m mixnet_l mixnet_xl tf_mixnet_s tf_mixnet_m tf_mixnet_l
+    regnety_002 regnety_004 regnety_006 regnety_008 regnety_008_tv regnety_016 regnety_032 regnety_040
+    regnety_064 regnety_080 regnety_080_tv regnety_120 regnety_160 regnety_320""".split()
     assert sorted(required) == ks.list_models()
 
 
