@@ -75,9 +75,11 @@ def first_conv(spec: RegNetSpec):
 
 def describe(spec: RegNetSpec):
     """One line for `keras-senet list -v`."""
-    depths = "-".join(str(len(stage)) for stage in stages(spec))
-    widths = "-".join(str(stage[0].out_channels) for stage in stages(spec))
-    return f"regnet      depths={depths}  widths={widths}  attention={(spec.attention or '-') if spec.se_ratio else '-'}"
+    blocks = stages(spec)
+    depths = "-".join(str(len(stage)) for stage in blocks)
+    widths = "-".join(str(stage[0].out_channels) for stage in blocks)
+    attention = (spec.attention or "-") if spec.se_ratio else "-"
+    return f"regnet      depths={depths}  widths={widths}  attention={attention}"
 
 
 def build(spec: RegNetSpec, inputs, *, include_top=True, pooling=None, classes=1000,
