@@ -12,7 +12,7 @@ from keras_senet.models.regnet_spec import REGNETY, RegNetSpec, regnety_spec, st
 @pytest.mark.parametrize("name", sorted(REGNETY))
 def test_config_and_stage_widths_are_timms(name):
     """Our config is timm's ``model_cfgs[name]`` and generates timm's stage widths, depths and group sizes
-    (regnety_640/1280/2560 included: too big to sweep, not registered, buildable from the spec)."""
+    (regnety_640/1280/2560 included: too big to sweep, so not registered)."""
     spec = regnety_spec(name)
     upstream = timm_regnet.model_cfgs[name]
     for field in ("w0", "wa", "wm", "depth", "group_size", "bottle_ratio", "se_ratio", "group_min_ratio",
