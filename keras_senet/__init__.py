@@ -38,7 +38,9 @@ _EXPORTS.update(dict.fromkeys("""
     SEResNet18 SEResNet34 SEResNet50 SEResNet101 SEResNet152 SEResNeXt50 SEResNeXt101 SENet154
     SEMobileNetV3Large SEMobileNetV3Small SEEfficientNetB0 SEEfficientNetB1 SEEfficientNetB2 SEEfficientNetB3
     SEEfficientNetB4 SEEfficientNetB5 SEEfficientNetB6 SEEfficientNetB7 SELCNet050 SELCNet075 SELCNet100
-    SEMixNetS SEMixNetM SEMixNetL SEMixNetXL""".split(), "keras_senet.applications"))
+    SEMixNetS SEMixNetM SEMixNetL SEMixNetXL SERegNetY002 SERegNetY004 SERegNetY006 SERegNetY008 SERegNetY016
+    SERegNetY032 SERegNetY040 SERegNetY064 SERegNetY080 SERegNetY120 SERegNetY160 SERegNetY320""".split(),
+    "keras_senet.applications"))
 _SUBMODULES = ("weights", "zoo", "applications", "factory", "imagenet", "info", "complexity", "inference",
                "preprocessing", "data", "export", "training")
 

@@ -36,6 +36,20 @@ APPLICATIONS = {
     "SEMixNetM": "mixnet_m",
     "SEMixNetL": "mixnet_l",
     "SEMixNetXL": "mixnet_xl",
+    # RegNetY (SE in every block), the 200 MF ... 32 GF models of the paper; the SE prefix keeps them apart
+    # from tf.keras 2's keras.applications.regnet (RegNetY002 ... RegNetY320, not in Keras 3).
+    "SERegNetY002": "regnety_002",
+    "SERegNetY004": "regnety_004",
+    "SERegNetY006": "regnety_006",
+    "SERegNetY008": "regnety_008",
+    "SERegNetY016": "regnety_016",
+    "SERegNetY032": "regnety_032",
+    "SERegNetY040": "regnety_040",
+    "SERegNetY064": "regnety_064",
+    "SERegNetY080": "regnety_080",
+    "SERegNetY120": "regnety_120",
+    "SERegNetY160": "regnety_160",
+    "SERegNetY320": "regnety_320",
 }
 
 
@@ -224,6 +238,78 @@ def SEMixNetL(include_top=True, weights="imagenet", input_tensor=None, input_sha
 def SEMixNetXL(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
                classes=1000, classifier_activation="softmax", name=None):
     return _build("SEMixNetXL", **locals())
+
+
+@_application("RegNetY-200 MF")
+def SERegNetY002(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                 classes=1000, classifier_activation="softmax", name=None):
+    return _build("SERegNetY002", **locals())
+
+
+@_application("RegNetY-400 MF")
+def SERegNetY004(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                 classes=1000, classifier_activation="softmax", name=None):
+    return _build("SERegNetY004", **locals())
+
+
+@_application("RegNetY-600 MF")
+def SERegNetY006(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                 classes=1000, classifier_activation="softmax", name=None):
+    return _build("SERegNetY006", **locals())
+
+
+@_application("RegNetY-800 MF")
+def SERegNetY008(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                 classes=1000, classifier_activation="softmax", name=None):
+    return _build("SERegNetY008", **locals())
+
+
+@_application("RegNetY-1.6 GF")
+def SERegNetY016(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                 classes=1000, classifier_activation="softmax", name=None):
+    return _build("SERegNetY016", **locals())
+
+
+@_application("RegNetY-3.2 GF")
+def SERegNetY032(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                 classes=1000, classifier_activation="softmax", name=None):
+    return _build("SERegNetY032", **locals())
+
+
+@_application("RegNetY-4.0 GF")
+def SERegNetY040(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                 classes=1000, classifier_activation="softmax", name=None):
+    return _build("SERegNetY040", **locals())
+
+
+@_application("RegNetY-6.4 GF")
+def SERegNetY064(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                 classes=1000, classifier_activation="softmax", name=None):
+    return _build("SERegNetY064", **locals())
+
+
+@_application("RegNetY-8.0 GF")
+def SERegNetY080(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                 classes=1000, classifier_activation="softmax", name=None):
+    return _build("SERegNetY080", **locals())
+
+
+@_application("RegNetY-12 GF")
+def SERegNetY120(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                 classes=1000, classifier_activation="softmax", name=None):
+    return _build("SERegNetY120", **locals())
+
+
+@_application("RegNetY-16 GF")
+def SERegNetY160(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                 classes=1000, classifier_activation="softmax", name=None):
+    return _build("SERegNetY160", **locals())
+
+
+@_application("RegNetY-32 GF")
+def SERegNetY320(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                 classes=1000, classifier_activation="softmax", name=None):
+    return _build("SERegNetY320", **locals())
 
 
 __all__ = list(APPLICATIONS)

@@ -14,6 +14,7 @@ import fnmatch
 from typing import Optional
 
 from keras_senet.models import mobile_spec as _m
+from keras_senet.models.regnet_spec import regnety_spec
 from keras_senet.models.spec import ResNetSpec
 
 
@@ -232,6 +233,16 @@ _ENTRIES += [
     *[_mobile(f"fbnetv3_{v}", _m.fbnetv3_spec(v), _FBV3) for v in ("b", "d", "g")],
     *[_mobile(f"lcnet_{v}", _m.lcnet_spec(int(v) / 100), _LCNET) for v in ("050", "075", "100")],
     *[_mobile(f"hardcorenas_{v}", _m.hardcorenas_spec(v), _HCNAS) for v in "abcdef"],
+]
+
+_RADOSAVOVIC = "Radosavovic et al., Designing Network Design Spaces, CVPR 2020"
+_REGNETY = ("002", "004", "006", "008", "008_tv", "016", "032", "040", "064", "080", "080_tv", "120", "160", "320")
+
+_ENTRIES += [
+    # RegNetY (timm regnet.py): RegNetX + SE of 0.25 x the block input. The _tv variants round widths as
+    # torchvision does (its checkpoints). regnety_640/1280/2560 (SEER/SWAG, 0.3-1.3 B parameters) are not
+    # registered: the parity sweep could not hold them in CI's memory.
+    *[ModelEntry(name=f"regnety_{v}", spec=regnety_spec(f"regnety_{v}"), paper=_RADOSAVOVIC) for v in _REGNETY],
 ]
 
 _REGISTRY = {entry.name: entry for entry in _ENTRIES}

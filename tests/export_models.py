@@ -6,6 +6,7 @@ import re
 import keras_senet as ks
 from keras_senet.models import ResNetSpec, build_model
 from keras_senet.models.mobile_spec import MobileSpec
+from keras_senet.models.regnet_spec import NUM_STAGES, RegNetSpec
 
 # family -> registry entry whose layout it exports (cut to one block per stage, or per block string, for speed:
 # the conversion path of every block type, stem, shortcut and attention module is the same). Together they
@@ -28,6 +29,7 @@ FAMILIES = {
     "mixnet-tf-same": "tf_mixnet_s",  # mixed kernels over channel splits, TF "SAME" padding, BN eps 1e-3
     "lcnet": "lcnet_050",  # dsa blocks
     "mobilenetv3-rw": "mobilenetv3_rw",  # head conv without bias (as FBNetV3, at 10 blocks instead of 13)
+    "regnet": "regnety_002",  # grouped 3x3 bottleneck, SE sized by the block input
 }
 
 
@@ -42,8 +44,19 @@ def _one_block_per_string(spec: MobileSpec):
     return dataclasses.replace(spec, arch=arch, depth_multiplier=1.0)
 
 
+def _fewest_blocks(spec: RegNetSpec):
+    """The smallest `depth` whose generated widths still make four stages: a RegNet's stages come from its
+    width arithmetic, so depths cannot be cut per stage (regnety_002: 7 blocks instead of 13)."""
+    for depth in range(NUM_STAGES, spec.depth + 1):
+        try:
+            return dataclasses.replace(spec, depth=depth)
+        except ValueError:  # fewer than four stages
+            continue
+    return spec
+
+
 # spec class -> how to shrink it; a new family adds its rule here
-SHRINK = {ResNetSpec: _one_block_per_stage, MobileSpec: _one_block_per_string}
+SHRINK = {ResNetSpec: _one_block_per_stage, MobileSpec: _one_block_per_string, RegNetSpec: _fewest_blocks}
 
 
 def small_spec(registry_name):

@@ -34,20 +34,24 @@ BATCH = 2
 # Models over ~60M parameters: a slower tier that CI still runs.
 LARGE = {"legacy_senet154", "senet154", "seresnet200d", "seresnet269d", "ecaresnet200d",
          "ecaresnet269d", "seresnextaa201d_32x8d", "seresnext101_64x4d", "seresnext101_32x8d",
-         "seresnext101d_32x8d", "seresnextaa101d_32x8d", "tf_efficientnet_b7", "tf_efficientnet_b8"}
+         "seresnext101d_32x8d", "seresnextaa101d_32x8d", "tf_efficientnet_b7", "tf_efficientnet_b8",
+         "regnety_160", "regnety_320"}
 # One model per architectural feature (basic/bottleneck, ResNeXt, deep/tiered stem, avg-down,
 # anti-aliasing, legacy Caffe layout and its basic block, SENet-154 layout, ECA, no attention): the generic
 # checks run on these only, and the torch-backend pass sweeps them.
 # Inverted-residual family: EfficientNet head + swish, mixed kernels + TF padding, MobileNetV3 head + SE rules,
 # dsa blocks, edge residuals, ReLU6 without SE, a head conv without bias.
+# RegNet family: grouped-conv bottleneck with SE on the bottleneck width sized by the block input.
 REPRESENTATIVE = {"seresnet18", "legacy_seresnet18", "legacy_seresnet50", "seresnext26t_32x4d",
                   "seresnetaa50d", "ecaresnet26t", "resnet50", "legacy_senet154",
                   "efficientnet_b0", "tf_mixnet_s", "mobilenetv3_large_100", "lcnet_050", "efficientnet_es",
-                  "efficientnet_lite0", "fbnetv3_b"}
+                  "efficientnet_lite0", "fbnetv3_b", "regnety_002"}
 # Spec fields that size a model rather than choose its layers (a MobileSpec's `arch` is replaced by the
-# kinds of layer its decoded blocks use, see `features`).
+# kinds of layer its decoded blocks use, see `features`; a RegNetSpec's w0/wa/wm/depth/group_size and width
+# rounding generate its widths and depths).
 SIZE_FIELDS = {"depths", "base_width", "stem_width", "arch", "channel_multiplier", "channel_divisor", "round_limit",
-               "depth_multiplier", "depth_trunc", "fix_first_last", "stem_size", "fix_stem", "num_features"}
+               "depth_multiplier", "depth_trunc", "fix_first_last", "stem_size", "fix_stem", "num_features",
+               "w0", "wa", "wm", "depth", "group_size", "group_min_ratio"}
 NAMES = ks.list_models()
 
 

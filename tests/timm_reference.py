@@ -68,6 +68,8 @@ def timm_model_with_statistics(name, seed=0):
             # ResNet blocks have `downsample`; EfficientNet/MobileNetV3 blocks say `has_skip`.
             if hasattr(module, "downsample") or getattr(module, "has_skip", False):
                 norms = [m for m in module.children() if isinstance(m, torch.nn.BatchNorm2d)]
+                if not norms and hasattr(module, "conv3"):  # RegNet: each BN sits inside a ConvNormAct
+                    norms = [module.conv3.bn]
                 norms[-1].weight.mul_(0.1)
     return model
 
