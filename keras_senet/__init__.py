@@ -40,7 +40,7 @@ _EXPORTS.update(dict.fromkeys("""
     SEEfficientNetB4 SEEfficientNetB5 SEEfficientNetB6 SEEfficientNetB7 SELCNet050 SELCNet075 SELCNet100
     SEMixNetS SEMixNetM SEMixNetL SEMixNetXL""".split(), "keras_senet.applications"))
 _SUBMODULES = ("weights", "zoo", "applications", "factory", "imagenet", "info", "complexity", "inference",
-               "preprocessing", "data", "export", "training")
+               "preprocessing", "data", "export", "training", "segmentation", "hub")
 
 __all__ = sorted(_EXPORTS) + ["layers", "models", "weights", "__version__"]
 
