@@ -1,7 +1,7 @@
 """U-Net decoder over any feature-pyramid backbone (Ronneberger et al., "U-Net", MICCAI 2015).
 
 The decoder of segmentation_models / segmentation_models_pytorch's ``Unet``: starting from the deepest
-feature map, each block upsamples by 2, concatenates the backbone's feature map of that stride (when the
+feature map, each block upsamples by 2 (bilinear: it exports to TFLite builtins), concatenates the backbone's feature map of that stride (when the
 backbone returns one), and applies two 3x3 conv-BN-ReLU; optional attention on the concatenation and on
 the block's output, as in the scSE paper (Roy et al., MICCAI 2018) and smp's ``decoder_attention_type``.
 """
@@ -55,10 +55,12 @@ def _attention(x, kind, kwargs, name):
 def decoder_block(x, skip, channels, name, attention=None, attention_kwargs=None):
     """One U-Net decoder block: ``(B, h, w, C) -> (B, 2h, 2w, channels)``.
 
-    Nearest-neighbour x2 upsampling, concatenation with `skip` (``(B, 2h, 2w, C_skip)`` or None),
+    Bilinear x2 upsampling, concatenation with `skip` (``(B, 2h, 2w, C_skip)`` or None),
     `attention` on the concatenation, two 3x3 conv-BN-ReLU, `attention` on the result.
     """
-    x = keras.layers.UpSampling2D(2, name=f"{name}_upsample")(x)
+    # bilinear, not smp's nearest: Keras' nearest UpSampling2D is an ops.repeat that the TFLite converter
+    # leaves as TF (Flex) ops, while bilinear is the builtin RESIZE_BILINEAR (and ONNX Resize)
+    x = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_upsample")(x)
     if skip is not None:
         x = keras.layers.Concatenate(axis=_channels_axis(), name=f"{name}_concat")([x, skip])
         x = _attention(x, attention, attention_kwargs, f"{name}_attention1")
