@@ -170,3 +170,67 @@ def make_shapes(count, *, size=64, max_objects=3, seed=0, min_radius=None, max_r
         boxes[i, :len(image_boxes)] = image_boxes
         labels[i, :len(image_labels)] = image_labels
     return ShapesData(images=images, masks=masks, instances=instances, boxes=boxes, labels=labels)
+
+
+def box_iou(boxes_a, boxes_b):
+    """IoU of every box in ``(n, 4)`` `boxes_a` with every box in ``(m, 4)`` `boxes_b` ("xyxy"): ``(n, m)``."""
+    a, b = np.asarray(boxes_a, np.float64)[:, None, :], np.asarray(boxes_b, np.float64)[None, :, :]
+    width = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    height = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    intersection = width * height
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    return intersection / np.maximum(area_a + area_b - intersection, 1e-12)
+
+
+def average_precision(true_boxes, true_labels, pred_boxes, pred_labels, pred_scores, num_classes,
+                      iou_threshold=0.5):
+    """Per-class average precision at one IoU threshold (PASCAL VOC 2010+ "all points"), and its mean.
+
+    Neither Keras nor keras-hub has a detection mAP metric (keras-cv's was not carried over), so this is
+    the usual definition, hand-written and tested on a worked example: per class, detections of all
+    images sorted by score (stable, so ties keep their order); a detection is a true positive when its IoU
+    with an unmatched ground-truth box of its class in its image is >= `iou_threshold` (the best-overlapping
+    box, as VOC), else a false positive; AP is the area under the precision-recall curve after making
+    precision monotonically non-increasing.
+
+    Args:
+        true_boxes: ``(n, k, 4)`` "xyxy" boxes, rows with label -1 ignored (padding).
+        true_labels: ``(n, k)`` class indices, -1 for padding.
+        pred_boxes, pred_labels, pred_scores: ``(n, d, 4)``, ``(n, d)``, ``(n, d)`` detections; label -1
+            for padding (keras-hub's `NonMaxSuppression` pads with -1).
+        num_classes: classes 0 .. num_classes - 1.
+        iou_threshold: default 0.5 (mAP@0.5).
+
+    Returns:
+        ``(mean_ap, per_class)``: the mean over classes that have ground truth, and a list of each class's
+        AP (None for a class without ground truth).
+    """
+    per_class = []
+    for c in range(num_classes):
+        truths = [np.asarray(b)[np.asarray(lab) == c] for b, lab in zip(true_boxes, true_labels)]
+        total = sum(len(t) for t in truths)
+        if total == 0:
+            per_class.append(None)
+            continue
+        found = [(float(s), i, np.asarray(b, np.float64))
+                 for i, (boxes, labels, scores) in enumerate(zip(pred_boxes, pred_labels, pred_scores))
+                 for b, lab, s in zip(boxes, labels, scores) if lab == c]
+        found.sort(key=lambda item: -item[0])
+        matched = [np.zeros(len(t), bool) for t in truths]
+        hits = np.zeros(len(found))
+        for j, (_, image, box) in enumerate(found):
+            if len(truths[image]) == 0:
+                continue
+            overlaps = box_iou(box[None], truths[image])[0]
+            best = int(np.argmax(overlaps))
+            if overlaps[best] >= iou_threshold and not matched[image][best]:
+                matched[image][best] = True
+                hits[j] = 1
+        true_positives = np.cumsum(hits)
+        recall = np.concatenate([[0.0], true_positives / total])
+        precision = np.concatenate([[1.0], true_positives / np.arange(1, len(found) + 1)])
+        precision = np.maximum.accumulate(precision[::-1])[::-1]  # the monotone envelope
+        per_class.append(float(np.sum((recall[1:] - recall[:-1]) * precision[1:])))
+    scored = [ap for ap in per_class if ap is not None]
+    return (float(np.mean(scored)) if scored else float("nan")), per_class

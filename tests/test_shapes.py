@@ -4,7 +4,7 @@ seed gives the same images everywhere."""
 import numpy as np
 import pytest
 
-from keras_senet.shapes import CLASSES, _shape_mask, make_shapes
+from keras_senet.shapes import CLASSES, _shape_mask, average_precision, box_iou, make_shapes
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +80,24 @@ def test_a_seed_gives_the_same_images_and_a_larger_set_extends_a_smaller(data):
 def test_bad_arguments_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_shapes(**kwargs)
+
+
+def test_average_precision_on_a_worked_example():
+    """Class 0: ground truth A, B in image 0 and C in image 1; detections by score: p1 = A (TP), p2
+    overlaps the already matched A by IoU 0.82 (FP), p3 meets C at IoU exactly 0.5 (TP), p4 hits
+    nothing (FP). Precision 1, 1/2, 2/3, 1/2 at recall 1/3, 1/3, 2/3, 2/3; its monotone envelope
+    1, 2/3, 2/3, 1/2; AP = 1/3 * 1 + 1/3 * 2/3 = 5/9 (B is never found). Class 1: one box, found
+    exactly: AP 1. Class 2 has no ground truth (its stray detection is ignored): AP None."""
+    true_boxes = np.array([[[0, 0, 10, 10], [20, 20, 30, 30]], [[0, 0, 10, 10], [40, 40, 50, 50]]], float)
+    true_labels = np.array([[0, 0], [0, 1]])
+    pred_boxes = np.array([[[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60], [0, 0, 0, 0]],
+                           [[0, 0, 10, 20], [40, 40, 50, 50], [5, 5, 9, 9], [0, 0, 0, 0]]], float)
+    pred_labels = np.array([[0, 0, 0, -1], [0, 1, 2, -1]])
+    pred_scores = np.array([[0.9, 0.8, 0.6, 0.0], [0.7, 0.3, 0.95, 0.0]])
+    assert box_iou(pred_boxes[0, 1:2], true_boxes[0, :1])[0, 0] == pytest.approx(90 / 110)
+    mean, per_class = average_precision(true_boxes, true_labels, pred_boxes, pred_labels, pred_scores, 3)
+    assert per_class[0] == pytest.approx(5 / 9) and per_class[1] == 1.0 and per_class[2] is None
+    assert mean == pytest.approx((5 / 9 + 1) / 2)
+    _, strict = average_precision(true_boxes, true_labels, pred_boxes, pred_labels, pred_scores, 3,
+                                  iou_threshold=0.51)
+    assert strict[0] == pytest.approx(1 / 3)  # p3 no longer matches C: only A of three boxes found
