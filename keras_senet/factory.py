@@ -53,7 +53,8 @@ def _resolve_input_shape(input_shape, input_tensor, include_top, entry, default_
 
 
 def create_model(model=None, weights=None, *, include_top=True, input_tensor=None, input_shape=None,
-                 pooling=None, classes=1000, classifier_activation="softmax", name=None, **overrides):
+                 pooling=None, classes=1000, classifier_activation="softmax", name=None, features_only=False,
+                 out_indices=None, **overrides):
     """Build a registered model with the keras.applications arguments.
 
     Args:
@@ -71,12 +72,21 @@ def create_model(model=None, weights=None, *, include_top=True, input_tensor=Non
         classes: number of classes of the classifier.
         classifier_activation: ``"softmax"`` (default), another activation, or ``None`` for logits.
         name: model name; default the registry name.
+        features_only: return the feature extractor instead (timm's ``features_only``): a model whose
+            outputs are a dict ``{"P<k>": (batch, H / 2**k, W / 2**k, channels)}``, one entry per chosen
+            level of the model's ``feature_info`` (k = log2 of the stride: keras-hub's
+            ``pyramid_outputs`` keys), with ``model.feature_info`` describing them. `include_top`,
+            `classes` and `classifier_activation` do not apply; `pooling` must stay None; the default
+            `input_shape` is ``(None, None, 3)``. Pretrained weights load without the classifier.
+        out_indices: with `features_only`, which levels (timm's numbering: 0 is the stem, see
+            ``model_info(name)["feature_info"]``; negative counts from the deepest); default all.
         **overrides: architecture ablations applied to the registered spec: ``attention`` (a name
             from `keras_senet.layers.list_attention()` or None), ``attention_kwargs`` (dict),
             ``drop_rate`` (classifier dropout).
 
     Returns:
-        A `keras.Model` mapping images to class scores (or features without the top).
+        A `keras.Model` mapping images to class scores (or features without the top, or the dict of
+        feature maps with `features_only`).
     """
     model = renamed("create_model", overrides, "model_name", "model", model)
     if model is None:
@@ -88,6 +98,19 @@ def create_model(model=None, weights=None, *, include_top=True, input_tensor=Non
     if unknown:
         raise ValueError(f"Unknown argument(s) {', '.join(unknown)} for create_model; architecture "
                          f"overrides allowed for {model_name!r}: {', '.join(allowed)}.")
+    if not isinstance(features_only, bool):
+        raise ValueError(f"features_only must be True or False, got {features_only!r}")
+    features = None
+    if features_only:
+        from keras_senet.models.features import select_features
+
+        if pooling is not None:
+            raise ValueError(f"pooling={pooling!r} does not apply with features_only=True (the outputs are "
+                             "feature maps); leave pooling=None.")
+        features = select_features(entry.feature_info, out_indices, model_name)
+        include_top = False
+    elif out_indices is not None:
+        raise ValueError(f"out_indices={out_indices!r} needs features_only=True.")
     if not isinstance(include_top, bool):
         raise ValueError(f"include_top must be True or False, got {include_top!r}")
     if pooling not in POOLING:
@@ -144,6 +167,13 @@ def create_model(model=None, weights=None, *, include_top=True, input_tensor=Non
         from keras_senet.weights.loading import load_source
 
         load_source(model, source)
+    if features is not None:
+        from keras_senet.models import ZooModel
+        from keras_senet.models.features import pyramid_outputs
+
+        model = ZooModel(model.inputs[0] if len(model.inputs) == 1 else model.inputs,
+                         pyramid_outputs(model, features), name=model.name, preprocessing=model.preprocessing,
+                         feature_info=features)
     return model
 
 

@@ -60,6 +60,13 @@ class ModelEntry:
         return self.family.classifier(self.spec)
 
     @property
+    def head_layers(self):
+        """Names of the layers after global pooling, which ``include_top=False`` leaves out: the
+        classifier, and for MobileNetV3-style heads ``conv_head`` (a family may define ``head_layers``)."""
+        head_layers = getattr(self.family, "head_layers", None)
+        return head_layers(self.spec) if head_layers else (self.classifier,)
+
+    @property
     def first_conv(self):
         """Name of the first convolution (timm's ``first_conv`` with "." -> "_")."""
         return self.family.first_conv(self.spec)

@@ -11,7 +11,8 @@ import pytest
 import keras_senet as ks
 from keras_senet.export import TARGETS, ExportError, ExportReport, export, load_exported
 from images import normal_images
-from keras_senet.models import build_model
+from keras_senet.models import build_model, family_of
+from keras_senet.models.features import pyramid_outputs, select_features
 
 SIZE = 64
 # every (format, quantize) the table offers
@@ -40,12 +41,14 @@ def pyramid():
 
 @pytest.fixture(scope="module")
 def tapped():
-    """seresnet18's layout (one block per stage) without its top, tapped after stages 3 and 4."""
+    """seresnet18's layout (one block per stage) as `create_model(..., features_only=True,
+    out_indices=(3, 4))` builds it: the P4 and P5 levels of its feature_info."""
     keras.utils.set_random_seed(0)
-    spec = dataclasses.replace(ks.zoo.get_entry("seresnet18").spec, depths=(1, 1, 1, 1))
+    entry = ks.zoo.get_entry("seresnet18")
+    spec = dataclasses.replace(entry.spec, depths=(1, 1, 1, 1))
     backbone = build_model(spec, (SIZE, SIZE, 3), include_top=False, name="seresnet18")
-    return keras.Model(backbone.input, {"P4": backbone.get_layer("layer3_0_act2").output,
-                                        "P5": backbone.get_layer("layer4_0_act2").output}, name="seresnet18_p4p5")
+    features = select_features(family_of(spec).feature_info(spec), (3, 4), "seresnet18")
+    return keras.Model(backbone.input, pyramid_outputs(backbone, features), name="seresnet18_p4p5")
 
 
 def _assert_matches_keras(model, path, quantize, tolerance):

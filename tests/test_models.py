@@ -24,7 +24,8 @@ import keras_senet as ks
 from images import normal_images
 from keras_senet.complexity import count_macs
 from keras_senet.models.mobile_spec import decode
-from timm_reference import timm_logits, timm_macs, timm_model, timm_param_counts
+from keras_senet.models.features import pyramid_outputs
+from timm_reference import timm_features, timm_logits, timm_macs, timm_model, timm_param_counts
 
 # The swept model's input side: small, and odd, so every padding and ceil-mode pooling rule is exercised
 # (a 65 x 65 image ends in a 3 x 3 map, a 64 x 64 one in 2 x 2).
@@ -133,7 +134,9 @@ def test_same_function_as_timm(name, model, checkpoint_server):
     (for the representatives saved as safetensors and served over HTTP on 127.0.0.1 through the whole
     download + cache + read path; that code is the same for every architecture): the logits equal
     timm's (max abs diff <= 1e-4 x max |logit|, same top-1) on an odd-sized input, which exercises
-    every padding and ceil-mode pooling rule."""
+    every padding and ceil-mode pooling rule; and every level of the feature pyramid (the layers
+    ``create_model(..., features_only=True)`` taps) equals timm's ``features_only=True`` model's: same
+    channels, strides, shapes and values (max abs diff <= 1e-4 x max |feature|)."""
     reference = timm_model(name)
     state_dict = {k: v.numpy() for k, v in reference.state_dict().items()}
     if name in REPRESENTATIVE:
@@ -146,6 +149,17 @@ def test_same_function_as_timm(name, model, checkpoint_server):
     out = keras.ops.convert_to_numpy(model(images, training=False))
     assert np.abs(out - expected).max() <= 1e-4 * np.abs(expected).max()
     np.testing.assert_array_equal(out.argmax(-1), expected.argmax(-1))
+
+    feature_info = ks.zoo.get_entry(name).feature_info
+    timm_info, timm_maps = timm_features(name, reference, images)
+    assert [(f.channels, f.stride) for f in feature_info] == timm_info
+    pyramid = keras.Model(model.input, pyramid_outputs(model, feature_info))
+    maps = pyramid(images, training=False)
+    assert list(maps) == [f.level for f in feature_info]
+    for level, want in zip(maps, timm_maps):
+        got = keras.ops.convert_to_numpy(maps[level])
+        assert got.shape == want.shape, level
+        assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max(), level
 
 
 @pytest.mark.graph

@@ -91,3 +91,19 @@ def timm_eval_pixels(config, pixels, input_size=None):
                                            interpolation=config.interpolation, crop_pct=config.crop_pct,
                                            mean=(0.0, 0.0, 0.0), std=(1 / 255,) * 3)
     return np.stack([transform(PIL.Image.fromarray(p)).permute(1, 2, 0).numpy() for p in pixels])
+
+
+def timm_features(name, reference, images_nhwc):
+    """timm's ``features_only=True`` model of ``name`` carrying ``reference``'s weights (timm builds the
+    feature model as its own class, e.g. EfficientNetFeatures; every one of its tensors must come from
+    the reference), run on channels-last float32 images: ``(feature_info, [NHWC arrays])`` where
+    feature_info is ``[(channels, stride), ...]``, stem first."""
+    features = timm.create_model(name, pretrained=False, features_only=True).eval()
+    weights = reference.state_dict()
+    missing = set(features.state_dict()) - set(weights)
+    assert not missing, f"timm's feature model of {name} has tensors the full model lacks: {sorted(missing)[:3]}"
+    features.load_state_dict({k: v for k, v in weights.items() if k in features.state_dict()})
+    with torch.inference_mode():
+        maps = features(torch.from_numpy(images_nhwc.transpose(0, 3, 1, 2).copy()))
+    info = list(zip(features.feature_info.channels(), features.feature_info.reduction()))
+    return info, [m.permute(0, 2, 3, 1).numpy() for m in maps]

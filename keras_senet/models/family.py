@@ -8,6 +8,8 @@ The spec names its module in the class attribute ``FAMILY``; the module defines
     num_features(spec) -> channels entering the classifier
     classifier(spec), first_conv(spec) -> Keras layer names (timm's module names, "." -> "_")
     describe(spec) -> one line for `keras-senet list -v`
+    head_layers(spec) -> optional: the layers after global pooling that ``include_top=False`` leaves
+        out (default: the classifier alone)
 
 and the spec class lists the fields `create_model` may override for ablations in ``OVERRIDES``.
 Nothing else in the package knows a family by name.

@@ -132,6 +132,11 @@ def classifier(spec: MobileSpec):
     return "classifier"
 
 
+def head_layers(spec: MobileSpec):
+    """The layers after global pooling: MobileNetV3-style heads have ``conv_head`` there too."""
+    return ("classifier",) if spec.head == "efficientnet" else ("conv_head", "classifier")
+
+
 def first_conv(spec: MobileSpec):
     return "conv_stem"
 

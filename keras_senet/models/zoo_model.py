@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 
+from keras_senet.models.family import FeatureInfo
 from keras_senet.preprocessing.config import PreprocessingConfig
 
 
@@ -17,10 +20,17 @@ class ZooModel(keras.Model):
 
     Attributes:
         preprocessing: a `keras_senet.preprocessing.PreprocessingConfig` or None.
+        feature_info: for a feature extractor (``create_model(..., features_only=True)``), a tuple of
+            `FeatureInfo` (index, layer, channels, stride, level), one per output in output order;
+            None for a classifier or backbone with a single output.
     """
 
-    def __init__(self, *args, preprocessing=None, **kwargs):
+    def __init__(self, *args, preprocessing=None, feature_info=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if feature_info is not None:
+            feature_info = tuple(info if isinstance(info, FeatureInfo) else FeatureInfo(**info)
+                                 for info in feature_info)
+        self.feature_info = feature_info
         if isinstance(preprocessing, dict):
             preprocessing = PreprocessingConfig.from_dict(preprocessing)
         if preprocessing is not None and not isinstance(preprocessing, PreprocessingConfig):
@@ -32,6 +42,8 @@ class ZooModel(keras.Model):
         config = super().get_config()
         if self.preprocessing is not None:
             config["preprocessing"] = self.preprocessing.to_dict()
+        if self.feature_info is not None:
+            config["feature_info"] = [dataclasses.asdict(info) for info in self.feature_info]
         return config
 
     @classmethod

@@ -175,12 +175,20 @@ def _has_layer(model, name):
     return any(layer.name == name for layer in model.layers)
 
 
-def apply_state_dict(model, state_dict, classifier, source):
-    """Convert and assign a timm state dict; a model without its `classifier` layer takes all but the
-    classifier's tensors. Returns the number of variables assigned."""
-    if not _has_layer(model, classifier):
+def _absent(model, head):
+    """The layers of `head` (a name or names: the layers after global pooling) that `model` lacks."""
+    head = (head,) if isinstance(head, str) else tuple(head)
+    return tuple(name for name in head if not _has_layer(model, name))
+
+
+def apply_state_dict(model, state_dict, head, source):
+    """Convert and assign a timm state dict; a model without its top (the `head` layers: the classifier,
+    and for MobileNetV3-style nets the ``conv_head`` after pooling) takes all but those layers' tensors.
+    Returns the number of variables assigned."""
+    absent = _absent(model, head)
+    if absent:
         state_dict = {k: v for k, v in state_dict.items()
-                      if k.rsplit(".", 1)[0].replace(".", "_") != classifier}
+                      if k.rsplit(".", 1)[0].replace(".", "_") not in absent}
     return load_timm_state_dict(model, state_dict, source=source)
 
 
@@ -282,13 +290,13 @@ def load_source(model, source: WeightsSource):
     """Load a resolved `source` into `model` in place (all or nothing); returns `source`."""
     from keras_senet import zoo
 
-    classifier = zoo.get_entry(source.model).classifier
+    head = zoo.get_entry(source.model).head_layers
     if source.checkpoint == "state_dict":
         state_dict = (read_state_dict(source.location) if source.kind == "file"
                       else _fetch_state_dict(source))
-        apply_state_dict(model, state_dict, classifier, source.name)
+        apply_state_dict(model, state_dict, head, source.name)
         return source
-    skippable = () if _has_layer(model, classifier) else (classifier,)
+    skippable = _absent(model, head)
     with _local_file(source) as path:
         if source.checkpoint == "keras_weights":
             load_keras_weights(model, path, source.name, skippable)
