@@ -24,14 +24,10 @@ def level_of(key):
 
 
 def _from_registry(name, weights, out_indices, input_shape):
-    # STAND-IN until create_model(features_only=True) lands on main (then: one create_model call).
-    from keras_senet import factory, zoo
-    from keras_senet.models import ZooModel
+    from keras_senet import factory
 
-    model = factory.create_model(name, weights=weights, include_top=False, input_shape=input_shape)
-    infos = [f for f in zoo.get_entry(name.partition(".")[0]).feature_info if f.index in out_indices]
-    return ZooModel(model.input, {f.level: model.get_layer(f.layer).output for f in infos}, name=model.name,
-                    preprocessing=model.preprocessing)
+    return factory.create_model(name, weights=weights, features_only=True, out_indices=out_indices,
+                                input_shape=input_shape)
 
 
 def _from_model(model):
@@ -60,12 +56,12 @@ def feature_pyramid(backbone, *, weights=None, out_indices=DEFAULT_OUT_INDICES, 
         weights: with a registry name: its ``weights`` (None: random; ``"imagenet"``, a tag, a file ...).
             Must be None when `backbone` is a model (it has its own weights).
         out_indices: with a registry name: the feature levels to return, timm's numbering (0: the stem,
-            stride 2; 4: stride 32). Default ``(1, 2, 3, 4)``: P2..P5.
+            stride 2; 4: stride 32; None: all). Default ``(1, 2, 3, 4)``: P2..P5.
         input_shape: with a registry name: ``(height, width, 3)``; default ``(None, None, 3)``, any size.
 
     Returns:
         A `keras.Model` (for a registry name: a `keras_senet.models.ZooModel` carrying the model's
-        preprocessing config) whose output is the dict of feature maps.
+        preprocessing config and ``feature_info``) whose output is the dict of feature maps.
     """
     if isinstance(backbone, str):
         return _from_registry(backbone, weights, out_indices, input_shape)

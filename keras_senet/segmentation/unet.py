@@ -13,7 +13,6 @@ import keras
 from keras_senet.segmentation.pyramid import feature_pyramid, level_of
 
 DEFAULT_DECODER_CHANNELS = (256, 128, 64, 32, 16)
-ALL_LEVELS = (0, 1, 2, 3, 4)  # timm's out_indices of a U-Net's encoder: strides 2 .. 32
 
 
 def _channels_axis():
@@ -69,7 +68,7 @@ def decoder_block(x, skip, channels, name, attention=None, attention_kwargs=None
     return _attention(x, attention, attention_kwargs, f"{name}_attention2")
 
 
-def UNet(backbone, classes=1, *, weights=None, out_indices=ALL_LEVELS, input_shape=(None, None, 3),
+def UNet(backbone, classes=1, *, weights=None, out_indices=None, input_shape=(None, None, 3),
          decoder_channels=DEFAULT_DECODER_CHANNELS, decoder_attention=None, attention_kwargs=None,
          activation=None, name=None):
     """A U-Net: the backbone's feature pyramid, a decoder, and a per-pixel classifier.
@@ -80,8 +79,8 @@ def UNet(backbone, classes=1, *, weights=None, out_indices=ALL_LEVELS, input_sha
             keyed ``"P<level>"`` (or a keras-hub backbone with ``pyramid_outputs``).
         classes: output channels (classes for softmax, 1 for a binary mask). Default 1.
         weights: with a registry name: the backbone's weights (None, ``"imagenet"``, a tag, a file ...).
-        out_indices: with a registry name: the backbone levels to use, default ``(0, 1, 2, 3, 4)``
-            (strides 2 to 32: the deepest starts the decoder, the others are skip connections).
+        out_indices: with a registry name: the backbone levels to use (timm's numbering), default None:
+            all, strides 2 to 32 (the deepest starts the decoder, the others are skip connections).
         input_shape: with a registry name: ``(height, width, 3)``, default ``(None, None, 3)``. Height and
             width must be multiples of ``2**deepest level`` (32 for the usual P5).
         decoder_channels: output channels of each decoder block, deepest first; default
