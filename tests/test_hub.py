@@ -1,15 +1,21 @@
 """keras-hub interop: `SEBackbone` satisfies the ``pyramid_outputs`` contract and drops into keras-hub's
 RetinaNet and DeepLabV3, which train and survive a ``.keras`` round trip."""
 
-import keras
-import keras_hub
-import numpy as np
+import sys
+
 import pytest
 
-import keras_senet as ks
-from images import normal_images
-from keras_senet.hub import SEBackbone
-from keras_senet.segmentation import UNet
+if sys.version_info < (3, 11):  # setup.cfg's [hub] / [test] extras install keras-hub on Python >= 3.11 only
+    pytest.skip("keras-hub 0.32 needs Python >= 3.11", allow_module_level=True)
+
+import keras  # noqa: E402
+import keras_hub  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_senet as ks  # noqa: E402
+from images import normal_images  # noqa: E402
+from keras_senet.hub import SEBackbone  # noqa: E402
+from keras_senet.segmentation import UNet  # noqa: E402
 
 SIZE = 64
 MOBILE = "mobilenetv3_small_050"
@@ -120,3 +126,14 @@ def test_a_non_name_model_argument_is_refused():
     inputs = keras.Input((4,))
     with pytest.raises(ValueError, match=r"model must be a registry name .* got Functional"):
         SEBackbone(keras.Model(inputs, keras.layers.Dense(2)(inputs)))
+
+
+def test_readme_example_runs():
+    from readme import run_python_block
+
+    namespace = run_python_block("ks.segmentation.UNet(", {})
+    assert tuple(namespace["masks"].shape) == (2, 128, 128, 6)
+    x = namespace["x"]
+    boxes = namespace["detector"](x)
+    assert boxes["cls_logits"].shape[-1] == 5 and boxes["bbox_regression"].shape[-1] == 4
+    assert tuple(namespace["segmenter"](x).shape) == (2, 128, 128, 6)
