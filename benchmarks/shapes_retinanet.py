@@ -1,7 +1,7 @@
 """keras-hub's RetinaNet over an SE backbone learns the synthetic shapes (issue 13): mAP@0.5 on held-out images.
 
-    python -m benchmarks.shapes_retinanet [--backbone seresnet18] [--train 1536] [--val 256] [--epochs 8]
-        [--size 64] [--batch 32] [--threads 2] [--json retinanet.json]
+    python -m benchmarks.shapes_retinanet [--backbone seresnet18] [--train 1536] [--val 256] [--epochs 6]
+        [--size 64] [--batch 16] [--threads 2] [--json retinanet.json]
 
 `keras_senet.shapes.make_shapes` generates the training images (seed 0) and the validation images (seed 1);
 the detector is `keras_hub.models.RetinaNetObjectDetector` over `keras_senet.hub.SEBackbone(backbone)`
@@ -23,9 +23,9 @@ def _arguments(argv=None):
     parser.add_argument("--backbone", default="seresnet18")
     parser.add_argument("--train", type=int, default=1536)
     parser.add_argument("--val", type=int, default=256)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", help="write the figures here")

@@ -1,7 +1,7 @@
 """A U-Net with an SE backbone learns the synthetic shapes (issue 13): mean IoU on held-out images.
 
-    python -m benchmarks.shapes_unet [--backbone seresnet18] [--attention scse] [--train 1536] [--val 256]
-        [--epochs 8] [--size 64] [--batch 32] [--threads 2] [--json unet.json]
+    python -m benchmarks.shapes_unet [--backbone seresnet18] [--attention scse] [--train 2048] [--val 256]
+        [--epochs 6] [--size 64] [--batch 16] [--threads 2] [--json unet.json]
 
 `keras_senet.shapes.make_shapes` generates the training images (seed 0) and the validation images (seed
 1, never trained on); the model is `keras_senet.segmentation.UNet(backbone, classes=6)` (background and
@@ -20,12 +20,12 @@ def _arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="seresnet18")
     parser.add_argument("--attention", default="scse", help="decoder attention (or 'none')")
-    parser.add_argument("--train", type=int, default=1536)
+    parser.add_argument("--train", type=int, default=2048)
     parser.add_argument("--val", type=int, default=256)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", help="write the figures here")
     return parser.parse_args(argv)
