@@ -42,7 +42,7 @@ _EXPORTS.update(dict.fromkeys("""
     SERegNetY032 SERegNetY040 SERegNetY064 SERegNetY080 SERegNetY120 SERegNetY160 SERegNetY320""".split(),
     "keras_senet.applications"))
 _SUBMODULES = ("weights", "zoo", "applications", "factory", "imagenet", "info", "complexity", "inference",
-               "preprocessing", "data", "export", "training")
+               "preprocessing", "data", "export", "training", "segmentation", "hub")
 
 __all__ = sorted(_EXPORTS) + ["layers", "models", "weights", "__version__"]
 
