@@ -260,3 +260,16 @@ def test_fit_with_default_jit_compile():
     labels = np.array([0] * 4 + [1] * 4)
     history = model.fit(images, labels, batch_size=8, epochs=8, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(block="sk_basic", block_kwargs=(("radix", 2),)), "block_kwargs key 'radix'"),
+    (dict(block="resnest_bottleneck", block_kwargs=(("split_input", True),)), "block_kwargs key 'split_input'"),
+    (dict(block="sk_bottleneck", layout="legacy"), "needs layout='timm'"),
+    (dict(block="sk_basic", cardinality=32), "block='sk_basic' supports only cardinality=1"),
+])
+def test_branch_block_specs_reject_what_timm_does_not_build(kwargs, message):
+    from keras_senet.models import ResNetSpec
+
+    with pytest.raises(ValueError, match=message):
+        ResNetSpec(depths=(1, 1, 1, 1), **kwargs)
