@@ -101,6 +101,11 @@ _X64x4 = dict(cardinality=64, base_width=4)
 
 _HU = "Hu et al., Squeeze-and-Excitation Networks, CVPR 2018"
 _ECA_PAPER = "Wang et al., ECA-Net: Efficient Channel Attention for Deep CNNs, CVPR 2020"
+_SK_PAPER = "Li et al., Selective Kernel Networks, CVPR 2019"
+_RESNEST_PAPER = "Zhang et al., ResNeSt: Split-Attention Networks, CVPRW 2022"
+_SK_SPLIT = (("rd_ratio", 1 / 8), ("rd_divisor", 16), ("split_input", True))  # skresnet18/34
+_RESNEST = (("radix", 2), ("avd", True), ("avd_first", False))
+_E = dict(stem_width=64, stem_type="deep", avg_down=True)  # ResNeSt "e": deep stem of width 64
 _HE = "He et al., Deep Residual Learning for Image Recognition, CVPR 2016"
 _XIE = "Xie et al., Aggregated Residual Transformations for Deep Neural Networks, CVPR 2017"
 
@@ -157,6 +162,22 @@ _ENTRIES = [
            **_ECA),
     _entry("ecaresnext26t_32x4d", "bottleneck", _R18, _ECA_PAPER, **_X32x4, **_T, **_ECA),
     _entry("ecaresnext50t_32x4d", "bottleneck", _R50, _ECA_PAPER, **_X32x4, **_T, **_ECA),
+    # Selective Kernel ResNets (timm sknet.py): the 3x3 conv of each block is a SelectiveKernel.
+    _entry("skresnet18", "sk_basic", _R18, _SK_PAPER, block_kwargs=_SK_SPLIT),
+    _entry("skresnet34", "sk_basic", _R34, _SK_PAPER, block_kwargs=_SK_SPLIT),
+    _entry("skresnext50_32x4d", "sk_bottleneck", _R50, _SK_PAPER, **_X32x4,
+           block_kwargs=(("rd_ratio", 1 / 16), ("rd_divisor", 32), ("split_input", False))),
+    # ResNeSt (timm resnest.py): split-attention bottlenecks, deep stem, avg-pool shortcuts, avd downsampling.
+    _entry("resnest14d", "resnest_bottleneck", (1, 1, 1, 1), _RESNEST_PAPER, **_D, block_kwargs=_RESNEST),
+    _entry("resnest26d", "resnest_bottleneck", _R18, _RESNEST_PAPER, **_D, block_kwargs=_RESNEST),
+    _entry("resnest50d", "resnest_bottleneck", _R50, _RESNEST_PAPER, **_D, block_kwargs=_RESNEST),
+    _entry("resnest101e", "resnest_bottleneck", _R101, _RESNEST_PAPER, **_E, block_kwargs=_RESNEST),
+    _entry("resnest200e", "resnest_bottleneck", _R200, _RESNEST_PAPER, **_E, block_kwargs=_RESNEST),
+    _entry("resnest269e", "resnest_bottleneck", _R269, _RESNEST_PAPER, **_E, block_kwargs=_RESNEST),
+    _entry("resnest50d_1s4x24d", "resnest_bottleneck", _R50, _RESNEST_PAPER, **_D, cardinality=4, base_width=24,
+           block_kwargs=(("radix", 1), ("avd", True), ("avd_first", True))),
+    _entry("resnest50d_4s2x40d", "resnest_bottleneck", _R50, _RESNEST_PAPER, **_D, cardinality=2, base_width=40,
+           block_kwargs=(("radix", 4), ("avd", True), ("avd_first", True))),
     # Baselines without attention, from the same builder (for overhead benchmarks and ablations).
     _entry("resnet50", "bottleneck", _R50, _HE),
     _entry("resnext50_32x4d", "bottleneck", _R50, _XIE, **_X32x4),

@@ -21,6 +21,9 @@ FAMILIES = {
     "legacy": "legacy_seresnet50",
     "eca": "ecaresnet50d",
     "plain": "resnet50",
+    "selective-kernel": "skresnet18",  # SK conv: split input, dilated branch (stride 2 = dilation 2), softmax
+    "selective-kernel-resnext": "skresnext50_32x4d",  # SK conv with grouped branches inside a bottleneck
+    "split-attention": "resnest14d",  # split attention (radix 2, grouped 1x1s), avd average pools
     # inverted-residual family
     "mobilenetv3": "mobilenetv3_large_100",  # hard-swish, SE of the expanded width with a hard-sigmoid gate
     "efficientnet": "efficientnet_b0",  # swish, sigmoid SE of the block input

@@ -12,6 +12,7 @@ import keras_senet as ks
 from export_models import FAMILIES, small_model
 from images import normal_images, smooth_images
 from keras_senet.export import ExportError, export, load_exported
+from keras_senet.layers import SelectiveKernel, SplitAttention
 from randomise import calibrate_batchnorm, randomise_weights
 from timm_reference import timm_eval_pixels
 
@@ -38,7 +39,20 @@ def _tflite_elementwise_ops(model):
         counts["HARD_SWISH"] += activation == "hard_silu"
         counts["LOGISTIC"] += (activation == "silu") + (gate == "sigmoid")
         counts["MUL"] += (activation == "silu") + (gate is not None) + (gate == "hard_sigmoid") + unfolded
+        if isinstance(layer, SelectiveKernel):  # branches summed for the pooling, then weighted and summed
+            counts["ADD"] += 2 * (layer.num_paths - 1)
+            counts["MUL"] += layer.num_paths
+        if isinstance(layer, SplitAttention):  # the same over the radix splits; radix 1: a sigmoid gate
+            counts["ADD"] += 2 * (layer.radix - 1)
+            counts["MUL"] += layer.radix
+            counts["LOGISTIC"] += layer.radix == 1
     return dict(counts)
+
+
+def _unfoldable_norms(model):
+    """BatchNorms TFLite may leave as MUL + ADD rather than fold: a SelectiveKernel's attention BatchNorm
+    follows a FULLY_CONNECTED, and the converter folded it in three of skresnet18's four SK layers (measured)."""
+    return sum(isinstance(layer, SelectiveKernel) for layer in model.layers)
 
 
 @pytest.mark.parametrize("format", ["saved_model", "tflite", "onnx"])
@@ -63,8 +77,9 @@ def test_every_family_exports_and_matches_keras(family, format, tmp_path):
     np.testing.assert_allclose(actual, expected, atol=3e-5 * np.abs(expected).max())
     if format == "tflite":
         assert set(report.ops) >= {"CONV_2D", "MEAN" if family != "eca" else "CONV_2D"}
-        assert {op: report.ops.get(op, 0) for op in ("ADD", "HARD_SWISH", "LOGISTIC", "MUL")} == \
-            _tflite_elementwise_ops(model)
+        expected, slack = _tflite_elementwise_ops(model), _unfoldable_norms(model)
+        for op, count in expected.items():
+            assert count <= report.ops.get(op, 0) <= count + slack * (op in ("ADD", "MUL")), (op, report.ops)
         assert not {"RELU", "RELU6", "RELU_0_TO_1"} & set(report.ops)  # fused into the op before
         assert not [op for op in report.ops if op.startswith("Flex")]
     if format == "onnx":  # timm's ONNX layout: one HardSwish / HardSigmoid node each, SE gates in NCHW

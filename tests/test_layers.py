@@ -14,7 +14,10 @@ import itertools
 import torch  # isort: skip
 from timm.layers.cbam import CbamModule  # isort: skip
 from timm.layers.eca import CecaModule, EcaModule  # isort: skip
+from timm.layers.global_context import GlobalContext as TimmGlobalContext  # isort: skip
 from timm.layers.helpers import make_divisible as timm_make_divisible  # isort: skip
+from timm.layers.selective_kernel import SelectiveKernel as TimmSelectiveKernel  # isort: skip
+from timm.layers.split_attn import SplitAttn  # isort: skip
 from timm.layers.squeeze_excite import EffectiveSEModule, SEModule  # isort: skip
 
 import keras
@@ -26,13 +29,17 @@ from keras_senet.layers import (
     CBAM,
     EffectiveSqueezeExcite,
     EfficientChannelAttention,
+    GlobalContext,
+    SelectiveKernel,
     SpatialChannelSqueezeExcite,
+    SplitAttention,
     SqueezeExcite,
     get_attention,
     list_attention,
     make_divisible,
 )
 from keras_senet.layers.eca import eca_kernel_size
+from keras_senet.weights.timm_convert import load_timm_state_dict
 from randomise import randomise_weights
 from timm_reference import timm_hook_macs
 
@@ -63,6 +70,30 @@ EXPECTED_WEIGHTS = {
         "cse_fc2/bias": (64,),
         "sse_conv/kernel": (64, 1),
         "sse_conv/bias": (1,),
+    },
+    "gc": {
+        "conv_attn/kernel": (64, 1),
+        "conv_attn/bias": (1,),
+        **{f"mlp_scale/{path}": shape for path, shape in (
+            ("fc1/kernel", (64, 8)), ("fc1/bias", (8,)), ("norm/gamma", (8,)), ("norm/beta", (8,)),
+            ("fc2/kernel", (8, 64)), ("fc2/bias", (64,)))},
+    },
+    "sk": {  # two branches on half the input channels each, attention width make_divisible(64 / 16) = 8
+        **{f"paths_{i}/{path}": shape for i in range(2) for path, shape in (
+            ("conv/kernel", (3, 3, 32, 64)), ("bn/gamma", (64,)), ("bn/beta", (64,)),
+            ("bn/moving_mean", (64,)), ("bn/moving_variance", (64,)))},
+        "attn/fc_reduce/kernel": (64, 8),
+        **{f"attn/bn/{v}": (8,) for v in ("gamma", "beta", "moving_mean", "moving_variance")},
+        "attn/fc_select/kernel": (8, 128),
+    },
+    "splat": {  # radix 2: conv to 2 x 64 channels in 2 groups, attention width max(64 * 2 / 4, 32) = 32
+        "conv/kernel": (3, 3, 32, 128),
+        **{f"bn0/{v}": (128,) for v in ("gamma", "beta", "moving_mean", "moving_variance")},
+        "fc1/kernel": (1, 1, 64, 32),
+        "fc1/bias": (32,),
+        **{f"bn1/{v}": (32,) for v in ("gamma", "beta", "moving_mean", "moving_variance")},
+        "fc2/kernel": (1, 1, 32, 128),
+        "fc2/bias": (128,),
     },
 }
 
@@ -301,7 +332,7 @@ def test_call_rejects_other_channel_count_after_build(name):
 
 
 def test_list_attention_names():
-    assert list_attention() == ["cbam", "ceca", "eca", "ese", "scse", "se"]
+    assert list_attention() == ["cbam", "ceca", "eca", "ese", "gc", "scse", "se", "sk", "splat"]
     assert list_attention() == sorted(ATTENTION_LAYERS)
 
 
@@ -315,6 +346,9 @@ def test_list_attention_names():
         ("ceca", EfficientChannelAttention, {"circular": True}),
         ("cbam", CBAM, {}),
         ("scse", SpatialChannelSqueezeExcite, {}),
+        ("gc", GlobalContext, {"use_attn": True, "fuse_scale": True, "fuse_add": False}),
+        ("sk", SelectiveKernel, {"kernel_size": [3, 5], "split_input": True}),
+        ("splat", SplitAttention, {"radix": 2, "groups": 1}),
     ],
 )
 def test_get_attention_returns_layer(name, cls, attrs):
@@ -334,7 +368,7 @@ def test_get_attention_none(name):
     assert get_attention(name) is None
 
 
-@pytest.mark.parametrize("name", ["gc", "squeeze", 3])
+@pytest.mark.parametrize("name", ["nonlocal", "squeeze", 3])
 def test_get_attention_unknown_name_lists_valid_names(name):
     with pytest.raises(ValueError) as info:
         get_attention(name)
@@ -380,6 +414,19 @@ def test_bad_choice_message_lists_allowed_values():
         (CBAM, {"gate": "linear"}),
         (SpatialChannelSqueezeExcite, {"reduction": 0}),
         (SpatialChannelSqueezeExcite, {"data_format": "nchw"}),
+        (GlobalContext, {"rd_ratio": 0}),
+        (GlobalContext, {"gate": "softmax"}),
+        (GlobalContext, {"activation": None}),
+        (SelectiveKernel, {"kernel_size": 4}),
+        (SelectiveKernel, {"kernel_size": [3]}),
+        (SelectiveKernel, {"kernel_size": [3, 1]}),
+        (SelectiveKernel, {"stride": 0}),
+        (SelectiveKernel, {"groups": 1.5}),
+        (SelectiveKernel, {"out_channels": -8}),
+        (SplitAttention, {"radix": 0}),
+        (SplitAttention, {"kernel_size": 2}),
+        (SplitAttention, {"dilation": 0}),
+        (SplitAttention, {"rd_divisor": None}),
     ],
 )
 def test_bad_argument_raises_value_error_naming_it(cls, kwargs):
@@ -732,6 +779,9 @@ TIMM_MODULES = {
     "eca": EcaModule,
     "ceca": CecaModule,
     "cbam": CbamModule,
+    "gc": TimmGlobalContext,
+    "sk": TimmSelectiveKernel,
+    "splat": SplitAttn,
 }
 
 
@@ -749,7 +799,7 @@ def test_scse_macs():
     assert layer.macs(INPUT_SHAPE) == 2 * CHANNELS * (CHANNELS // 16) + CHANNELS * 7 * 9
 
 
-@pytest.mark.parametrize("name", ["cbam", "scse"])
+@pytest.mark.parametrize("name", ["cbam", "scse", "gc", "sk", "splat"])
 def test_spatial_macs_need_fixed_size(name):
     layer = get_attention(name)
     layer.build((None, None, None, CHANNELS))
@@ -812,3 +862,133 @@ def test_split_channels_rejects_bad_splits(splits, message):
 
     with pytest.raises(ValueError, match=message):
         SplitChannels(splits)(random_input())
+
+
+# --- Branch-selecting and global-context layers (sk, splat, gc) against timm's modules -----------------
+
+
+def reference_gc(x, w, use_attn=True, fuse_scale=True, fuse_add=False):
+    """float64 GlobalContext (timm's forward), channels-last."""
+    if use_attn:
+        logits = np_dense(x, w, "conv_attn")[..., 0]  # (B, H, W)
+        weights = np.exp(logits - logits.max(axis=(1, 2), keepdims=True))
+        weights /= weights.sum(axis=(1, 2), keepdims=True)
+        context = np.einsum("bhwc,bhw->bc", x, weights)
+    else:
+        context = x.mean(axis=(1, 2))
+
+    def mlp(prefix):
+        hidden = np_dense(context, w, f"{prefix}/fc1")
+        normed = (hidden - hidden.mean(-1, keepdims=True)) / np.sqrt(hidden.var(-1, keepdims=True) + 1e-6)
+        normed = normed * w[f"{prefix}/norm/gamma"] + w[f"{prefix}/norm/beta"]
+        return np_dense(np.maximum(normed, 0.0), w, f"{prefix}/fc2")[:, None, None, :]
+
+    if fuse_scale:
+        x = x * np_sigmoid(mlp("mlp_scale"))
+    if fuse_add:
+        x = x + mlp("mlp_add")
+    return x
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"use_attn": False}, {"fuse_add": True}, {"fuse_add": True, "fuse_scale": False}])
+def test_gc_matches_reference(kwargs):
+    layer = built_layer("gc", **kwargs)
+    x = random_input()
+    assert_close(to_numpy(layer(x)), reference_gc(x.astype(np.float64), weights_f64(layer), **kwargs))
+
+
+def test_gc_needs_a_fusion():
+    with pytest.raises(ValueError, match="fuse_add=False and fuse_scale=False"):
+        GlobalContext(fuse_scale=False)
+
+
+def randomize_torch(module, seed=0):
+    """Every parameter and BatchNorm statistic of a timm module drawn afresh (kernels ~ 1/sqrt(fan-in))."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            scale = parameter[0].numel() ** -0.5 if parameter.ndim > 1 else 0.5
+            parameter.copy_(scale * torch.randn(parameter.shape, generator=generator))
+        for norm in module.modules():
+            if isinstance(norm, torch.nn.BatchNorm2d):
+                norm.running_mean.uniform_(-0.5, 0.5, generator=generator)
+                norm.running_var.uniform_(0.5, 1.5, generator=generator)
+    return module.eval()
+
+
+def keras_copy_of_timm(module, name, input_shape, **kwargs):
+    """`get_attention(name, **kwargs)` in a model, given `module`'s weights by the checkpoint converter
+    (timm names: ``paths.0.conv``, ``attn.fc_select``, ``mlp_scale.norm``, ...)."""
+    inputs = keras.Input(input_shape[1:])
+    layer = get_attention(name, name="block", **kwargs)
+    model = keras.Model(inputs, layer(inputs))
+    load_timm_state_dict(model, {f"block.{k}": v for k, v in state_dict_numpy(module).items()})
+    return model, layer
+
+
+# (timm module, get_attention name and kwargs, input shape): strides, dilated and grouped branches, a
+# split input, radix 1 (sigmoid) and 4, cardinality, odd sizes so every padding rule is exercised.
+TIMM_CASES = {
+    "sk": (lambda: TimmSelectiveKernel(64), ("sk", {}), (2, 9, 11, 64)),
+    "sk-stride2": (lambda: TimmSelectiveKernel(64, 32, stride=2), ("sk", {"out_channels": 32, "stride": 2}),
+                   (2, 9, 11, 64)),
+    "sk-resnext": (lambda: TimmSelectiveKernel(64, 128, stride=2, groups=32, split_input=False, rd_divisor=32),
+                   ("sk", {"out_channels": 128, "stride": 2, "groups": 32, "split_input": False,
+                           "rd_divisor": 32}), (2, 9, 10, 64)),
+    "sk-3-branches": (lambda: TimmSelectiveKernel(48, kernel_size=[3, 5, 7], keep_3x3=False, rd_ratio=0.25),
+                      ("sk", {"kernel_size": [3, 5, 7], "keep_3x3": False, "rd_ratio": 0.25}), (2, 8, 7, 48)),
+    "sk-dilated": (lambda: TimmSelectiveKernel(32, stride=2, dilation=2), ("sk", {"stride": 2, "dilation": 2}),
+                   (2, 11, 9, 32)),
+    "splat": (lambda: SplitAttn(64, norm_layer=torch.nn.BatchNorm2d), ("splat", {}), (2, 9, 11, 64)),
+    "splat-no-norm": (lambda: SplitAttn(64), ("splat", {"batch_norm": False}), (2, 9, 11, 64)),
+    "splat-radix1": (lambda: SplitAttn(64, radix=1, groups=4, norm_layer=torch.nn.BatchNorm2d),
+                     ("splat", {"radix": 1, "groups": 4}), (2, 9, 11, 64)),
+    "splat-4s2x": (lambda: SplitAttn(80, 40, radix=4, groups=2, stride=2, norm_layer=torch.nn.BatchNorm2d),
+                   ("splat", {"out_channels": 40, "radix": 4, "groups": 2, "stride": 2}), (2, 9, 11, 80)),
+    "gc": (lambda: TimmGlobalContext(64), ("gc", {}), (2, 9, 11, 64)),
+    "gc-add-avg": (lambda: TimmGlobalContext(64, use_attn=False, fuse_add=True), ("gc", {"use_attn": False,
+                                                                                          "fuse_add": True}),
+                   (2, 9, 11, 64)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TIMM_CASES))
+def test_branch_and_context_layers_match_timm(case):
+    """Same weights (through the checkpoint converter), same outputs and MACs as timm's module; the
+    output shape the layer declares is the one it returns."""
+    make, (name, kwargs), shape = TIMM_CASES[case]
+    torch.manual_seed(0)
+    module = randomize_torch(make())
+    model, layer = keras_copy_of_timm(module, name, shape, **kwargs)
+    x = random_input(shape)
+    out = to_numpy(model(x))
+    assert_close(out, timm_forward(module, x))
+    assert layer.compute_output_shape(shape) == out.shape
+    assert layer.macs(shape) == timm_hook_macs(module, shape)
+
+
+@pytest.mark.parametrize("case", ["sk-stride2", "splat-4s2x"])
+def test_branch_layers_match_timm_in_training(case):
+    """training=True: every BatchNorm normalises with the batch's statistics, as timm's train mode.
+
+    In float64 on both sides. Keras' torch-backend BatchNorm in training mode differs from the NumPy formula
+    by up to 3e-5 even in float64 (measured on a (2, 32) batch; TensorFlow's: 1e-15), and the attention
+    BatchNorm here sees one value per sample, so on that backend the bound is 1e-4 (TensorFlow: 1e-9)."""
+    make, (name, kwargs), shape = TIMM_CASES[case]
+    torch.manual_seed(0)
+    module = randomize_torch(make()).double()
+    _, layer = keras_copy_of_timm(module, name, shape, dtype="float64", **kwargs)
+    x = random_input((8,) + shape[1:]).astype(np.float64)  # 8 samples: BatchNorm statistics of substance
+    with torch.no_grad():
+        expected = module.train()(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy().transpose(0, 2, 3, 1)
+    atol = 1e-9 if keras.backend.backend() == "tensorflow" else 1e-4
+    assert_close(to_numpy(layer(x, training=True)), expected, atol=atol)
+
+
+@pytest.mark.parametrize("name, kwargs, channels, message", [
+    ("sk", {}, 63, "63 input channels to divide among 2 branches"),
+    ("splat", {"groups": 3}, 64, "groups=3"),
+])
+def test_branch_layers_reject_channels_they_cannot_split(name, kwargs, channels, message):
+    with pytest.raises(ValueError, match=message):
+        get_attention(name, **kwargs).build((None, 8, 8, channels))

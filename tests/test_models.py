@@ -35,7 +35,7 @@ BATCH = 2
 LARGE = {"legacy_senet154", "senet154", "seresnet200d", "seresnet269d", "ecaresnet200d",
          "ecaresnet269d", "seresnextaa201d_32x8d", "seresnext101_64x4d", "seresnext101_32x8d",
          "seresnext101d_32x8d", "seresnextaa101d_32x8d", "tf_efficientnet_b7", "tf_efficientnet_b8",
-         "regnety_160", "regnety_320"}
+         "regnety_160", "regnety_320", "resnest101e", "resnest200e", "resnest269e"}
 # One model per architectural feature (basic/bottleneck, ResNeXt, deep/tiered stem, avg-down,
 # anti-aliasing, legacy Caffe layout and its basic block, SENet-154 layout, ECA, no attention): the generic
 # checks run on these only, and the torch-backend pass sweeps them.
@@ -45,13 +45,14 @@ LARGE = {"legacy_senet154", "senet154", "seresnet200d", "seresnet269d", "ecaresn
 REPRESENTATIVE = {"seresnet18", "legacy_seresnet18", "legacy_seresnet50", "seresnext26t_32x4d",
                   "seresnetaa50d", "ecaresnet26t", "resnet50", "legacy_senet154",
                   "efficientnet_b0", "tf_mixnet_s", "mobilenetv3_large_100", "lcnet_050", "efficientnet_es",
-                  "efficientnet_lite0", "fbnetv3_b", "regnety_002"}
+                  "efficientnet_lite0", "fbnetv3_b", "regnety_002", "skresnet18", "skresnext50_32x4d", "resnest14d"}
 # Spec fields that size a model rather than choose its layers (a MobileSpec's `arch` is replaced by the
 # kinds of layer its decoded blocks use, see `features`; a RegNetSpec's w0/wa/wm/depth/group_size and width
-# rounding generate its widths and depths).
-SIZE_FIELDS = {"depths", "base_width", "stem_width", "arch", "channel_multiplier", "channel_divisor", "round_limit",
-               "depth_multiplier", "depth_trunc", "fix_first_last", "stem_size", "fix_stem", "num_features",
-               "w0", "wa", "wm", "depth", "group_size", "group_min_ratio"}
+# rounding generate its widths and depths; a ResNetSpec's `block_kwargs` configure the SK / split-attention
+# layer of its block type, whose options tests/test_layers.py checks against timm).
+SIZE_FIELDS = {"depths", "base_width", "block_kwargs", "stem_width", "arch", "channel_multiplier", "channel_divisor",
+               "round_limit", "depth_multiplier", "depth_trunc", "fix_first_last", "stem_size", "fix_stem",
+               "num_features", "w0", "wa", "wm", "depth", "group_size", "group_min_ratio"}
 NAMES = ks.list_models()
 
 
@@ -168,12 +169,15 @@ def test_same_function_as_timm(name, model, checkpoint_server):
 
 @pytest.mark.graph
 def test_layer_names_cover_timm_modules(name, model):
-    """Every timm module holding weights has a Keras layer of the same path ('.' -> '_')."""
+    """Every timm module holding weights has a Keras layer of the same path ('.' -> '_'), or lies inside
+    one of our attention layers (SE's fc1/fc2, a SelectiveKernel's paths.0.conv, ...)."""
     keras_names = {layer.name for layer in model.layers}
+    attention = {layer.name for layer in model.layers if type(layer).__module__.startswith("keras_senet.layers")}
     for module_name, module in timm_model(name).named_modules():
         has_own_weights = any(True for _ in module.parameters(recurse=False))
-        if not has_own_weights or module_name.rsplit(".", 1)[0].endswith(("se", "se_module")):
-            continue  # attention internals (fc1/fc2/conv) live inside the attention layer
+        parts = module_name.split(".")
+        if not has_own_weights or any("_".join(parts[:cut]) in attention for cut in range(1, len(parts))):
+            continue  # attention internals live inside the attention layer
         assert module_name.replace(".", "_") in keras_names, module_name
 
 
@@ -272,3 +276,16 @@ def test_fit_with_default_jit_compile():
     labels = np.array([0] * 4 + [1] * 4)
     history = model.fit(images, labels, batch_size=8, epochs=8, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(block="sk_basic", block_kwargs=(("radix", 2),)), "block_kwargs key 'radix'"),
+    (dict(block="resnest_bottleneck", block_kwargs=(("split_input", True),)), "block_kwargs key 'split_input'"),
+    (dict(block="sk_bottleneck", layout="legacy"), "needs layout='timm'"),
+    (dict(block="sk_basic", cardinality=32), "block='sk_basic' supports only cardinality=1"),
+])
+def test_branch_block_specs_reject_what_timm_does_not_build(kwargs, message):
+    from keras_senet.models import ResNetSpec
+
+    with pytest.raises(ValueError, match=message):
+        ResNetSpec(depths=(1, 1, 1, 1), **kwargs)

@@ -68,8 +68,9 @@ def timm_model_with_statistics(name, seed=0):
             # ResNet blocks have `downsample`; EfficientNet/MobileNetV3 blocks say `has_skip`.
             if hasattr(module, "downsample") or getattr(module, "has_skip", False):
                 norms = [m for m in module.children() if isinstance(m, torch.nn.BatchNorm2d)]
-                if not norms and hasattr(module, "conv3"):  # RegNet: each BN sits inside a ConvNormAct
-                    norms = [module.conv3.bn]
+                if not norms:  # RegNet, SKNet: the norms sit in ConvNormAct children (conv2.bn / conv3.bn)
+                    norms = [m for path, m in module.named_modules()
+                             if isinstance(m, torch.nn.BatchNorm2d) and not path.startswith("downsample")]
                 norms[-1].weight.mul_(0.1)
     return model
 

@@ -5,7 +5,10 @@ from keras_senet.layers.cbam import CBAM
 from keras_senet.layers.channel_split import SplitChannels
 from keras_senet.layers.eca import EfficientChannelAttention
 from keras_senet.layers.factory import ATTENTION_LAYERS, get_attention, list_attention
+from keras_senet.layers.global_context import GlobalContext
 from keras_senet.layers.scse import SpatialChannelSqueezeExcite
+from keras_senet.layers.selective_kernel import SelectiveKernel
+from keras_senet.layers.split_attn import SplitAttention
 from keras_senet.layers.squeeze_excite import EffectiveSqueezeExcite, SqueezeExcite
 
 __all__ = [
@@ -13,6 +16,9 @@ __all__ = [
     "CBAM",
     "EffectiveSqueezeExcite",
     "EfficientChannelAttention",
+    "GlobalContext",
+    "SelectiveKernel",
+    "SplitAttention",
     "SpatialChannelSqueezeExcite",
     "SplitChannels",
     "SqueezeExcite",

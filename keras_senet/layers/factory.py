@@ -4,10 +4,14 @@ import functools
 
 from keras_senet.layers.cbam import CBAM
 from keras_senet.layers.eca import EfficientChannelAttention
+from keras_senet.layers.global_context import GlobalContext
 from keras_senet.layers.scse import SpatialChannelSqueezeExcite
+from keras_senet.layers.selective_kernel import SelectiveKernel
+from keras_senet.layers.split_attn import SplitAttention
 from keras_senet.layers.squeeze_excite import EffectiveSqueezeExcite, SqueezeExcite
 
-# Names follow timm.layers.create_attn.get_attn.
+# Names follow timm.layers.create_attn.get_attn. "sk" and "splat" replace a block's 3x3 convolution (they
+# take `out_channels` and `stride` and may change the shape); the others keep the input's shape.
 ATTENTION_LAYERS = {
     "se": SqueezeExcite,
     "ese": EffectiveSqueezeExcite,
@@ -15,7 +19,12 @@ ATTENTION_LAYERS = {
     "ceca": functools.partial(EfficientChannelAttention, circular=True),
     "cbam": CBAM,
     "scse": SpatialChannelSqueezeExcite,
+    "gc": GlobalContext,
+    "sk": SelectiveKernel,
+    "splat": SplitAttention,
 }
+# The layers that replace a convolution rather than follow one.
+CONV_ATTENTION_LAYERS = ("sk", "splat")
 
 
 def list_attention():

@@ -1,4 +1,5 @@
-"""One builder for the whole ResNet family: SE-ResNet, SE-ResNeXt, SENet-154, ECA-ResNet and plain ResNet.
+"""One builder for the whole ResNet family: SE-ResNet, SE-ResNeXt, SENet-154, ECA-ResNet, plain ResNet, and
+the branch-selecting SKNet (selective kernel) and ResNeSt (split attention) blocks.
 
 A `ResNetSpec` says what a variant is (block type, stage depths, widths, stem, downsample, attention,
 layout); `build` turns a spec into the output tensor of a functional model. Every registered model in
@@ -26,6 +27,7 @@ import math
 
 from keras import layers
 
+from keras_senet.layers import get_attention
 from keras_senet.models._blocks import attention, batch_norm, classifier_head, conv2d
 from keras_senet.models.family import FeatureInfo
 from keras_senet.models.spec import EXPANSION, STAGE_PLANES, ResNetSpec
@@ -64,7 +66,9 @@ def _block(x, spec, planes, stride, downsample, name):
     # Anti-aliased blocks run the strided 3x3 conv at stride 1 and downsample with a 2x2 avg pool.
     conv_stride = 1 if spec.anti_alias else stride
 
-    if spec.block == "basic":
+    if spec.block in _BRANCH_BLOCKS:
+        y = _BRANCH_BLOCKS[spec.block](x, spec, planes, stride, name)
+    elif spec.block == "basic":
         first = planes // spec.block_reduce_first
         y = conv2d(x, first, 3, conv_stride, name=f"{name}_conv1")
         y = batch_norm(y, f"{name}_bn1")
@@ -94,6 +98,58 @@ def _block(x, spec, planes, stride, downsample, name):
     y = _attention(y, spec, f"{name}_{names['attention']}")
     y = layers.Add(name=f"{name}_add")([y, shortcut])
     return layers.ReLU(name=f"{name}_{_last_act(spec)}")(y)
+
+
+def _conv_norm_act(x, filters, kernel_size, name, stride=1, act=True):
+    """timm's ``ConvNormAct`` as three layers: ``{name}_conv``, ``{name}_bn`` (+ ReLU ``{name}_bn_act``)."""
+    x = batch_norm(conv2d(x, filters, kernel_size, stride, name=f"{name}_conv"), f"{name}_bn")
+    return layers.ReLU(name=f"{name}_bn_act")(x) if act else x
+
+
+def _sk_basic(x, spec, planes, stride, name):
+    """timm ``SelectiveKernelBasic``: SelectiveKernel (with its BN + ReLU) -> 3x3 ConvNormAct, no act."""
+    y = get_attention("sk", out_channels=planes, stride=stride, name=f"{name}_conv1", **dict(spec.block_kwargs))(x)
+    return _conv_norm_act(y, planes, 3, f"{name}_conv2", act=False)
+
+
+def _sk_bottleneck(x, spec, planes, stride, name):
+    """timm ``SelectiveKernelBottleneck``: 1x1 ConvNormAct -> SelectiveKernel (groups = cardinality) ->
+    1x1 ConvNormAct without act."""
+    width = int(math.floor(planes * (spec.base_width / 64)) * spec.cardinality)
+    y = _conv_norm_act(x, width, 1, f"{name}_conv1")
+    y = get_attention("sk", out_channels=width, stride=stride, groups=spec.cardinality, name=f"{name}_conv2",
+                      **dict(spec.block_kwargs))(y)
+    return _conv_norm_act(y, planes * EXPANSION[spec.block], 1, f"{name}_conv3", act=False)
+
+
+def _avd_pool(x, stride, name):
+    """``nn.AvgPool2d(3, stride, padding=1)`` (count_include_pad=True: the zeros count): zero padding then
+    a "valid" average pool."""
+    x = layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
+    return layers.AveragePooling2D(3, stride, padding="valid", name=name)(x)
+
+
+def _resnest_bottleneck(x, spec, planes, stride, name):
+    """timm ``ResNestBottleneck``: 1x1 conv -> [avd pool] -> SplitAttention 3x3 (radix, groups =
+    cardinality) -> [avd pool] -> 1x1 conv + BN. With ``avd`` a strided block downsamples by the 3x3
+    average pool (``avd_first``: before the split attention) and the convolution runs at stride 1."""
+    kwargs = dict(spec.block_kwargs)
+    radix, avd, avd_first = kwargs.get("radix", 1), kwargs.get("avd", False), kwargs.get("avd_first", False)
+    width = int(math.floor(planes * (spec.base_width / 64)) * spec.cardinality)
+    avd_stride = stride if avd and stride > 1 else 0
+    y = conv2d(x, width, 1, name=f"{name}_conv1")
+    y = layers.ReLU(name=f"{name}_act1")(batch_norm(y, f"{name}_bn1"))
+    if avd_stride and avd_first:
+        y = _avd_pool(y, avd_stride, f"{name}_avd_first")
+    y = get_attention("splat", out_channels=width, stride=1 if avd_stride else stride, groups=spec.cardinality,
+                      radix=radix, name=f"{name}_conv2")(y)
+    if avd_stride and not avd_first:
+        y = _avd_pool(y, avd_stride, f"{name}_avd_last")
+    y = conv2d(y, planes * EXPANSION[spec.block], 1, name=f"{name}_conv3")
+    return batch_norm(y, f"{name}_bn3")
+
+
+_BRANCH_BLOCKS = {"sk_basic": _sk_basic, "sk_bottleneck": _sk_bottleneck, "resnest_bottleneck": _resnest_bottleneck}
 
 
 def _stem(x, spec):
@@ -138,7 +194,9 @@ def _stem(x, spec):
 def _last_act(spec):
     """Name suffix of a block's final activation (``act2``/``act3``; legacy: ``relu2``/``relu3``)."""
     act = _LAYOUT_NAMES[spec.layout]["act"]
-    return f"{act}3" if spec.block == "bottleneck" or spec.layout == "legacy" else f"{act}2"
+    if spec.block.startswith("sk_"):
+        return act  # timm's SelectiveKernel blocks name their final ReLU `act`
+    return f"{act}3" if spec.block.endswith("bottleneck") or spec.layout == "legacy" else f"{act}2"
 
 
 def feature_info(spec: ResNetSpec):

@@ -5,11 +5,18 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar, Optional
 
-BLOCK_TYPES = ("basic", "bottleneck")
+BLOCK_TYPES = ("basic", "bottleneck", "sk_basic", "sk_bottleneck", "resnest_bottleneck")
 STEM_TYPES = ("", "deep", "deep_tiered")
 LAYOUTS = ("timm", "legacy")
 STAGE_PLANES = (64, 128, 256, 512)
-EXPANSION = {"basic": 1, "bottleneck": 4}
+EXPANSION = {"basic": 1, "bottleneck": 4, "sk_basic": 1, "sk_bottleneck": 4, "resnest_bottleneck": 4}
+# Blocks whose 3x3 convolution is a branch-selecting layer (timm sknet.py / resnest.py), and the arguments
+# `block_kwargs` may give them.
+BLOCK_KWARGS = {
+    "sk_basic": ("rd_ratio", "rd_divisor", "split_input", "kernel_size", "keep_3x3"),
+    "sk_bottleneck": ("rd_ratio", "rd_divisor", "split_input", "kernel_size", "keep_3x3"),
+    "resnest_bottleneck": ("radix", "avd", "avd_first"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,7 +24,11 @@ class ResNetSpec:
     """Architecture of one ResNet-family variant.
 
     Attributes:
-        block: ``"basic"`` (two 3x3 convs, expansion 1) or ``"bottleneck"`` (1x1-3x3-1x1, expansion 4).
+        block: ``"basic"`` (two 3x3 convs, expansion 1) or ``"bottleneck"`` (1x1-3x3-1x1, expansion 4);
+            ``"sk_basic"`` / ``"sk_bottleneck"`` (timm sknet.py: the first / middle 3x3 conv is a
+            `SelectiveKernel`, ``conv*`` are ConvNormAct pairs ``conv*_conv`` + ``conv*_bn``, final ReLU
+            ``act``); ``"resnest_bottleneck"`` (timm resnest.py: the 3x3 conv is a `SplitAttention`, with
+            "avd" average-pool downsampling instead of a strided conv).
         depths: blocks per stage, e.g. ``(3, 4, 6, 3)`` for 50 layers.
         cardinality: groups of the 3x3 conv (ResNeXt). Default 1.
         base_width: channels per group at the first stage (ResNeXt "x4d"). Default 64.
@@ -37,6 +48,9 @@ class ResNetSpec:
         attention_kwargs: extra keyword arguments for the attention layer, as ``(key, value)`` pairs.
         attention_reduction: if set, the attention layer gets ``rd_channels = channels // reduction``
             (the legacy SENet rule) instead of its own rd_ratio/rd_divisor rule.
+        block_kwargs: arguments of the block's branch-selecting layer as ``(key, value)`` pairs (see
+            ``BLOCK_KWARGS``): SK ``rd_ratio``, ``rd_divisor``, ``split_input``; ResNeSt ``radix``,
+            ``avd`` (stride by a 3x3 average pool, ``avd_first``: before the split attention conv).
         layout: ``"timm"`` or ``"legacy"`` (see `keras_senet.models.resnet`).
         drop_rate: dropout before the classifier. Default 0.
     """
@@ -61,6 +75,7 @@ class ResNetSpec:
     attention: Optional[str] = None
     attention_kwargs: tuple = ()
     attention_reduction: Optional[int] = None
+    block_kwargs: tuple = ()
     layout: str = "timm"
     drop_rate: float = 0.0
 
@@ -70,9 +85,17 @@ class ResNetSpec:
         _check_choice("layout", self.layout, LAYOUTS)
         if len(self.depths) != len(STAGE_PLANES) or any(int(d) < 1 for d in self.depths):
             raise ValueError(f"depths must be {len(STAGE_PLANES)} positive integers, got {self.depths!r}")
-        if self.block == "basic" and (self.cardinality != 1 or self.base_width != 64):
-            raise ValueError("block='basic' supports only cardinality=1 and base_width=64, got "
+        if self.block in ("basic", "sk_basic") and (self.cardinality != 1 or self.base_width != 64):
+            raise ValueError(f"block={self.block!r} supports only cardinality=1 and base_width=64, got "
                              f"cardinality={self.cardinality}, base_width={self.base_width}")
+        allowed = BLOCK_KWARGS.get(self.block, ())
+        for key, _ in self.block_kwargs:
+            if key not in allowed:
+                raise ValueError(f"block_kwargs key {key!r} is not one of {allowed!r} (block={self.block!r})")
+        if self.block in BLOCK_KWARGS and (self.layout != "timm" or self.anti_alias or self.stride_in_1x1
+                                           or self.block_reduce_first != 1):
+            raise ValueError(f"block={self.block!r} needs layout='timm' without anti_alias, stride_in_1x1 or "
+                             "block_reduce_first (as timm's sknet.py / resnest.py)")
         if not 0.0 <= self.drop_rate < 1.0:
             raise ValueError(f"drop_rate must be in [0, 1), got {self.drop_rate!r}")
 

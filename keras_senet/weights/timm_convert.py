@@ -24,6 +24,7 @@ _PARAMETERS = {
     keras.layers.Dense: {"weight": "kernel", "bias": "bias"},
     keras.layers.BatchNormalization: {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean",
                                       "running_var": "moving_variance"},
+    keras.layers.LayerNormalization: {"weight": "gamma", "bias": "beta"},
 }
 # timm submodule names that differ from our layers' sublayer names: EfficientNet/MobileNetV3's
 # SqueezeExcite names its 1x1 convs conv_reduce/conv_expand where SEModule (and our SqueezeExcite) has fc1/fc2.
@@ -51,9 +52,12 @@ def _resolve(model_layers, key):
         layer = model_layers.get("_".join(module[:cut]))
         if layer is None:
             continue
-        for attribute in module[cut:]:  # walk into the attention layer's sublayers
-            layer = getattr(layer, _SUBLAYER_ALIASES.get(attribute, attribute), None)
-            if not isinstance(layer, keras.layers.Layer):
+        for attribute in module[cut:]:  # walk into the attention layer's sublayers (``paths.0`` indexes a list)
+            if isinstance(layer, (list, tuple)):
+                layer = layer[int(attribute)] if attribute.isdigit() and int(attribute) < len(layer) else None
+            else:
+                layer = getattr(layer, _SUBLAYER_ALIASES.get(attribute, attribute), None)
+            if not isinstance(layer, (keras.layers.Layer, list, tuple)):
                 return None
         table = _parameter_table(layer)
         if table is None or param not in table or getattr(layer, table[param], None) is None:
