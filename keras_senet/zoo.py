@@ -14,6 +14,7 @@ import fnmatch
 from typing import Optional
 
 from keras_senet.models import mobile_spec as _m
+from keras_senet.models.rexnet_spec import RexNetSpec
 from keras_senet.models.spec import ResNetSpec
 
 
@@ -226,6 +227,17 @@ _ENTRIES += [
     *[_mobile(f"lcnet_{v}", _m.lcnet_spec(int(v) / 100), _LCNET) for v in ("050", "075", "100")],
     *[_mobile(f"hardcorenas_{v}", _m.hardcorenas_spec(v), _HCNAS) for v in "abcdef"],
 ]
+
+_REXNET = "Han et al., Rethinking Channel Dimensions for Efficient Model Design (ReXNet), CVPR 2021"
+
+_ENTRIES += [
+    # ReXNet (timm rexnet.py); rexnetr_* round every width to a multiple of 8 (16 at 3x).
+    *[ModelEntry(f"rexnet_{v}", RexNetSpec(channel_multiplier=int(v) / 100), _REXNET)
+      for v in ("100", "130", "150", "200", "300")],
+    ModelEntry("rexnetr_200", RexNetSpec(channel_multiplier=2.0, channel_divisor=8), _REXNET),
+    ModelEntry("rexnetr_300", RexNetSpec(channel_multiplier=3.0, channel_divisor=16), _REXNET),
+]
+
 
 _REGISTRY = {entry.name: entry for entry in _ENTRIES}
 if len(_REGISTRY) != len(_ENTRIES):

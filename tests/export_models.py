@@ -6,6 +6,7 @@ import re
 import keras_senet as ks
 from keras_senet.models import ResNetSpec, build_model
 from keras_senet.models.mobile_spec import MobileSpec
+from keras_senet.models.rexnet_spec import RexNetSpec
 
 # family -> registry entry whose layout it exports (cut to one block per stage, or per block string, for speed:
 # the conversion path of every block type, stem, shortcut and attention module is the same). Together they
@@ -28,6 +29,7 @@ FAMILIES = {
     "mixnet-tf-same": "tf_mixnet_s",  # mixed kernels over channel splits, TF "SAME" padding, BN eps 1e-3
     "lcnet": "lcnet_050",  # dsa blocks
     "mobilenetv3-rw": "mobilenetv3_rw",  # head conv without bias (as FBNetV3, at 10 blocks instead of 13)
+    "rexnet": "rexnet_100",  # SE with BatchNorm, ReLU6 after SE, shortcut onto the first channels (concat)
 }
 
 
@@ -42,8 +44,15 @@ def _one_block_per_string(spec: MobileSpec):
     return dataclasses.replace(spec, arch=arch, depth_multiplier=1.0)
 
 
+def _one_rexnet_block_per_stage(spec: RexNetSpec):
+    """Depth multiplier 0.2: ``ceil(0.2 * depth)`` = one bottleneck in each of the six stages (the widths
+    then grow over six blocks instead of 16)."""
+    return dataclasses.replace(spec, depth_multiplier=0.2)
+
+
 # spec class -> how to shrink it; a new family adds its rule here
-SHRINK = {ResNetSpec: _one_block_per_stage, MobileSpec: _one_block_per_string}
+SHRINK = {ResNetSpec: _one_block_per_stage, MobileSpec: _one_block_per_string,
+          RexNetSpec: _one_rexnet_block_per_stage}
 
 
 def small_spec(registry_name):

@@ -812,3 +812,44 @@ def test_split_channels_rejects_bad_splits(splits, message):
 
     with pytest.raises(ValueError, match=message):
         SplitChannels(splits)(random_input())
+
+
+# --- SqueezeExcite(use_norm=True): ReXNet's SE, BatchNorm in the bottleneck ---------------------
+
+
+def test_se_with_norm_matches_timm_eval_and_train():
+    """timm's SEModule(norm_layer=BatchNorm2d) (ReXNet's ``SEWithNorm``), non-trivial BN statistics: the
+    same output in eval mode, in train mode (batch statistics) and the same running-mean update."""
+    torch.manual_seed(2)
+    module = SEModule(CHANNELS, rd_channels=12, norm_layer=torch.nn.BatchNorm2d)
+    randomize_biases(module, 2)
+    with torch.no_grad():
+        module.bn.weight.uniform_(0.5, 1.5)
+        module.bn.running_mean.uniform_(-0.5, 0.5)
+        module.bn.running_var.uniform_(0.5, 1.5)
+    sd = state_dict_numpy(module)
+    layer = SqueezeExcite(rd_channels=12, use_norm=True)
+    layer.build(INPUT_SHAPE)
+    load_from_timm(layer, {**timm_dense_weights(sd, "fc1", "fc1"), **timm_dense_weights(sd, "fc2", "fc2"),
+                           "bn/gamma": sd["bn.weight"], "bn/beta": sd["bn.bias"],
+                           "bn/moving_mean": sd["bn.running_mean"], "bn/moving_variance": sd["bn.running_var"]})
+    x = random_input((16,) + INPUT_SHAPE[1:])  # batch statistics of 16 vectors: well conditioned
+    assert_close(to_numpy(layer(x, training=False)), timm_forward(module, x))
+    module.train()
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy().transpose(0, 2, 3, 1)
+    assert_close(to_numpy(layer(x, training=True)), expected)
+    assert_close(to_numpy(layer.bn.moving_mean), module.bn.running_mean.numpy())
+
+
+def test_se_with_norm_config_round_trip_and_default_off():
+    layer = SqueezeExcite(rd_channels=12, use_norm=True)
+    restored = SqueezeExcite.from_config(layer.get_config())
+    restored.build(INPUT_SHAPE)
+    assert restored.use_norm and {relative_path(v) for v in restored.weights} >= {"bn/gamma", "bn/moving_variance"}
+    config = SqueezeExcite().get_config()
+    del config["use_norm"]  # a config saved before the argument existed
+    plain = SqueezeExcite.from_config(config)
+    plain.build(INPUT_SHAPE)
+    assert not plain.use_norm and len(plain.weights) == 4
+
