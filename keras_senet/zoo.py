@@ -14,6 +14,7 @@ import fnmatch
 from typing import Optional
 
 from keras_senet.models import mobile_spec as _m
+from keras_senet.models.ghostnet_spec import GhostNetSpec
 from keras_senet.models.rexnet_spec import RexNetSpec
 from keras_senet.models.spec import ResNetSpec
 
@@ -238,6 +239,17 @@ _ENTRIES += [
     ModelEntry("rexnetr_300", RexNetSpec(channel_multiplier=3.0, channel_divisor=16), _REXNET),
 ]
 
+_GHOST = "Han et al., GhostNet: More Features from Cheap Operations, CVPR 2020"
+_GHOST2 = "Tang et al., GhostNetV2: Enhance Cheap Operation with Long-Range Attention, NeurIPS 2022"
+_GHOST3 = "Liu et al., GhostNetV3: Exploring the Training Strategies for Compact Models, 2024"
+
+_ENTRIES += [
+    # GhostNet (timm ghostnet.py): V1, V2 (DFC attention), V3 (re-parameterisable branches, training form).
+    ModelEntry("ghostnet_100", GhostNetSpec(), _GHOST),
+    *[ModelEntry(f"ghostnetv2_{v}", GhostNetSpec(channel_multiplier=int(v) / 100, version="v2"), _GHOST2)
+      for v in ("100", "130", "160")],
+    ModelEntry("ghostnetv3_100", GhostNetSpec(version="v3"), _GHOST3),
+]
 
 _REGISTRY = {entry.name: entry for entry in _ENTRIES}
 if len(_REGISTRY) != len(_ENTRIES):

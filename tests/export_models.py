@@ -5,6 +5,7 @@ import re
 
 import keras_senet as ks
 from keras_senet.models import ResNetSpec, build_model
+from keras_senet.models.ghostnet_spec import GhostNetSpec
 from keras_senet.models.mobile_spec import MobileSpec
 from keras_senet.models.rexnet_spec import RexNetSpec
 
@@ -30,6 +31,8 @@ FAMILIES = {
     "lcnet": "lcnet_050",  # dsa blocks
     "mobilenetv3-rw": "mobilenetv3_rw",  # head conv without bias (as FBNetV3, at 10 blocks instead of 13)
     "rexnet": "rexnet_100",  # SE with BatchNorm, ReLU6 after SE, shortcut onto the first channels (concat)
+    "ghostnetv2": "ghostnetv2_100",  # ghost modules (V1's in its first blocks), DFC attention, hard-sigmoid SE
+    "ghostnetv3": "ghostnetv3_100",  # re-parameterisable conv + BN branches summed, BN-only branch
 }
 
 
@@ -50,9 +53,14 @@ def _one_rexnet_block_per_stage(spec: RexNetSpec):
     return dataclasses.replace(spec, depth_multiplier=0.2)
 
 
+def _first_ghost_block_per_stage(spec: GhostNetSpec):
+    """The first block of every stage (nine blocks: strides, SE, DFC attention and shortcuts stay)."""
+    return dataclasses.replace(spec, cfgs=tuple(stage[:1] for stage in spec.cfgs))
+
+
 # spec class -> how to shrink it; a new family adds its rule here
 SHRINK = {ResNetSpec: _one_block_per_stage, MobileSpec: _one_block_per_string,
-          RexNetSpec: _one_rexnet_block_per_stage}
+          RexNetSpec: _one_rexnet_block_per_stage, GhostNetSpec: _first_ghost_block_per_stage}
 
 
 def small_spec(registry_name):

@@ -853,3 +853,37 @@ def test_se_with_norm_config_round_trip_and_default_off():
     plain.build(INPUT_SHAPE)
     assert not plain.use_norm and len(plain.weights) == 4
 
+
+# --- NearestResize (GhostNetV2's DFC attention gate) ----------------------------------------------
+
+
+@pytest.mark.parametrize("source, target", [((2, 2), (5, 5)), ((3, 1), (7, 3)), ((4, 4), (8, 8)),
+                                            ((1, 1), (3, 3)), ((3, 4), (3, 4))])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_nearest_resize_matches_torch_interpolate(source, target, data_format):
+    from keras_senet.layers import NearestResize
+
+    x = random_input((2, *source, 5))
+    reference = np.zeros((2, *target, 3), "float32")
+    expected = torch.nn.functional.interpolate(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), size=target,
+                                               mode="nearest").numpy()
+    if data_format == "channels_first":
+        x, reference = x.transpose(0, 3, 1, 2), reference.transpose(0, 3, 1, 2)
+    else:
+        expected = expected.transpose(0, 2, 3, 1)
+    out = NearestResize(data_format=data_format)([x, reference])
+    np.testing.assert_array_equal(to_numpy(out), expected)
+
+
+def test_nearest_resize_dynamic_size_and_config():
+    """Sizes unknown when the graph is built: the rows are computed at run time, with the same rule."""
+    from keras_senet.layers import NearestResize
+
+    small, big = keras.Input((None, None, 5)), keras.Input((None, None, 3))
+    layer = NearestResize(name="resize")
+    model = keras.Model([small, big], layer([small, big]))
+    x = random_input((1, 2, 3, 5))
+    expected = torch.nn.functional.interpolate(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), size=(5, 7),
+                                               mode="nearest").numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_array_equal(to_numpy(model([x, np.zeros((1, 5, 7, 3), "float32")])), expected)
+    assert NearestResize.from_config(layer.get_config()).data_format == "channels_last"

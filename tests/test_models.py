@@ -23,6 +23,8 @@ import safetensors.numpy
 import keras_senet as ks
 from images import normal_images
 from keras_senet.complexity import count_macs
+from keras_senet.models.ghostnet_spec import GhostNetSpec
+from keras_senet.models.ghostnet_spec import decode as ghost_decode
 from keras_senet.models.mobile_spec import decode
 from timm_reference import timm_logits, timm_macs, timm_model, timm_param_counts
 
@@ -42,11 +44,11 @@ LARGE = {"legacy_senet154", "senet154", "seresnet200d", "seresnet269d", "ecaresn
 REPRESENTATIVE = {"seresnet18", "legacy_seresnet18", "legacy_seresnet50", "seresnext26t_32x4d",
                   "seresnetaa50d", "ecaresnet26t", "resnet50", "legacy_senet154",
                   "efficientnet_b0", "tf_mixnet_s", "mobilenetv3_large_100", "lcnet_050", "efficientnet_es",
-                  "efficientnet_lite0", "fbnetv3_b", "rexnet_100"}
+                  "efficientnet_lite0", "fbnetv3_b", "rexnet_100", "ghostnetv2_100", "ghostnetv3_100"}
 # Spec fields that size a model rather than choose its layers (a MobileSpec's `arch` is replaced by the
 # kinds of layer its decoded blocks use, see `features`).
 SIZE_FIELDS = {"depths", "base_width", "stem_width", "arch", "channel_multiplier", "channel_divisor", "round_limit",
-               "depth_multiplier", "depth_trunc", "fix_first_last", "stem_size", "fix_stem", "num_features"}
+               "depth_multiplier", "depth_trunc", "fix_first_last", "stem_size", "fix_stem", "num_features", "cfgs"}
 NAMES = ks.list_models()
 
 
@@ -77,7 +79,11 @@ def features(name):
     values = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.name not in SIZE_FIELDS}
     if "cardinality" in values:
         values["cardinality"] = "grouped" if values["cardinality"] > 1 else 1
-    found = {type(spec).__name__} | {f"{key}={value!r}" for key, value in values.items()}
+    ghost_modules = set()
+    if isinstance(spec, GhostNetSpec):  # by ghost module kind: V2's first two blocks are V1's
+        module = "v3" if values.pop("version") == "v3" else "v1"
+        ghost_modules = {f"ghost_module={module}:{b.mode}" for stage in ghost_decode(spec) for b in stage}
+    found = {type(spec).__name__} | {f"{key}={value!r}" for key, value in values.items()} | ghost_modules
     if hasattr(spec, "arch"):  # inverted-residual family: block types, mixed kernels, skips, SE, activations
         for block in (b for stage in decode(spec) for b in stage):
             found |= {f"block={block.kind}", f"activation={block.activation}", f"skip={block.has_skip}",
