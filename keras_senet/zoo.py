@@ -15,6 +15,8 @@ from typing import Optional
 
 from keras_senet.models import mobile_spec as _m
 from keras_senet.models.regnet_spec import regnety_spec
+from keras_senet.models.ghostnet_spec import GhostNetSpec
+from keras_senet.models.rexnet_spec import RexNetSpec
 from keras_senet.models.spec import ResNetSpec
 
 
@@ -264,6 +266,28 @@ _ENTRIES += [
     # torchvision does (its checkpoints). regnety_640/1280/2560 (SEER/SWAG, 0.3-1.3 B parameters) are not
     # registered: the parity sweep could not hold them in CI's memory.
     *[ModelEntry(name=f"regnety_{v}", spec=regnety_spec(f"regnety_{v}"), paper=_RADOSAVOVIC) for v in _REGNETY],
+]
+
+_REXNET = "Han et al., Rethinking Channel Dimensions for Efficient Model Design (ReXNet), CVPR 2021"
+
+_ENTRIES += [
+    # ReXNet (timm rexnet.py); rexnetr_* round every width to a multiple of 8 (16 at 3x).
+    *[ModelEntry(f"rexnet_{v}", RexNetSpec(channel_multiplier=int(v) / 100), _REXNET)
+      for v in ("100", "130", "150", "200", "300")],
+    ModelEntry("rexnetr_200", RexNetSpec(channel_multiplier=2.0, channel_divisor=8), _REXNET),
+    ModelEntry("rexnetr_300", RexNetSpec(channel_multiplier=3.0, channel_divisor=16), _REXNET),
+]
+
+_GHOST = "Han et al., GhostNet: More Features from Cheap Operations, CVPR 2020"
+_GHOST2 = "Tang et al., GhostNetV2: Enhance Cheap Operation with Long-Range Attention, NeurIPS 2022"
+_GHOST3 = "Liu et al., GhostNetV3: Exploring the Training Strategies for Compact Models, 2024"
+
+_ENTRIES += [
+    # GhostNet (timm ghostnet.py): V1, V2 (DFC attention), V3 (re-parameterisable branches, training form).
+    ModelEntry("ghostnet_100", GhostNetSpec(), _GHOST),
+    *[ModelEntry(f"ghostnetv2_{v}", GhostNetSpec(channel_multiplier=int(v) / 100, version="v2"), _GHOST2)
+      for v in ("100", "130", "160")],
+    ModelEntry("ghostnetv3_100", GhostNetSpec(version="v3"), _GHOST3),
 ]
 
 _REGISTRY = {entry.name: entry for entry in _ENTRIES}

@@ -5,8 +5,10 @@ import re
 
 import keras_senet as ks
 from keras_senet.models import ResNetSpec, build_model
+from keras_senet.models.ghostnet_spec import GhostNetSpec
 from keras_senet.models.mobile_spec import MobileSpec
 from keras_senet.models.regnet_spec import NUM_STAGES, RegNetSpec
+from keras_senet.models.rexnet_spec import RexNetSpec
 
 # family -> registry entry whose layout it exports (cut to one block per stage, or per block string, for speed:
 # the conversion path of every block type, stem, shortcut and attention module is the same). Together they
@@ -33,6 +35,9 @@ FAMILIES = {
     "lcnet": "lcnet_050",  # dsa blocks
     "mobilenetv3-rw": "mobilenetv3_rw",  # head conv without bias (as FBNetV3, at 10 blocks instead of 13)
     "regnet": "regnety_002",  # grouped 3x3 bottleneck, SE sized by the block input
+    "rexnet": "rexnet_100",  # SE with BatchNorm, ReLU6 after SE, shortcut onto the first channels (concat)
+    "ghostnetv2": "ghostnetv2_100",  # ghost modules (V1's in its first blocks), DFC attention, hard-sigmoid SE
+    "ghostnetv3": "ghostnetv3_100",  # re-parameterisable conv + BN branches summed, BN-only branch
 }
 
 
@@ -58,8 +63,21 @@ def _fewest_blocks(spec: RegNetSpec):
     return spec
 
 
+def _one_rexnet_block_per_stage(spec: RexNetSpec):
+    """Depth multiplier 0.2: ``ceil(0.2 * depth)`` = one bottleneck in each of the six stages (the widths
+    then grow over six blocks instead of 16)."""
+    return dataclasses.replace(spec, depth_multiplier=0.2)
+
+
+def _first_ghost_block_per_stage(spec: GhostNetSpec):
+    """The first block of every stage (nine blocks: strides, SE, DFC attention and shortcuts stay)."""
+    return dataclasses.replace(spec, cfgs=tuple(stage[:1] for stage in spec.cfgs))
+
+
 # spec class -> how to shrink it; a new family adds its rule here
-SHRINK = {ResNetSpec: _one_block_per_stage, MobileSpec: _one_block_per_string, RegNetSpec: _fewest_blocks}
+SHRINK = {ResNetSpec: _one_block_per_stage, MobileSpec: _one_block_per_string,
+          RegNetSpec: _fewest_blocks, RexNetSpec: _one_rexnet_block_per_stage,
+          GhostNetSpec: _first_ghost_block_per_stage}
 
 
 def small_spec(registry_name):

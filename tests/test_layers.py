@@ -992,3 +992,78 @@ def test_branch_layers_match_timm_in_training(case):
 def test_branch_layers_reject_channels_they_cannot_split(name, kwargs, channels, message):
     with pytest.raises(ValueError, match=message):
         get_attention(name, **kwargs).build((None, 8, 8, channels))
+
+
+# --- SqueezeExcite(use_norm=True): ReXNet's SE, BatchNorm in the bottleneck ---------------------
+
+
+def test_se_with_norm_matches_timm_eval_and_train():
+    """timm's SEModule(norm_layer=BatchNorm2d) (ReXNet's ``SEWithNorm``), non-trivial BN statistics: the
+    same output in eval mode, in train mode (batch statistics) and the same running-mean update."""
+    torch.manual_seed(2)
+    module = SEModule(CHANNELS, rd_channels=12, norm_layer=torch.nn.BatchNorm2d)
+    randomize_biases(module, 2)
+    with torch.no_grad():
+        module.bn.weight.uniform_(0.5, 1.5)
+        module.bn.running_mean.uniform_(-0.5, 0.5)
+        module.bn.running_var.uniform_(0.5, 1.5)
+    sd = state_dict_numpy(module)
+    layer = SqueezeExcite(rd_channels=12, use_norm=True)
+    layer.build(INPUT_SHAPE)
+    load_from_timm(layer, {**timm_dense_weights(sd, "fc1", "fc1"), **timm_dense_weights(sd, "fc2", "fc2"),
+                           "bn/gamma": sd["bn.weight"], "bn/beta": sd["bn.bias"],
+                           "bn/moving_mean": sd["bn.running_mean"], "bn/moving_variance": sd["bn.running_var"]})
+    x = random_input((16,) + INPUT_SHAPE[1:])  # batch statistics of 16 vectors: well conditioned
+    assert_close(to_numpy(layer(x, training=False)), timm_forward(module, x))
+    module.train()
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy().transpose(0, 2, 3, 1)
+    assert_close(to_numpy(layer(x, training=True)), expected)
+    assert_close(to_numpy(layer.bn.moving_mean), module.bn.running_mean.numpy())
+
+
+def test_se_with_norm_config_round_trip_and_default_off():
+    layer = SqueezeExcite(rd_channels=12, use_norm=True)
+    restored = SqueezeExcite.from_config(layer.get_config())
+    restored.build(INPUT_SHAPE)
+    assert restored.use_norm and {relative_path(v) for v in restored.weights} >= {"bn/gamma", "bn/moving_variance"}
+    config = SqueezeExcite().get_config()
+    del config["use_norm"]  # a config saved before the argument existed
+    plain = SqueezeExcite.from_config(config)
+    plain.build(INPUT_SHAPE)
+    assert not plain.use_norm and len(plain.weights) == 4
+
+
+# --- NearestResize (GhostNetV2's DFC attention gate) ----------------------------------------------
+
+
+@pytest.mark.parametrize("source, target", [((2, 2), (5, 5)), ((3, 1), (7, 3)), ((4, 4), (8, 8)),
+                                            ((1, 1), (3, 3)), ((3, 4), (3, 4))])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_nearest_resize_matches_torch_interpolate(source, target, data_format):
+    from keras_senet.layers import NearestResize
+
+    x = random_input((2, *source, 5))
+    reference = np.zeros((2, *target, 3), "float32")
+    expected = torch.nn.functional.interpolate(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), size=target,
+                                               mode="nearest").numpy()
+    if data_format == "channels_first":
+        x, reference = x.transpose(0, 3, 1, 2), reference.transpose(0, 3, 1, 2)
+    else:
+        expected = expected.transpose(0, 2, 3, 1)
+    out = NearestResize(data_format=data_format)([x, reference])
+    np.testing.assert_array_equal(to_numpy(out), expected)
+
+
+def test_nearest_resize_dynamic_size_and_config():
+    """Sizes unknown when the graph is built: the rows are computed at run time, with the same rule."""
+    from keras_senet.layers import NearestResize
+
+    small, big = keras.Input((None, None, 5)), keras.Input((None, None, 3))
+    layer = NearestResize(name="resize")
+    model = keras.Model([small, big], layer([small, big]))
+    x = random_input((1, 2, 3, 5))
+    expected = torch.nn.functional.interpolate(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), size=(5, 7),
+                                               mode="nearest").numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_array_equal(to_numpy(model([x, np.zeros((1, 5, 7, 3), "float32")])), expected)
+    assert NearestResize.from_config(layer.get_config()).data_format == "channels_last"

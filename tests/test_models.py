@@ -23,6 +23,8 @@ import safetensors.numpy
 import keras_senet as ks
 from images import normal_images
 from keras_senet.complexity import count_macs
+from keras_senet.models.ghostnet_spec import GhostNetSpec
+from keras_senet.models.ghostnet_spec import decode as ghost_decode
 from keras_senet.models.mobile_spec import decode
 from keras_senet.models.features import pyramid_outputs
 from timm_reference import timm_features, timm_logits, timm_macs, timm_model, timm_param_counts
@@ -45,14 +47,16 @@ LARGE = {"legacy_senet154", "senet154", "seresnet200d", "seresnet269d", "ecaresn
 REPRESENTATIVE = {"seresnet18", "legacy_seresnet18", "legacy_seresnet50", "seresnext26t_32x4d",
                   "seresnetaa50d", "ecaresnet26t", "resnet50", "legacy_senet154",
                   "efficientnet_b0", "tf_mixnet_s", "mobilenetv3_large_100", "lcnet_050", "efficientnet_es",
-                  "efficientnet_lite0", "fbnetv3_b", "regnety_002", "skresnet18", "skresnext50_32x4d", "resnest14d"}
+                  "efficientnet_lite0", "fbnetv3_b", "regnety_002", "skresnet18", "skresnext50_32x4d", "resnest14d",
+                  "rexnet_100", "ghostnetv2_100", "ghostnetv3_100"}
 # Spec fields that size a model rather than choose its layers (a MobileSpec's `arch` is replaced by the
 # kinds of layer its decoded blocks use, see `features`; a RegNetSpec's w0/wa/wm/depth/group_size and width
 # rounding generate its widths and depths; a ResNetSpec's `block_kwargs` configure the SK / split-attention
-# layer of its block type, whose options tests/test_layers.py checks against timm).
+# layer of its block type, whose options tests/test_layers.py checks against timm; a GhostNetSpec's `cfgs`
+# are its stages, whose block kinds `features` reads).
 SIZE_FIELDS = {"depths", "base_width", "block_kwargs", "stem_width", "arch", "channel_multiplier", "channel_divisor",
                "round_limit", "depth_multiplier", "depth_trunc", "fix_first_last", "stem_size", "fix_stem",
-               "num_features", "w0", "wa", "wm", "depth", "group_size", "group_min_ratio"}
+               "num_features", "w0", "wa", "wm", "depth", "group_size", "group_min_ratio", "cfgs"}
 NAMES = ks.list_models()
 
 
@@ -83,7 +87,11 @@ def features(name):
     values = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.name not in SIZE_FIELDS}
     if "cardinality" in values:
         values["cardinality"] = "grouped" if values["cardinality"] > 1 else 1
-    found = {type(spec).__name__} | {f"{key}={value!r}" for key, value in values.items()}
+    ghost_modules = set()
+    if isinstance(spec, GhostNetSpec):  # by ghost module kind: V2's first two blocks are V1's
+        module = "v3" if values.pop("version") == "v3" else "v1"
+        ghost_modules = {f"ghost_module={module}:{b.mode}" for stage in ghost_decode(spec) for b in stage}
+    found = {type(spec).__name__} | {f"{key}={value!r}" for key, value in values.items()} | ghost_modules
     if hasattr(spec, "arch"):  # inverted-residual family: block types, mixed kernels, skips, SE, activations
         for block in (b for stage in decode(spec) for b in stage):
             found |= {f"block={block.kind}", f"activation={block.activation}", f"skip={block.has_skip}",
@@ -252,7 +260,11 @@ def test_one_fit_step_learns(name):
     assert np.isfinite(loss) and loss > 0
     after = [keras.ops.convert_to_numpy(w) for w in model.weights]
     changed = {w.path for w, a, b in zip(model.weights, before, after) if not np.array_equal(a, b)}
-    trainable = [w.path for w in model.trainable_weights]
+    # A bias right before a BatchNorm (fc1 of ReXNet's SE) gets no gradient in training mode: the batch mean
+    # takes it out, in timm too.
+    normed = {layer.name for layer in model.layers if getattr(layer, "use_norm", False)}
+    trainable = [w.path for w in model.trainable_weights
+                 if not (w.path.split("/")[0] in normed and w.path.endswith("fc1/bias"))]
     # A 2-image batch can leave a few ReLU units dead (e.g. the 4-unit SE bottleneck of the legacy
     # SE-ResNet-18/34), and their weights get no gradient; everything else must move.
     assert sum(p in changed for p in trainable) >= 0.95 * len(trainable)

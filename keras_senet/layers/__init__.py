@@ -6,6 +6,7 @@ from keras_senet.layers.channel_split import SplitChannels
 from keras_senet.layers.eca import EfficientChannelAttention
 from keras_senet.layers.factory import ATTENTION_LAYERS, get_attention, list_attention
 from keras_senet.layers.global_context import GlobalContext
+from keras_senet.layers.resize import NearestResize
 from keras_senet.layers.scse import SpatialChannelSqueezeExcite
 from keras_senet.layers.selective_kernel import SelectiveKernel
 from keras_senet.layers.split_attn import SplitAttention
@@ -19,6 +20,7 @@ __all__ = [
     "GlobalContext",
     "SelectiveKernel",
     "SplitAttention",
+    "NearestResize",
     "SpatialChannelSqueezeExcite",
     "SplitChannels",
     "SqueezeExcite",

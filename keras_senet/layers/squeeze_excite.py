@@ -11,7 +11,8 @@ class SqueezeExcite(keras.layers.Layer):
 
     Computes `x * gate(fc2(activation(fc1(squeeze(x)))))`: a global pooled
     channel descriptor goes through a bottleneck MLP whose gated output
-    rescales each channel. Port of timm's `SEModule`.
+    rescales each channel. Port of timm's `SEModule`; with `use_norm=True`
+    a BatchNorm follows `fc1` (timm's `norm_layer=BatchNorm2d`, ReXNet's SE).
 
     Args:
         rd_ratio: bottleneck width as a fraction of the channels, used when
@@ -24,6 +25,9 @@ class SqueezeExcite(keras.layers.Layer):
         activation: keras activation name applied after `fc1`. Default "relu".
         gate: "sigmoid" (default), "hard_sigmoid", "tanh" or "relu".
         use_bias: whether `fc1` and `fc2` have biases. Default True.
+        use_norm: BatchNormalization `bn` (PyTorch defaults: epsilon 1e-5,
+            momentum 0.9) on the bottleneck, between `fc1` and the activation.
+            Default False.
         data_format: "channels_last" or "channels_first". Default None, meaning
             `keras.config.image_data_format()`.
         **kwargs: base `keras.layers.Layer` arguments (name, dtype, ...).
@@ -33,7 +37,7 @@ class SqueezeExcite(keras.layers.Layer):
     Output shape: same as the input.
 
     Weights (created in `build`): `fc1` Dense(rd_channels), kernel `(C, rd)`;
-    `fc2` Dense(C), kernel `(rd, C)`.
+    `fc2` Dense(C), kernel `(rd, C)`; with `use_norm`, `bn` BatchNormalization(rd).
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class SqueezeExcite(keras.layers.Layer):
         gate="sigmoid",
         use_bias=True,
         data_format=None,
+        use_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -58,6 +63,7 @@ class SqueezeExcite(keras.layers.Layer):
         self.gate = gate
         self._gate_fn = _common.resolve_gate(gate)
         self.use_bias = bool(use_bias)
+        self.use_norm = bool(use_norm)
         self.data_format = _common.resolve_data_format(data_format)
 
     def build(self, input_shape):
@@ -73,13 +79,22 @@ class SqueezeExcite(keras.layers.Layer):
         )
         self.fc1.build((None, channels))
         self.fc2.build((None, rd_channels))
+        self.bn = None
+        if self.use_norm:  # PyTorch BatchNorm2d defaults, as the timm modules it is converted from
+            self.bn = keras.layers.BatchNormalization(
+                epsilon=1e-5, momentum=0.9, name="bn", dtype=self.dtype_policy
+            )
+            self.bn.build((None, rd_channels))
         self.input_spec = keras.layers.InputSpec(
             ndim=4, axes={_common.channel_axis(self.data_format): channels}
         )
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         descriptor = _common.squeeze(inputs, self.squeeze, self.data_format)  # (B, C)
-        excitation = self.fc2(self._activation_fn(self.fc1(descriptor)))
+        hidden = self.fc1(descriptor)
+        if self.bn is not None:
+            hidden = self.bn(hidden, training=training)
+        excitation = self.fc2(self._activation_fn(hidden))
         return inputs * _common.channel_scale(self._gate_fn(excitation), self.data_format)
 
     def compute_output_shape(self, input_shape):
@@ -104,6 +119,7 @@ class SqueezeExcite(keras.layers.Layer):
             gate=self.gate,
             use_bias=self.use_bias,
             data_format=self.data_format,
+            use_norm=self.use_norm,
         )
         return config
 
