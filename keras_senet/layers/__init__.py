@@ -5,6 +5,7 @@ from keras_senet.layers.cbam import CBAM
 from keras_senet.layers.channel_split import SplitChannels
 from keras_senet.layers.eca import EfficientChannelAttention
 from keras_senet.layers.factory import ATTENTION_LAYERS, get_attention, list_attention
+from keras_senet.layers.scaled_attention import ScaledAttention
 from keras_senet.layers.scse import SpatialChannelSqueezeExcite
 from keras_senet.layers.squeeze_excite import EffectiveSqueezeExcite, SqueezeExcite
 
@@ -13,6 +14,7 @@ __all__ = [
     "CBAM",
     "EffectiveSqueezeExcite",
     "EfficientChannelAttention",
+    "ScaledAttention",
     "SpatialChannelSqueezeExcite",
     "SplitChannels",
     "SqueezeExcite",
