@@ -25,6 +25,7 @@ from keras_senet import models  # noqa: E402  (registers ZooModel for .keras loa
 
 # public name -> module that defines it
 _EXPORTS = {
+    "add_attention": "keras_senet.analysis",
     "compile_predict": "keras_senet.inference",
     "create_model": "keras_senet.factory",
     "decode_predictions": "keras_senet.imagenet",
@@ -40,7 +41,7 @@ _EXPORTS.update(dict.fromkeys("""
     SEEfficientNetB4 SEEfficientNetB5 SEEfficientNetB6 SEEfficientNetB7 SELCNet050 SELCNet075 SELCNet100
     SEMixNetS SEMixNetM SEMixNetL SEMixNetXL""".split(), "keras_senet.applications"))
 _SUBMODULES = ("weights", "zoo", "applications", "factory", "imagenet", "info", "complexity", "inference",
-               "preprocessing", "data", "export", "training")
+               "preprocessing", "data", "export", "training", "analysis")
 
 __all__ = sorted(_EXPORTS) + ["layers", "models", "weights", "__version__"]
 

@@ -154,6 +154,16 @@ def insertion_points(model, where="auto"):
     return [name for name in names if name in chosen]
 
 
+def _clone_without_initialising(layer):
+    """`layer` rebuilt from its config with zero initialisers: its weights are copied over right after, and
+    drawing 25M random numbers first would take most of the surgery's time."""
+    config = layer.get_config()
+    for key in config:
+        if key.endswith("_initializer") and config[key] is not None:
+            config[key] = "zeros"
+    return layer.__class__.from_config(config)
+
+
 def add_attention(model, attention="se", *, where="auto", preserve_function=False, name=None,
                   **attention_kwargs):
     """A new functional model: `model` with an attention block after each block of the network.
@@ -214,7 +224,12 @@ def add_attention(model, attention="se", *, where="auto", preserve_function=Fals
             block = get_attention(key, **attention_kwargs, name=block_name)
         return block(output)
 
-    clone = keras.models.clone_model(model, call_function=insert)
+    # New inputs named as the original ones (clone_model's own would be renamed "keras_tensor...").
+    input_names = {id(op.output): op.name for op in model.operations if _is_input(op)}
+    inputs = keras.tree.map_structure(
+        lambda t: keras.Input(batch_shape=t.shape, dtype=t.dtype, name=input_names.get(id(t))), model.input)
+    clone = keras.models.clone_model(model, input_tensors=inputs, clone_function=_clone_without_initialising,
+                                     call_function=insert)
     for layer in model.layers:
         if layer.weights:
             clone.get_layer(layer.name).set_weights(layer.get_weights())
@@ -222,8 +237,8 @@ def add_attention(model, attention="se", *, where="auto", preserve_function=Fals
     if preprocessing is not None or name is not None:
         from keras_senet.models.zoo_model import ZooModel
 
-        return ZooModel(clone.inputs, clone.outputs, name=name or f"{model.name}_{key}", preprocessing=preprocessing)
-    return keras.Model(clone.inputs, clone.outputs, name=f"{model.name}_{key}")
+        return ZooModel(clone.input, clone.output, name=name or f"{model.name}_{key}", preprocessing=preprocessing)
+    return keras.Model(clone.input, clone.output, name=f"{model.name}_{key}")
 
 
 def attention_overhead(model, augmented):

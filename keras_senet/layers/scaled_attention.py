@@ -38,7 +38,8 @@ class ScaledAttention(keras.layers.Layer):
         self.scale_init = float(scale_init)
 
     def build(self, input_shape):
-        self.attention.build(input_shape)
+        if not self.attention.built:
+            self.attention.build(input_shape)
         self.scale = self.add_weight(name="scale", shape=(), initializer=keras.initializers.Constant(self.scale_init))
 
     def excitation(self, inputs):
