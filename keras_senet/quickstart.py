@@ -129,6 +129,7 @@ def quickstart(workdir="keras_senet_quickstart", *, data=None, model=None, weigh
     """
     from keras_senet.data import load_dataset
     from keras_senet.training import finetune
+    from keras_senet.training.pictures import CONFUSION_MATRIX, LEARNING_CURVES
 
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
@@ -184,6 +185,11 @@ def quickstart(workdir="keras_senet_quickstart", *, data=None, model=None, weigh
     print()
     print(_table(rows))
     print(f"\nDone in {seconds:.0f} s. Model: {result.model_path}; history: {result.history_path}")
+    pictures = [name for name in (LEARNING_CURVES, CONFUSION_MATRIX)
+                if os.path.exists(os.path.join(os.path.dirname(result.history_path), name))]
+    if pictures:
+        print(f"Pictures: {', '.join(pictures)} beside the history; the SE gates per class: keras-senet excitations "
+              f"{result.model_path} --data {data} --out excitations.png")
     return {"accuracy": accuracy, "seconds": seconds, "rows": rows, "model_path": result.model_path,
             "class_names": list(train.class_names)}
 

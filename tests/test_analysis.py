@@ -10,6 +10,7 @@ import pytest
 import keras_senet as ks
 from keras_senet.analysis import add_attention, attention_overhead, excitations, insertion_points
 from keras_senet.layers import EffectiveSqueezeExcite, ScaledAttention, list_attention
+from images import assert_picture
 from test_layers import NP_GATES, built_layer, np_dense, reference_eca, reference_ese, reference_se, weights_f64
 
 SIZE = 32
@@ -206,21 +207,12 @@ def test_excitations_per_class_and_their_specificity():
         excitations(_probe_model(), batches, max_examples=0)
 
 
-def _assert_picture(path, min_side=200):
-    """A real picture: a PNG of sensible size with more than a few colours (not a blank canvas)."""
-    from matplotlib.image import imread
-
-    image = imread(path)
-    assert image.ndim == 3 and min(image.shape[:2]) >= min_side, image.shape
-    assert len(np.unique(image.reshape(-1, image.shape[-1]), axis=0)) > 20
-    return image
-
-
 def test_excitation_figure_and_pictures_without_matplotlib(tmp_path, monkeypatch, capsys):
     rng = np.random.default_rng(0)
     images = rng.normal(0.0, 0.5, (30, 8, 8, 4)).astype("float32")
     result = excitations(_probe_model(), [(images, np.arange(30) % 3)])
-    _assert_picture(result.plot(tmp_path / "fig.png") and tmp_path / "fig.png")
+    result.plot(tmp_path / "fig.png")
+    assert_picture(tmp_path / "fig.png")
 
     from keras_senet.analysis import plots
     from keras_senet.training.pictures import write_pictures

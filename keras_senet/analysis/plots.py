@@ -15,11 +15,9 @@ INSTALL_HINT = "pip install 'keras-senet[plots]'"
 
 def have_matplotlib():
     """Whether matplotlib can be imported."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def _figure(**kwargs):
