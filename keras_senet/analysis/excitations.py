@@ -105,14 +105,18 @@ class Excitations:
         return text
 
     def table(self):
-        """One row per attention layer, shallow to deep: channels, mean gate, share of saturated gates, specificity."""
-        lines = [f"{'depth':>5}  {'layer':<28} {'channels':>8} {'mean gate':>9} {'saturated':>9} {'specificity':>11}"]
+        """One row per attention layer, shallow to deep: channels, mean gate, share of saturated gates (mean
+        gate over all examples above 0.99 or below 0.01), class spread (the standard deviation of the class
+        means, averaged over channels: how far apart the lines of the figure are) and specificity."""
+        lines = [f"{'depth':>5}  {'layer':<28} {'channels':>8} {'mean gate':>9} {'saturated':>9} "
+                 f"{'class spread':>12} {'specificity':>11}"]
         for depth, name in enumerate(self.layers, 1):
             mean = self.mean[name]
             overall = np.average(mean, axis=0, weights=self.counts)
             saturated = float(np.mean((overall > 0.99) | (overall < 0.01)))
+            spread = float(mean[self.counts > 0].std(axis=0).mean())
             lines.append(f"{depth:>5}  {name:<28} {mean.shape[1]:>8} {overall.mean():>9.3f} {saturated:>8.0%} "
-                         f"{self.specificity[name]:>11.3f}")
+                         f"{spread:>12.3f} {self.specificity[name]:>11.3f}")
         return "\n".join(lines)
 
     def plot(self, path=None, layers=None, max_channels=None):
