@@ -11,6 +11,7 @@ import keras_senet as ks
 from keras_senet.analysis import add_attention, attention_overhead, excitations, insertion_points
 from keras_senet.layers import EffectiveSqueezeExcite, ScaledAttention, list_attention
 from images import assert_picture
+from readme import run_python_block
 from test_layers import NP_GATES, built_layer, np_dense, reference_eca, reference_ese, reference_se, weights_f64
 
 SIZE = 32
@@ -221,3 +222,12 @@ def test_excitation_figure_and_pictures_without_matplotlib(tmp_path, monkeypatch
     assert write_pictures(str(tmp_path / "run"), {"epoch": [1], "loss": [1.0]}) == []
     assert capsys.readouterr().out.strip() == (
         "Learning curves and confusion matrix skipped: matplotlib is not installed (pip install 'keras-senet[plots]').")
+
+
+def test_readme_example_runs():
+    namespace = run_python_block("ks.add_attention(base", {})
+    base, model, tuned = namespace["base"], namespace["model"], namespace["tuned"]
+    assert attention_overhead(base, model)["blocks"] == 17 and attention_overhead(base, tuned)["blocks"] == 10
+    assert namespace["hard"].get_layer("block_16_project_BN_se").gate == "hard_sigmoid"
+    x = np.random.default_rng(0).standard_normal((1, 224, 224, 3)).astype("float32")
+    np.testing.assert_allclose(tuned(x), base(x), atol=1e-6)

@@ -70,6 +70,9 @@ def plot_excitations(result, path=None, *, layers=None, max_channels=None):
     Returns:
         The matplotlib Figure.
     """
+    if max_channels is not None and (isinstance(max_channels, bool) or not isinstance(max_channels, int)
+                                     or max_channels < 1):
+        raise ValueError(f"max_channels={max_channels!r} is not None or a positive int")
     if layers is None:
         layers = _spread(result.layers, 8)
     unknown = [name for name in layers if name not in result.mean]
