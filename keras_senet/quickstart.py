@@ -5,7 +5,8 @@ scikit-learn ships 1,797 real 8x8 handwritten digits; they are written as an ima
 trained on them at 32x32 through the library's own path (`keras_senet.data.load_dataset` ->
 `keras_senet.training.finetune`). The model is then exported as SavedModel, TFLite int8 and ONNX
 (`keras_senet.export`), each export is scored on the test split in its own runtime, and one table
-(format, size, accuracy, latency) is printed. ``data=``/``model=``/``weights=`` switch it to a real
+(format, size, accuracy, latency) is printed; with matplotlib the run folder also gets ``learning_curves.png``
+and ``confusion_matrix.png`` beside ``history.json``. ``data=``/``model=``/``weights=`` switch it to a real
 dataset and pretrained weights. Needs scikit-learn for the digits (the ``quickstart`` extra).
 """
 
