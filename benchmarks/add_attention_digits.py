@@ -86,20 +86,35 @@ def train(model, train_data, test_data, epochs, workdir):
 
 
 def batch_statistics_accuracy(model, data):
-    """Accuracy with every BatchNorm normalising by the batch's own statistics (``training=True``, on a copy
-    of the model so its moving statistics stay as trained): a diagnostic of moving-average lag, which
-    short runs with Keras' default BatchNorm momentum (0.99) suffer from; not a fair test score."""
+    """Accuracy with every BatchNorm normalising by the statistics of the whole test split, run as one batch
+    (``training=True``, on a copy of the model so its moving statistics stay as trained): a diagnostic of
+    moving-average lag, which short runs with Keras' default BatchNorm momentum (0.99) suffer from; not a
+    fair test score. One batch of all classes: the test batches are in class order, and a batch of one or
+    two classes has statistics of its own."""
     import keras
     import numpy as np
 
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
-    correct = total = 0
-    for images, labels in data:
-        predicted = np.asarray(keras.ops.convert_to_numpy(copy(images, training=True))).argmax(-1)
-        correct += int((predicted == np.asarray(labels)).sum())
-        total += len(predicted)
-    return correct / total
+    batches = list(data)
+    images = np.concatenate([np.asarray(x) for x, _ in batches])
+    labels = np.concatenate([np.asarray(y) for _, y in batches])
+    predicted = np.asarray(keras.ops.convert_to_numpy(copy(images, training=True))).argmax(-1)
+    return float((predicted == labels).mean())
+
+
+def rescore(root, seeds, labels):
+    """`batch_statistics_accuracy` of the saved ``run-<seed>-<label>/model.keras`` models of an earlier run."""
+    import keras
+
+    from keras_senet.data import load_dataset
+
+    test = load_dataset(os.path.join(root, "digits"), "test", model="resnet50", input_size=SIZE, batch_size=64,
+                        training=False, crop_pct=1.0)
+    for seed in seeds:
+        for label in labels:
+            model = keras.saving.load_model(os.path.join(root, f"run-{seed}-{label}", "model.keras"))
+            print(f"seed {seed} {label:<9} with batch statistics {batch_statistics_accuracy(model, test) * 100:.2f}%")
 
 
 def compare(args):
@@ -169,14 +184,14 @@ def overhead_table(attention):
 
     from keras_senet.analysis import add_attention, attention_overhead
 
-    lines = [f"{'model (224x224)':<16} {'blocks':>6} {'parameters':>12} {'+' + attention:>11} {'GMACs':>7} "
-             f"{'+' + attention:>9}"]
+    lines = [f"{'model (224x224)':<16} {'blocks':>6} {'parameters':>11} {'+' + attention:>18} {'GMACs':>6} "
+             f"{'+' + attention:>18}"]
     for constructor, options in OVERHEAD:
         model = getattr(keras.applications, constructor)(weights=None, **options)
         o = attention_overhead(model, add_attention(model, attention))
-        lines.append(f"{constructor:<16} {o['blocks']:>6} {o['params'] / 1e6:>11.2f}M "
-                     f"{o['params_added'] / o['params']:>+10.1%} {o['macs'] / 1e9:>7.2f} "
-                     f"{o['macs_added'] / o['macs']:>+8.2%}")
+        lines.append(f"{constructor:<16} {o['blocks']:>6} {o['params'] / 1e6:>10.2f}M "
+                     f"{o['params_added'] / 1e6:>+8.3f}M ({o['params_added'] / o['params']:>+5.1%}) "
+                     f"{o['macs'] / 1e9:>6.2f} {o['macs_added'] / 1e6:>+7.2f}M ({o['macs_added'] / o['macs']:>+6.3%})")
     return "\n".join(lines)
 
 
@@ -189,9 +204,13 @@ def main(argv=None):
     parser.add_argument("--workdir", default=None, help="digits and runs (default: a new temporary folder)")
     parser.add_argument("--json", default=None)
     parser.add_argument("--overhead", action="store_true", help="only the parameter / MAC table of the models")
+    parser.add_argument("--rescore", action="store_true",
+                        help="only the batch-statistics diagnostic of the models an earlier run saved in --workdir")
     args = parser.parse_args(argv)
     if args.overhead:
         print(overhead_table(args.attention))
+    elif args.rescore:
+        rescore(args.workdir, args.seeds, ("original", args.attention))
     else:
         compare(args)
 
