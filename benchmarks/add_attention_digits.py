@@ -184,14 +184,14 @@ def overhead_table(attention):
 
     from keras_senet.analysis import add_attention, attention_overhead
 
-    lines = [f"{'model (224x224)':<16} {'blocks':>6} {'parameters':>11} {'+' + attention:>18} {'GMACs':>6} "
-             f"{'+' + attention:>18}"]
+    lines = [f"{'model (224x224)':<16} {'blocks':>6} {'parameters':>12} {'+' + attention:>11} {'GMACs':>7} "
+             f"{'+' + attention:>9}"]
     for constructor, options in OVERHEAD:
         model = getattr(keras.applications, constructor)(weights=None, **options)
         o = attention_overhead(model, add_attention(model, attention))
-        lines.append(f"{constructor:<16} {o['blocks']:>6} {o['params'] / 1e6:>10.2f}M "
-                     f"{o['params_added'] / 1e6:>+8.3f}M ({o['params_added'] / o['params']:>+5.1%}) "
-                     f"{o['macs'] / 1e9:>6.2f} {o['macs_added'] / 1e6:>+7.2f}M ({o['macs_added'] / o['macs']:>+6.3%})")
+        lines.append(f"{constructor:<16} {o['blocks']:>6} {o['params'] / 1e6:>11.2f}M "
+                     f"{o['params_added'] / o['params']:>+10.1%} {o['macs'] / 1e9:>7.2f} "
+                     f"{o['macs_added'] / o['macs']:>+8.2%}")
     return "\n".join(lines)
 
 
