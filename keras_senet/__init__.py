@@ -25,6 +25,7 @@ from keras_senet import models  # noqa: E402  (registers ZooModel for .keras loa
 
 # public name -> module that defines it
 _EXPORTS = {
+    "add_attention": "keras_senet.analysis",
     "compile_predict": "keras_senet.inference",
     "create_model": "keras_senet.factory",
     "decode_predictions": "keras_senet.imagenet",
@@ -42,7 +43,7 @@ _EXPORTS.update(dict.fromkeys("""
     SERegNetY032 SERegNetY040 SERegNetY064 SERegNetY080 SERegNetY120 SERegNetY160 SERegNetY320""".split(),
     "keras_senet.applications"))
 _SUBMODULES = ("weights", "zoo", "applications", "factory", "imagenet", "info", "complexity", "inference",
-               "preprocessing", "data", "export", "training", "segmentation", "hub")
+               "preprocessing", "data", "export", "training", "segmentation", "hub", "analysis")
 
 __all__ = sorted(_EXPORTS) + ["layers", "models", "weights", "__version__"]
 

@@ -102,6 +102,27 @@ def _cmd_evaluate(args):
     return 0
 
 
+def _cmd_excitations(args):
+    from keras_senet.analysis import excitations
+    from keras_senet.data import load_dataset
+    from keras_senet.training import load_model, saved_preprocessing
+
+    model = load_model(args.model, weights=_weights(args.weights))
+    preprocessing = model
+    if getattr(model, "preprocessing", None) is None and args.model.endswith(".keras"):
+        preprocessing = saved_preprocessing(args.model) or model
+    data = load_dataset(args.data, args.split, model=preprocessing, batch_size=args.batch_size, training=False,
+                        input_size=args.input_size)
+    result = excitations(model, data, max_examples=args.max_examples)
+    print(result.table())
+    if args.json:
+        result.to_json(args.json)
+        print(f"wrote {args.json}")
+    result.plot(args.out, max_channels=args.channels)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def _cmd_quickstart(args):
     from keras_senet.quickstart import quickstart
 
@@ -186,6 +207,19 @@ def _add_training_parsers(sub):
     p.add_argument("--batch-size", type=int, default=64)
     _add_input_size(p)
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("excitations", help="SE gates per class and depth (the SE paper's Fig. 6): table, PNG, JSON")
+    p.add_argument("model", help="a .keras file or a registry name (with --weights)")
+    p.add_argument("--data", required=True, help="'tfds:NAME' or a folder of class sub-folders")
+    p.add_argument("--split", default="test", help="default 'test'")
+    p.add_argument("--out", required=True, help="the figure (.png); needs matplotlib: pip install 'keras-senet[plots]'")
+    p.add_argument("--json", default=None, help="also write the per-class means and spreads as JSON")
+    p.add_argument("--channels", type=int, default=None, help="plot the first N channels only (default all)")
+    p.add_argument("--max-examples", type=int, default=None, help="default: the whole split")
+    p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
+    p.add_argument("--batch-size", type=int, default=64)
+    _add_input_size(p)
+    p.set_defaults(func=_cmd_excitations)
 
     p = sub.add_parser("quickstart", help="offline: train an SE-ResNet on digits, export, score every export")
     p.add_argument("--workdir", default="keras_senet_quickstart")

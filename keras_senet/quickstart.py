@@ -5,7 +5,8 @@ scikit-learn ships 1,797 real 8x8 handwritten digits; they are written as an ima
 trained on them at 32x32 through the library's own path (`keras_senet.data.load_dataset` ->
 `keras_senet.training.finetune`). The model is then exported as SavedModel, TFLite int8 and ONNX
 (`keras_senet.export`), each export is scored on the test split in its own runtime, and one table
-(format, size, accuracy, latency) is printed. ``data=``/``model=``/``weights=`` switch it to a real
+(format, size, accuracy, latency) is printed; with matplotlib the run folder also gets ``learning_curves.png``
+and ``confusion_matrix.png`` beside ``history.json``. ``data=``/``model=``/``weights=`` switch it to a real
 dataset and pretrained weights. Needs scikit-learn for the digits (the ``quickstart`` extra).
 """
 
@@ -129,6 +130,7 @@ def quickstart(workdir="keras_senet_quickstart", *, data=None, model=None, weigh
     """
     from keras_senet.data import load_dataset
     from keras_senet.training import finetune
+    from keras_senet.training.pictures import CONFUSION_MATRIX, LEARNING_CURVES
 
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
@@ -184,6 +186,11 @@ def quickstart(workdir="keras_senet_quickstart", *, data=None, model=None, weigh
     print()
     print(_table(rows))
     print(f"\nDone in {seconds:.0f} s. Model: {result.model_path}; history: {result.history_path}")
+    pictures = [name for name in (LEARNING_CURVES, CONFUSION_MATRIX)
+                if os.path.exists(os.path.join(os.path.dirname(result.history_path), name))]
+    if pictures:
+        print(f"Pictures: {', '.join(pictures)} beside the history; the SE gates per class: keras-senet excitations "
+              f"{result.model_path} --data {data} --out excitations.png")
     return {"accuracy": accuracy, "seconds": seconds, "rows": rows, "model_path": result.model_path,
             "class_names": list(train.class_names)}
 

@@ -19,3 +19,14 @@ def smooth_images(count, height, width, seed=0):
 def normal_images(count, size, seed=0):
     """float32 ``(count, size, size, 3)`` standard-normal "images": already-normalised model inputs."""
     return np.random.default_rng(seed).standard_normal((count, size, size, 3)).astype("float32")
+
+
+def assert_picture(path, min_side=200):
+    """`path` is a real picture: a PNG of at least `min_side` pixels a side with more than 20 distinct colours
+    (not a blank or single-colour canvas). Returns the image array."""
+    from matplotlib.image import imread
+
+    image = imread(path)
+    assert image.ndim == 3 and min(image.shape[:2]) >= min_side, image.shape
+    assert len(np.unique(image.reshape(-1, image.shape[-1]), axis=0)) > 20
+    return image

@@ -11,6 +11,7 @@ import pytest
 from keras_senet import cli
 from keras_senet.data import load_dataset
 from keras_senet.training import finetune
+from images import assert_picture
 
 
 def _table(out):
@@ -42,6 +43,22 @@ def test_quickstart_main_job_learns_digits_and_scores_every_export(tmp_path, cap
     assert sorted(os.listdir(run / "checkpoints")) == [f"epoch0{i}.weights.h5" for i in (10, 11, 12)]
     assert os.listdir(run / "logs")  # TensorBoard event files
     assert not os.path.exists(run / "backup")  # a finished run leaves no resume state
+    # The run's pictures beside history.json, opened: real PNGs with content.
+    assert_picture(run / "learning_curves.png")
+    assert_picture(run / "confusion_matrix.png")
+    assert "learning_curves.png" in out
+
+    # The SE paper's Fig. 6 on the trained model: per-class gates of the 8 SE blocks, table, JSON, figure.
+    figure, numbers = tmp_path / "excitations.png", tmp_path / "excitations.json"
+    assert cli.main(["excitations", str(run / "model.keras"), "--data", str(tmp_path / "digits"),
+                     "--out", str(figure), "--json", str(numbers)]) == 0
+    table = capsys.readouterr().out
+    stats = json.load(open(numbers))
+    names = [f"layer{stage}_{block}_se" for stage in (1, 2, 3, 4) for block in (0, 1)]
+    assert [layer["name"] for layer in stats["layers"]] == names
+    assert sum(stats["counts"]) == 360 and stats["class_names"] == [str(d) for d in range(10)]
+    assert all(name in table for name in names)
+    assert_picture(figure)
 
     # The saved model carries the preprocessing it was trained with (32 px, no crop): `evaluate` uses it.
     assert cli.main(["evaluate", str(run / "model.keras"), "--data", str(tmp_path / "digits"), "--split", "test"]) == 0

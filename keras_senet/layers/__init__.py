@@ -7,6 +7,7 @@ from keras_senet.layers.eca import EfficientChannelAttention
 from keras_senet.layers.factory import ATTENTION_LAYERS, get_attention, list_attention
 from keras_senet.layers.global_context import GlobalContext
 from keras_senet.layers.resize import NearestResize
+from keras_senet.layers.scaled_attention import ScaledAttention
 from keras_senet.layers.scse import SpatialChannelSqueezeExcite
 from keras_senet.layers.selective_kernel import SelectiveKernel
 from keras_senet.layers.split_attn import SplitAttention
@@ -17,14 +18,15 @@ __all__ = [
     "CBAM",
     "EffectiveSqueezeExcite",
     "EfficientChannelAttention",
-    "GlobalContext",
-    "SelectiveKernel",
-    "SplitAttention",
-    "NearestResize",
-    "SpatialChannelSqueezeExcite",
-    "SplitChannels",
-    "SqueezeExcite",
     "get_attention",
+    "GlobalContext",
     "list_attention",
     "make_divisible",
+    "NearestResize",
+    "ScaledAttention",
+    "SelectiveKernel",
+    "SpatialChannelSqueezeExcite",
+    "SplitAttention",
+    "SplitChannels",
+    "SqueezeExcite",
 ]

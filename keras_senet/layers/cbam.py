@@ -113,12 +113,15 @@ class CBAM(keras.layers.Layer):
     def _mlp(self, descriptor):
         return self.fc2(self._activation_fn(self.fc1(descriptor)))
 
-    def call(self, inputs, training=None):
+    def excitation(self, inputs):
+        """The channel gate `(batch, channels)` of the first stage (the spatial gate that follows is per pixel)."""
         # Channel attention: shared MLP over the avg- and max-pooled descriptors.
         avg = _common.squeeze(inputs, "avg", self.data_format)
         mx = _common.squeeze(inputs, "max", self.data_format)
-        channel_gate = self._gate_fn(self._mlp(avg) + self._mlp(mx))
-        x = inputs * _common.channel_scale(channel_gate, self.data_format)
+        return self._gate_fn(self._mlp(avg) + self._mlp(mx))
+
+    def call(self, inputs, training=None):
+        x = inputs * _common.channel_scale(self.excitation(inputs), self.data_format)
 
         # Spatial attention on the channel-refined features.
         axis = _common.channel_axis(self.data_format)

@@ -105,11 +105,14 @@ class EfficientChannelAttention(keras.layers.Layer):
             return ops.concatenate([sequence[:, -pad:], sequence, sequence[:, :pad]], axis=1)
         return ops.pad(sequence, ((0, 0), (pad, pad), (0, 0)))
 
-    def call(self, inputs):
+    def excitation(self, inputs):
+        """The gate values `(batch, channels)` that `call` multiplies the input by (see `SqueezeExcite.excitation`)."""
         descriptor = _common.squeeze(inputs, "avg", self.data_format)  # (B, C)
         sequence = self._pad_channels(ops.expand_dims(descriptor, -1))  # (B, C + 2p, 1)
-        attention = ops.squeeze(self.conv(sequence), -1)  # (B, C)
-        return inputs * _common.channel_scale(self._gate_fn(attention), self.data_format)
+        return self._gate_fn(ops.squeeze(self.conv(sequence), -1))  # (B, C)
+
+    def call(self, inputs):
+        return inputs * _common.channel_scale(self.excitation(inputs), self.data_format)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

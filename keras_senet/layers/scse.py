@@ -58,9 +58,13 @@ class SpatialChannelSqueezeExcite(keras.layers.Layer):
             ndim=4, axes={_common.channel_axis(self.data_format): channels}
         )
 
-    def call(self, inputs):
+    def excitation(self, inputs):
+        """The cSE channel gate `(batch, channels)`, in (0, 1) (the sSE branch's gate is per pixel)."""
         descriptor = _common.squeeze(inputs, "avg", self.data_format)  # (B, C)
-        channel_gate = ops.sigmoid(self.cse_fc2(ops.relu(self.cse_fc1(descriptor))))
+        return ops.sigmoid(self.cse_fc2(ops.relu(self.cse_fc1(descriptor))))
+
+    def call(self, inputs):
+        channel_gate = self.excitation(inputs)
         # Dense acts on the last axis, so the 1x1 conv runs on a channels-last view.
         spatial_logits = self.sse_conv(_common.to_channels_last(inputs, self.data_format))
         spatial_gate = ops.sigmoid(_common.from_channels_last(spatial_logits, self.data_format))

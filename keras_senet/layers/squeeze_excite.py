@@ -89,13 +89,21 @@ class SqueezeExcite(keras.layers.Layer):
             ndim=4, axes={_common.channel_axis(self.data_format): channels}
         )
 
-    def call(self, inputs, training=None):
+    def excitation(self, inputs, training=None):
+        """The gate values: `(batch, channels)` in the gate's range (sigmoid: (0, 1)), what `call` multiplies by.
+
+        Called on a symbolic tensor (e.g. the layer's `input` in a functional model) it returns a symbolic
+        tensor, so `keras.Model(model.inputs, layer.excitation(layer.input))` reads the gates out.
+        `training` matters only with ``use_norm=True`` (the BatchNorm in the bottleneck).
+        """
         descriptor = _common.squeeze(inputs, self.squeeze, self.data_format)  # (B, C)
         hidden = self.fc1(descriptor)
         if self.bn is not None:
             hidden = self.bn(hidden, training=training)
-        excitation = self.fc2(self._activation_fn(hidden))
-        return inputs * _common.channel_scale(self._gate_fn(excitation), self.data_format)
+        return self._gate_fn(self.fc2(self._activation_fn(hidden)))
+
+    def call(self, inputs, training=None):
+        return inputs * _common.channel_scale(self.excitation(inputs, training=training), self.data_format)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -164,9 +172,13 @@ class EffectiveSqueezeExcite(keras.layers.Layer):
             ndim=4, axes={_common.channel_axis(self.data_format): channels}
         )
 
-    def call(self, inputs):
+    def excitation(self, inputs):
+        """The gate values `(batch, channels)` that `call` multiplies the input by (see `SqueezeExcite.excitation`)."""
         descriptor = _common.squeeze(inputs, self.squeeze, self.data_format)  # (B, C)
-        return inputs * _common.channel_scale(self._gate_fn(self.fc(descriptor)), self.data_format)
+        return self._gate_fn(self.fc(descriptor))
+
+    def call(self, inputs):
+        return inputs * _common.channel_scale(self.excitation(inputs), self.data_format)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

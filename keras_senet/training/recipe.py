@@ -13,6 +13,7 @@ from keras_senet import _compat
 from keras_senet.training.distribution import _AverageBatchNormStatistics, _is_chief, make_strategy
 from keras_senet._deprecation import reject_unknown, renamed
 from keras_senet.training.freezing import _stages, set_trainable
+from keras_senet.training.pictures import write_pictures
 from keras_senet.training.rundir import (_atomic_json, _atomic_save, _AtomicBackup, _EpochCheckpoint,
                                          _EpochLog, _prepare_workdir, _read_history)
 
@@ -132,7 +133,8 @@ def finetune(model=None, train_data=None, val_data=None, num_classes=None, *, we
         num_classes: classes of the head; default ``train_data.num_classes``. Must match the data
             and a given model's head.
         weights: backbone weights for a registry name: ``"imagenet"`` (default), a tag, a file, None.
-        workdir: directory of checkpoints, logs, backup state, ``model.keras`` and ``history.json``.
+        workdir: directory of checkpoints, logs, backup state, ``model.keras`` and ``history.json``, and
+            (with matplotlib) ``learning_curves.png`` and, with `val_data`, ``confusion_matrix.png``.
         head_epochs: phase 1 epochs (backbone frozen); 0 skips it (e.g. random initialisation).
         epochs: phase 2 epochs (unfrozen); 0 skips it.
         head_lr, lr: peak learning rates of phase 1 and phase 2.
@@ -236,6 +238,7 @@ def finetune(model=None, train_data=None, val_data=None, num_classes=None, *, we
     _atomic_json(history, history_path)
     model = _with_training_preprocessing(model, getattr(train_data, "preprocessing", None))
     _atomic_save(model, model_path)
+    write_pictures(workdir, history, model, val_data, num_classes, getattr(train_data, "class_names", None))
     shutil.rmtree(os.path.join(statedir, "backup"), ignore_errors=True)  # the run is complete
     return FinetuneResult(model, history, model_path, history_path)
 
