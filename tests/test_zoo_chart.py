@@ -41,6 +41,7 @@ def test_one_point_per_model_with_accuracy_at_its_best_checkpoint():
     # baselines are hollow: no attention block anywhere; SE nets, including the mobile ones, are filled
     assert flags["resnet50"] is False and flags["tf_efficientnet_lite0"] is False
     assert flags["seresnet50"] is True and flags["mobilenetv3_large_100"] is True
+    assert flags["skresnet18"] is True and flags["resnest50d"] is True and flags["regnety_002"] is True
     assert {chart.family_label(ks.zoo.get_entry(m).paper) for m in ("seresnet50", "legacy_senet154")} == {
         "SE-ResNet / SE-ResNeXt / SENet"}
 

@@ -46,6 +46,9 @@ SHORT_NAMES = {
     "Model Rubik's Cube": "TinyNet",
     "MixConv": "MixNet",
     "Searching for MobileNetV3": "MobileNetV3",
+    "Designing Network Design Spaces": "RegNetY",
+    "Rethinking Channel Dimensions for Efficient Model Design (ReXNet)": "ReXNet",
+    "Selective Kernel Networks": "SKNet",
 }
 
 
@@ -62,6 +65,8 @@ def has_attention(spec):
         from keras_senet.models.mobile_spec import decode
 
         return bool(spec.attention) and any(block.se_channels for stage in decode(spec) for block in stage)
+    if str(getattr(spec, "block", "")).startswith(("sk_", "resnest")):  # selective kernel / split attention
+        return True
     return bool(getattr(spec, "attention", None))
 
 
