@@ -129,7 +129,8 @@ def test_bfloat16_refused_without_hardware_or_with_live_weights(monkeypatch):
 @pytest.mark.skipif(not inference.cpu_has_bfloat16(), reason="CPU without avx512_bf16/amx_bf16")
 def test_bfloat16_path_agrees_with_float32():
     """bfloat16 (8-bit mantissa) logits of a randomised SE-ResNet-18 stay within 3% of the largest
-    float32 logit and keep the float32 top-1 (measured: ~1%; the README states the trained-model figures)."""
+    float32 logit and keep the float32 top-1 (measured 0.5-0.8% and 8/8 over three seeds; the README
+    states the trained-model figures)."""
     model = ks.create_model("seresnet18", weights=None, input_shape=(64, 64, 3), classes=10, classifier_activation=None)
     randomise_batchnorm(model)
     predict = compile_predict(model, precision="bfloat16")
