@@ -17,8 +17,7 @@ less than the model's: the folded BatchNorm statistics are dropped).
 Why: TensorFlow's graph optimiser (Grappler) folds BatchNorm into a convolution only when the weights
 are graph constants, i.e. after freezing the function, and freezing costs ~18x the weight bytes in
 resident memory (`benchmarks/NOTES.md`, "Memory of the fast path"). Folding the Keras layers gives the
-same arithmetic with live variables, and Grappler still fuses the bias add, residual add and ReLU into
-oneDNN convolutions. Hand-written because Keras 3 has no BatchNorm-folding utility (TensorFlow's
+same arithmetic with live variables, as fast as the frozen graph in a side-by-side benchmark. Hand-written because Keras 3 has no BatchNorm-folding utility (TensorFlow's
 lives in the frozen-graph optimiser only); it is a few lines of algebra over public layer attributes.
 """
 

@@ -26,14 +26,14 @@ def compile_predict(model, *, freeze=True, jit_compile=False, precision="float32
 
     - ``"fold"``: a copy of the model with every ``Conv -> BatchNormalization`` pair folded into one
       biased convolution (`keras_senet.folding.fold_batchnorm`), weights copied: a snapshot.
-      TensorFlow's graph optimiser (Grappler) still fuses bias, residual add and ReLU into oneDNN
-      convolutions. Costs about one more copy of the weights (SE-ResNet-50: +0.1 GB over a plain
-      ``tf.function``), as fast as ``"graph"``.
+      Costs about one more copy of the weights (SE-ResNet-50: +0.05-0.1 GB over a plain
+      ``tf.function``), as fast as ``"graph"`` within benchmark noise (``"graph"`` can be a few per
+      cent faster where a call takes a few ms: oneDNN caches its constant filters).
     - ``"graph"``: the forward pass frozen into a graph with the weights as constants
       (``convert_variables_to_constants_v2``), where Grappler folds BatchNorm itself: a snapshot, the
       same speed, but the frozen GraphDef, its import and Grappler's rewrites make the process peak at
-      about 15-18x the weight bytes above a plain ``tf.function`` (SE-ResNet-50: +1.8 GB;
-      SE-ResNeXt-101 32x8d: +6.8 GB). Kept for models the fold cannot copy.
+      about 17-20x the weight bytes above a plain ``tf.function`` (SE-ResNet-50: +1.8-2.1 GB;
+      SE-ResNeXt-101 32x8d: +6.8 GB in issue 17). Kept for models the fold cannot copy.
     - ``True`` (default): ``"fold"`` for a functional or Sequential model with a foldable pair
       (every keras-senet model), else ``"graph"``.
     - ``False``: the model's live variables, nothing folded (~15% slower at batch 16); weights
