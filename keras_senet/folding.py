@@ -45,7 +45,7 @@ def fold_batchnorm(model, *, dtype=None):
         `(folded_model, folded_pairs)`: the copy, and the list of ``(conv_name, batchnorm_name)``
         pairs that were folded (in the copy each BatchNorm is a `keras.layers.Identity` of that name).
     """
-    if not isinstance(model, keras.Model) or not hasattr(model, "operations"):
+    if not isinstance(model, keras.Model):
         raise ValueError(f"fold_batchnorm needs a keras.Model; got {type(model).__name__}")
     if not model.built:
         raise ValueError(f"fold_batchnorm needs a built model; {model.name!r} is not built")
@@ -55,6 +55,8 @@ def fold_batchnorm(model, *, dtype=None):
     output_layers = {t._keras_history.operation.name for t in keras.tree.flatten(model.outputs)}
 
     def clone_layer(layer):
+        if not isinstance(layer, keras.layers.Layer):  # a keras.ops call in the graph: no weights
+            return layer
         policy = layer.dtype_policy if dtype is None or layer.name in output_layers else dtype
         if layer.name in conv_of:  # with the BatchNorm's policy, so that it casts nothing
             return keras.layers.Identity(name=layer.name, dtype=policy)
@@ -117,7 +119,7 @@ def foldable_pairs(model):
     (and is not a model output); the BatchNorm normalises that convolution's channel axis.
     """
     readers = {}  # id(tensor) -> number of layer calls reading it
-    for layer in model.layers:
+    for layer in getattr(model, "operations", model.layers):  # layers and keras.ops calls alike
         for node in layer._inbound_nodes:
             for tensor in node.input_tensors:
                 readers[id(tensor)] = readers.get(id(tensor), 0) + 1

@@ -19,8 +19,8 @@ tensorflow_only = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
 
 def _pairs_model(dtype):
     """Every foldable kind (Conv2D without / with bias, depthwise with multiplier 2, a grouped conv,
-    a BatchNorm without scale and center) and three that must not fold (a conv with an activation,
-    a conv read twice, a BatchNorm after an Add)."""
+    a BatchNorm without scale and center) and four that must not fold (a conv with an activation,
+    a conv read twice, a conv read by a `keras.ops` call too, a BatchNorm after an Add)."""
     layers = keras.layers
     x = inputs = keras.Input((9, 9, 4), dtype=dtype)
     x = layers.Conv2D(8, 3, padding="same", use_bias=False, name="conv_a", dtype=dtype)(x)
@@ -34,6 +34,8 @@ def _pairs_model(dtype):
     act = layers.BatchNormalization(name="bn_act", dtype=dtype)(act)
     shared = layers.Conv2D(16, 1, name="conv_shared", dtype=dtype)(act)
     x = layers.Add(dtype=dtype)([layers.BatchNormalization(name="bn_shared", dtype=dtype)(shared), shared])
+    conv_op = layers.Conv2D(16, 1, name="conv_op", dtype=dtype)(x)
+    x = keras.ops.add(layers.BatchNormalization(name="bn_op", dtype=dtype)(conv_op), conv_op)  # read by an op
     x = layers.BatchNormalization(name="bn_add", dtype=dtype)(x)
     x = layers.GlobalAveragePooling2D(dtype=dtype)(x)
     return keras.Model(inputs, layers.Dense(5, name="head", dtype=dtype)(x))
