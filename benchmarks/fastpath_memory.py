@@ -3,6 +3,7 @@
     python -m benchmarks.fastpath_memory                                   # seresnet50, seresnext50_32x4d
     python -m benchmarks.fastpath_memory --models seresnet50 --graph       # plus the graph-frozen path
     python -m benchmarks.fastpath_memory --models seresnet50 --rounds 3 --batches 1 --no-memory
+    python -m benchmarks.fastpath_memory --digits WORKDIR   # bf16 vs fp32 on `keras-senet quickstart`'s model
 
 Memory: each path runs in a fresh process (random weights, 224x224, batch 16, two calls) and reports
 its peak resident set (VmHWM of /proc/self/status) and, in brackets, its peak anonymous resident
@@ -128,6 +129,37 @@ def child_speed(case):
     return out
 
 
+def digits_agreement(workdir):
+    """bfloat16 against float32 on the model of ``keras-senet quickstart --workdir WORKDIR --no-export``,
+    over its held-out test split (the quickstart's own preprocessing): accuracy, top-1 agreement, and
+    the largest difference of probabilities and of logits (the softmax head re-run without softmax)."""
+    import keras
+    import numpy as np
+
+    from keras_senet.data import load_dataset
+    from keras_senet.inference import compile_predict
+    from keras_senet.quickstart import DIGITS
+
+    model = keras.models.load_model(os.path.join(workdir, "run", "model.keras"))
+    test = load_dataset(os.path.join(workdir, "digits"), "test", batch_size=64, training=False,
+                        model=DIGITS["model"], input_size=DIGITS["input_size"], crop_pct=DIGITS["crop_pct"],
+                        flip=DIGITS["flip"], crop_scale=DIGITS["crop_scale"])
+    pairs = [(x.numpy(), y.numpy()) for x, y in test]
+    x, y = np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+    head = model.layers[-1]
+    config = dict(head.get_config(), activation="linear", name="logits")
+    logits_layer = head.__class__.from_config(config)
+    logits_model = keras.Model(model.inputs, logits_layer(model.layers[-2].output))
+    logits_layer.set_weights(head.get_weights())
+    p32, p16 = compile_predict(model)(x), compile_predict(model, precision="bfloat16")(x)
+    l32, l16 = compile_predict(logits_model)(x), compile_predict(logits_model, precision="bfloat16")(x)
+    return {"images": len(x), "accuracy_fp32": float((p32.argmax(1) == y).mean()),
+            "accuracy_bf16": float((p16.argmax(1) == y).mean()),
+            "top1_agreement": float((p32.argmax(1) == p16.argmax(1)).mean()),
+            "max_prob_diff": float(np.abs(p32 - p16).max()), "max_logit_diff": float(np.abs(l32 - l16).max()),
+            "mean_logit_diff": float(np.abs(l32 - l16).mean()), "max_abs_logit": float(np.abs(l32).max())}
+
+
 def _run_child(kind, case, timeout=3600):
     cmd = [sys.executable, "-m", "benchmarks.fastpath_memory", "--child", kind, json.dumps(case)]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -196,6 +228,7 @@ def main(argv=None):
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-speed", action="store_true")
     parser.add_argument("--json", help="also write the raw figures to this file")
+    parser.add_argument("--digits", metavar="WORKDIR", help="only: bf16 vs fp32 on a quickstart's digits model")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "CASE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -204,6 +237,9 @@ def main(argv=None):
         print("RESULT " + json.dumps(result), flush=True)
         return 0
 
+    if args.digits:
+        print(json.dumps(digits_agreement(args.digits), indent=1))
+        return 0
     models = [m for m in args.models.split(",") if m]
     paths = ["function", "fast"] + (["graph"] if args.graph else []) + ["predict"] + (["bf16"] if args.bf16 else [])
     out = {}
