@@ -53,7 +53,11 @@ def test_registry_holds_every_required_name():
     hardcorenas_a hardcorenas_b hardcorenas_c hardcorenas_d hardcorenas_e hardcorenas_f
     mixnet_s mixnet_m mixnet_l mixnet_xl tf_mixnet_s tf_mixnet_m tf_mixnet_l
     regnety_002 regnety_004 regnety_006 regnety_008 regnety_008_tv regnety_016 regnety_032 regnety_040
-    regnety_064 regnety_080 regnety_080_tv regnety_120 regnety_160 regnety_320""".split()
+    regnety_064 regnety_080 regnety_080_tv regnety_120 regnety_160 regnety_320
+    rexnet_100 rexnet_130 rexnet_150 rexnet_200 rexnet_300 rexnetr_200 rexnetr_300
+    ghostnet_100 ghostnetv2_100 ghostnetv2_130 ghostnetv2_160 ghostnetv3_100
+    skresnet18 skresnet34 skresnext50_32x4d resnest14d resnest26d resnest50d resnest101e resnest200e resnest269e
+    resnest50d_1s4x24d resnest50d_4s2x40d""".split()
     assert sorted(required) == ks.list_models()
 
 
