@@ -131,10 +131,6 @@ def tables(pooled, models):
     return "\n".join(lines)
 
 
-def _load():
-    return "/".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.edge_latency", description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated timm / keras-senet names")
@@ -142,7 +138,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     models = args.models.split(",")
     timing = export_latency.timing(args)
-    load_start = _load()
+    load_start = export_latency.load_average()
     with tempfile.TemporaryDirectory() as folder:
         exports, cases = plan(models, folder, timing)
         print(f"# edge latency: {', '.join(models)}; {len(cases)} cases x {args.rounds} round(s)", flush=True)
@@ -154,14 +150,14 @@ def main(argv=None):
     print(f"\nBatch 1, {args.size}x{args.size}, float32 input, {args.threads} threads in every runtime, random "
           f"weights; {args.warmup} warm-up calls, then >= {args.repeats} calls and >= {args.seconds:g} s per case, "
           f"{'grouped per framework (--quick)' if args.quick else 'each case in a fresh process'}, "
-          f"{args.rounds} round(s). Load average (1/5/15 min) {load_start} at the start, {_load()} at the end.")
+          f"{args.rounds} round(s). Load average (1/5/15 min) {load_start} at the start, {export_latency.load_average()} at the end.")
     print(export_latency.versions() + "\n")
     print(tables(pooled, models))
     if errors:
         print("\nExports that failed (their rows say failed):\n" + export_latency.failures(errors))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"cases": pooled, "export_errors": errors, "load": {"start": load_start, "end": _load()}}, f,
+            json.dump({"cases": pooled, "export_errors": errors, "load": {"start": load_start, "end": export_latency.load_average()}}, f,
                       indent=1)
     return 1 if any("error" in entry for entry in pooled.values()) else 0
 

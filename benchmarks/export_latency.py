@@ -174,5 +174,10 @@ def main(argv=None):
     return 1 if any("error" in entry for entry in pooled.values()) else 0
 
 
+def load_average():
+    """The machine's load average (1/5/15 min) as "a/b/c", printed beside timings taken on it."""
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 if __name__ == "__main__":
     raise SystemExit(main())
