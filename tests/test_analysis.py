@@ -9,7 +9,7 @@ import pytest
 
 import keras_senet as ks
 from keras_senet.analysis import add_attention, attention_overhead, excitations, insertion_points
-from keras_senet.layers import EffectiveSqueezeExcite, ScaledAttention, list_attention
+from keras_senet.layers import EffectiveSqueezeExcite, ScaledAttention, get_attention, list_attention
 from images import assert_picture
 from readme import run_python_block
 from test_layers import NP_GATES, built_layer, np_dense, reference_eca, reference_ese, reference_se, weights_f64
@@ -146,7 +146,19 @@ GATES = {
 }
 
 
-@pytest.mark.parametrize("attention", list_attention())
+# Attention layers without one per-channel gate of their input, so without `excitation`: selective kernel and
+# split attention weigh branches (a softmax over paths per channel), global context adds and scales by an
+# MLP of an attention-pooled context (its scale is optional). `excitations` passes them by.
+NO_CHANNEL_GATE = {"sk", "splat", "gc"}
+
+
+def test_every_attention_layer_has_its_gate_checked_or_is_declared_without_one():
+    assert set(list_attention()) == set(GATES) | NO_CHANNEL_GATE
+    for name in NO_CHANNEL_GATE:
+        assert not hasattr(get_attention(name), "excitation"), name
+
+
+@pytest.mark.parametrize("attention", sorted(GATES))
 def test_excitation_is_the_gate_the_layer_multiplies_by(attention):
     x = (1.0 + np.abs(np.random.default_rng(1).standard_normal((2, 5, 5, 64)))).astype("float32")
     layer = built_layer(attention, input_shape=x.shape)

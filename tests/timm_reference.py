@@ -103,9 +103,14 @@ def timm_features(name, reference, images_nhwc):
     feature_info is ``[(channels, stride), ...]``, stem first."""
     features = timm.create_model(name, pretrained=False, features_only=True).eval()
     weights = reference.state_dict()
-    missing = set(features.state_dict()) - set(weights)
-    assert not missing, f"timm's feature model of {name} has tensors the full model lacks: {sorted(missing)[:3]}"
-    features.load_state_dict({k: v for k, v in weights.items() if k in features.state_dict()})
+    # timm's FeatureListNet flattens a Sequential stage container ("features.0" -> "features_0"), as its
+    # own pretrained loading does for ReXNet and GhostNet
+    flattened = {key.replace(".", "_", 1): value for key, value in weights.items()}
+    wanted = features.state_dict()
+    chosen = {key: weights[key] if key in weights else flattened.get(key) for key in wanted}
+    missing = sorted(key for key, value in chosen.items() if value is None)
+    assert not missing, f"timm's feature model of {name} has tensors the full model lacks: {missing[:3]}"
+    features.load_state_dict(chosen)
     with torch.inference_mode():
         maps = features(torch.from_numpy(images_nhwc.transpose(0, 3, 1, 2).copy()))
     info = list(zip(features.feature_info.channels(), features.feature_info.reduction()))
