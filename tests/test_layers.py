@@ -999,7 +999,11 @@ def test_branch_layers_reject_channels_they_cannot_split(name, kwargs, channels,
 
 def test_se_with_norm_matches_timm_eval_and_train():
     """timm's SEModule(norm_layer=BatchNorm2d) (ReXNet's ``SEWithNorm``), non-trivial BN statistics: the
-    same output in eval mode, in train mode (batch statistics) and the same running-mean update."""
+    same output in eval mode, in train mode (batch statistics) and the same running-mean update.
+
+    Train mode on the torch backend: Keras' torch-backend BatchNorm in training mode differs from the exact
+    formula by up to 3e-5 (see test_branch_layers_match_timm_in_training; measured here: 1.0e-5 abs on
+    outputs of magnitude ~1), so the bound there is 1e-4; TensorFlow keeps ATOL."""
     torch.manual_seed(2)
     module = SEModule(CHANNELS, rd_channels=12, norm_layer=torch.nn.BatchNorm2d)
     randomize_biases(module, 2)
@@ -1018,7 +1022,8 @@ def test_se_with_norm_matches_timm_eval_and_train():
     module.train()
     with torch.no_grad():
         expected = module(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy().transpose(0, 2, 3, 1)
-    assert_close(to_numpy(layer(x, training=True)), expected)
+    train_atol = ATOL if keras.backend.backend() == "tensorflow" else 1e-4
+    assert_close(to_numpy(layer(x, training=True)), expected, atol=train_atol)
     assert_close(to_numpy(layer.bn.moving_mean), module.bn.running_mean.numpy())
 
 
