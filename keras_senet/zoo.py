@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import importlib.resources
+import json
 from typing import Optional
 
 from keras_senet.models import mobile_spec as _m
@@ -112,6 +114,16 @@ _HE = "He et al., Deep Residual Learning for Image Recognition, CVPR 2016"
 _XIE = "Xie et al., Aggregated Residual Transformations for Deep Neural Networks, CVPR 2017"
 
 
+def _pruned_widths(name):
+    """A pruned ResNet's per-block widths (``keras_senet/data/pruned_widths.json``, generated from timm's
+    pruning files by ``weights/generate_manifest.py``)."""
+    text = importlib.resources.files("keras_senet").joinpath("data/pruned_widths.json").read_text()
+    return tuple(tuple(widths) for widths in json.loads(text)[name])
+
+
+_PRUNING_PAPER = "Aflalo et al., Knapsack Pruning with Inner Distillation, 2020 (ECA-ResNet-D pruned)"
+
+
 def _entry(name, block, depths, paper=_HU, **spec):
     return ModelEntry(name=name, spec=ResNetSpec(block=block, depths=depths, **spec), paper=paper)
 
@@ -160,6 +172,10 @@ _ENTRIES = [
     _entry("ecaresnet101d", "bottleneck", _R101, _ECA_PAPER, **_D, **_ECA),
     _entry("ecaresnet200d", "bottleneck", _R200, _ECA_PAPER, **_D, **_ECA),
     _entry("ecaresnet269d", "bottleneck", _R269, _ECA_PAPER, **_D, **_ECA),
+    _entry("ecaresnet50d_pruned", "bottleneck", _R50, _PRUNING_PAPER, **_D, **_ECA,
+           block_widths=_pruned_widths("ecaresnet50d_pruned")),
+    _entry("ecaresnet101d_pruned", "bottleneck", _R101, _PRUNING_PAPER, **_D, **_ECA,
+           block_widths=_pruned_widths("ecaresnet101d_pruned")),
     _entry("ecaresnetlight", "bottleneck", (1, 1, 11, 3), _ECA_PAPER, stem_width=32, avg_down=True,
            **_ECA),
     _entry("ecaresnext26t_32x4d", "bottleneck", _R18, _ECA_PAPER, **_X32x4, **_T, **_ECA),
@@ -259,12 +275,13 @@ _ENTRIES += [
 ]
 
 _RADOSAVOVIC = "Radosavovic et al., Designing Network Design Spaces, CVPR 2020"
-_REGNETY = ("002", "004", "006", "008", "008_tv", "016", "032", "040", "064", "080", "080_tv", "120", "160", "320")
+_REGNETY = ("002", "004", "006", "008", "008_tv", "016", "032", "040", "064", "080", "080_tv", "120", "160", "320",
+            "640", "1280", "2560")
 
 _ENTRIES += [
     # RegNetY (timm regnet.py): RegNetX + SE of 0.25 x the block input. The _tv variants round widths as
-    # torchvision does (its checkpoints). regnety_640/1280/2560 (SEER/SWAG, 0.3-1.3 B parameters) are not
-    # registered: the parity sweep could not hold them in CI's memory.
+    # torchvision does (its checkpoints). regnety_640/1280/2560 (SEER/SWAG, 0.28-1.28 B parameters) are
+    # registered, but CI's parity sweep leaves them out (tests/test_models.py HUGE: memory).
     *[ModelEntry(name=f"regnety_{v}", spec=regnety_spec(f"regnety_{v}"), paper=_RADOSAVOVIC) for v in _REGNETY],
 ]
 

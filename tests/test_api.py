@@ -39,7 +39,7 @@ def test_registry_holds_every_required_name():
     seresnetaa50d seresnext26d_32x4d seresnext26t_32x4d seresnext50_32x4d seresnext101_32x4d
     seresnext101_32x8d seresnext101d_32x8d seresnext101_64x4d seresnextaa101d_32x8d seresnextaa201d_32x8d
     senet154 ecaresnet26t ecaresnet50d ecaresnet50t ecaresnet101d ecaresnet200d ecaresnet269d ecaresnetlight
-    ecaresnext26t_32x4d ecaresnext50t_32x4d resnet50 resnext50_32x4d
+    ecaresnext26t_32x4d ecaresnext50t_32x4d ecaresnet50d_pruned ecaresnet101d_pruned resnet50 resnext50_32x4d
     mobilenetv3_large_100 mobilenetv3_large_150d mobilenetv3_rw mobilenetv3_small_050 mobilenetv3_small_075
     mobilenetv3_small_100 tf_mobilenetv3_large_075 tf_mobilenetv3_large_100 tf_mobilenetv3_large_minimal_100
     tf_mobilenetv3_small_075 tf_mobilenetv3_small_100 tf_mobilenetv3_small_minimal_100
@@ -53,7 +53,7 @@ def test_registry_holds_every_required_name():
     hardcorenas_a hardcorenas_b hardcorenas_c hardcorenas_d hardcorenas_e hardcorenas_f
     mixnet_s mixnet_m mixnet_l mixnet_xl tf_mixnet_s tf_mixnet_m tf_mixnet_l
     regnety_002 regnety_004 regnety_006 regnety_008 regnety_008_tv regnety_016 regnety_032 regnety_040
-    regnety_064 regnety_080 regnety_080_tv regnety_120 regnety_160 regnety_320
+    regnety_064 regnety_080 regnety_080_tv regnety_120 regnety_160 regnety_320 regnety_640 regnety_1280 regnety_2560
     rexnet_100 rexnet_130 rexnet_150 rexnet_200 rexnet_300 rexnetr_200 rexnetr_300
     ghostnet_100 ghostnetv2_100 ghostnetv2_130 ghostnetv2_160 ghostnetv3_100
     skresnet18 skresnet34 skresnext50_32x4d resnest14d resnest26d resnest50d resnest101e resnest200e resnest269e

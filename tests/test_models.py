@@ -14,6 +14,7 @@ REPRESENTATIVE covering every architectural feature the registry has.
 
 import dataclasses
 import math
+import os
 
 import keras
 import numpy as np
@@ -33,11 +34,15 @@ from timm_reference import timm_features, timm_logits, timm_macs, timm_model, ti
 # (a 65 x 65 image ends in a 3 x 3 map, a 64 x 64 one in 2 x 2).
 SIZE = 65
 BATCH = 2
-# Models over ~60M parameters: a slower tier that CI still runs.
+# Registered but not swept by default: timm + Keras + the served checkpoint of a 0.28-1.28 B parameter network do
+# not fit CI's 24 GB beside a second test worker. KERAS_SENET_TEST_HUGE=1 sweeps them too (README: which
+# were checked, and how).
+HUGE = {"regnety_640", "regnety_1280", "regnety_2560"}
+# Models over ~60M parameters: a slower tier that CI still runs (HUGE only when asked).
 LARGE = {"legacy_senet154", "senet154", "seresnet200d", "seresnet269d", "ecaresnet200d",
          "ecaresnet269d", "seresnextaa201d_32x8d", "seresnext101_64x4d", "seresnext101_32x8d",
          "seresnext101d_32x8d", "seresnextaa101d_32x8d", "tf_efficientnet_b7", "tf_efficientnet_b8",
-         "regnety_160", "regnety_320", "resnest101e", "resnest200e", "resnest269e"}
+         "regnety_160", "regnety_320", "resnest101e", "resnest200e", "resnest269e"} | HUGE
 # One model per architectural feature (basic/bottleneck, ResNeXt, deep/tiered stem, avg-down,
 # anti-aliasing, legacy Caffe layout and its basic block, SENet-154 layout, ECA, no attention): the generic
 # checks run on these only, and the torch-backend pass sweeps them.
@@ -53,11 +58,12 @@ REPRESENTATIVE = {"seresnet18", "legacy_seresnet18", "legacy_seresnet50", "seres
 # kinds of layer its decoded blocks use, see `features`; a RegNetSpec's w0/wa/wm/depth/group_size and width
 # rounding generate its widths and depths; a ResNetSpec's `block_kwargs` configure the SK / split-attention
 # layer of its block type, whose options tests/test_layers.py checks against timm; a GhostNetSpec's `cfgs`
-# are its stages, whose block kinds `features` reads).
-SIZE_FIELDS = {"depths", "base_width", "block_kwargs", "stem_width", "arch", "channel_multiplier", "channel_divisor",
+# are its stages, whose block kinds `features` reads; a pruned ResNet's `block_widths` size the same layers as
+# its unpruned model's, and the sweep checks both pruned models against timm).
+SIZE_FIELDS = {"depths", "base_width", "block_kwargs", "block_widths", "stem_width", "arch", "channel_multiplier", "channel_divisor",
                "round_limit", "depth_multiplier", "depth_trunc", "fix_first_last", "stem_size", "fix_stem",
                "num_features", "w0", "wa", "wm", "depth", "group_size", "group_min_ratio", "cfgs"}
-NAMES = ks.list_models()
+NAMES = [n for n in ks.list_models() if n not in HUGE or os.environ.get("KERAS_SENET_TEST_HUGE") == "1"]
 
 
 def _param(name):
@@ -301,3 +307,34 @@ def test_branch_block_specs_reject_what_timm_does_not_build(kwargs, message):
 
     with pytest.raises(ValueError, match=message):
         ResNetSpec(depths=(1, 1, 1, 1), **kwargs)
+
+
+_PRUNED = ((8, 8, 16),) + ((8, 8, 32),) + ((16, 16, 64),) + ((16, 16, 128),)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(block="basic", block_widths=_PRUNED), "needs block='bottleneck'"),
+    (dict(block="bottleneck", attention="se", block_widths=_PRUNED), "attention None or 'eca'"),
+    (dict(block="bottleneck", block_widths=_PRUNED[:3]), "must be 4 \\(conv1, conv2, conv3\\) triples"),
+    (dict(block="bottleneck", block_widths=_PRUNED[:3] + ((16, 16, 0),)), "triples of positive ints"),
+    (dict(block="bottleneck", depths=(2, 1, 1, 1), block_widths=((8, 8, 16), (8, 8, 24)) + _PRUNED[1:]),
+     "stage 1 end in different widths \\[16, 24\\]"),
+])
+def test_pruned_widths_rejected_before_building(kwargs, message):
+    from keras_senet.models import ResNetSpec
+
+    with pytest.raises(ValueError, match=message):
+        ResNetSpec(**{"depths": (1, 1, 1, 1), **kwargs})
+
+
+def test_pruned_widths_build_the_stated_channels():
+    """Every conv of a pruned spec has its listed width, the feature levels report them, and ECA keeps the
+    kernel of the unpruned width (timm: ecaresnet50d_pruned's layer4 ECA has k=7 at 2022 channels, where the
+    adaptive rule would give 5)."""
+    spec = ks.zoo.get_entry("ecaresnet50d_pruned").spec
+    model = ks.models.build_model(spec, (64, 64, 3), classifier_activation=None)
+    for index, widths in enumerate(spec.stage_block_widths()[3]):
+        for conv, width in zip((1, 2, 3), widths):
+            assert model.get_layer(f"layer4_{index}_conv{conv}").filters == width
+    assert model.get_layer("layer4_0_se").get_config()["kernel_size"] == 7
+    assert [f.channels for f in ks.zoo.get_entry("ecaresnet50d_pruned").feature_info] == [64, 19, 171, 818, 2022]

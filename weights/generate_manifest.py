@@ -3,6 +3,9 @@
     python weights/generate_manifest.py            # needs timm (the test extra), no network
 
 Writes
+  keras_senet/data/pruned_widths.json
+                                    the per-block widths of the pruned ResNets (timm's _pruned/*.txt, the
+                                    shapes timm.models.adapt_model_from_file gives their convs)
   keras_senet/data/pretrained.json  what the library needs at run time: per registered model, timm's
                                     default data config (input size, crop, interpolation, mean/std),
                                     and its tags with source (hub id
@@ -48,7 +51,30 @@ def _tag_record(cfg):
     }
 
 
+# Pruned ResNets (Bottleneck blocks) whose widths timm reads from timm/models/_pruned/<name>.txt.
+PRUNED_RESNETS = ("ecaresnet50d_pruned", "ecaresnet101d_pruned")
+
+
+def write_pruned_widths():
+    """keras_senet/data/pruned_widths.json: per model, every block's (conv1, conv2, conv3) output channels,
+    in block order, parsed from timm's "<module>.weight:[out, in, kh, kw]***..." pruning file."""
+    import importlib.resources
+    import re
+
+    widths = {}
+    for name in PRUNED_RESNETS:
+        text = importlib.resources.files("timm.models").joinpath(f"_pruned/{name}.txt").read_text()
+        convs = {}
+        for block, conv, out in re.findall(r"layer(\d+\.\d+)\.conv([123])\.weight:\[(\d+)", text):
+            convs.setdefault(tuple(map(int, block.split("."))), {})[int(conv)] = int(out)
+        widths[name] = [[convs[block][conv] for conv in (1, 2, 3)] for block in sorted(convs)]
+    with open(os.path.join(ROOT, "keras_senet", "data", "pruned_widths.json"), "w") as f:
+        json.dump(widths, f)
+        f.write("\n")
+
+
 def main():
+    write_pruned_widths()
     with open(os.path.join(HERE, "upstream_accuracy.json")) as f:
         accuracy = json.load(f)
     runtime, manifest = {}, []

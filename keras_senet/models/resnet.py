@@ -28,6 +28,7 @@ import math
 from keras import layers
 
 from keras_senet.layers import get_attention
+from keras_senet.layers.eca import eca_kernel_size
 from keras_senet.models._blocks import attention, batch_norm, classifier_head, conv2d
 from keras_senet.models.family import FeatureInfo
 from keras_senet.models.spec import EXPANSION, STAGE_PLANES, ResNetSpec
@@ -39,8 +40,13 @@ _LAYOUT_NAMES = {
 }
 
 
-def _attention(x, spec, name):
-    return attention(x, spec.attention, name, spec.attention_kwargs, spec.attention_reduction)
+def _attention(x, spec, name, unpruned_channels):
+    kwargs = spec.attention_kwargs
+    if spec.block_widths and spec.attention == "eca" and "kernel_size" not in dict(kwargs):
+        # timm prunes by replacing convs, BatchNorms and the classifier of the unpruned model: ECA keeps
+        # the kernel size of the unpruned width (timm/models/_prune.py, adapt_model_from_string).
+        kwargs = tuple(kwargs) + (("kernel_size", eca_kernel_size(unpruned_channels)),)
+    return attention(x, spec.attention, name, kwargs, spec.attention_reduction)
 
 
 def _shortcut(x, spec, out_channels, stride, name):
@@ -56,12 +62,13 @@ def _shortcut(x, spec, out_channels, stride, name):
     return batch_norm(x, f"{name}_1")
 
 
-def _block(x, spec, planes, stride, downsample, name):
-    """One residual block (basic or bottleneck) with optional attention; returns its output."""
+def _block(x, spec, planes, stride, downsample, name, widths=None):
+    """One residual block (basic or bottleneck) with optional attention; returns its output. `widths`:
+    a pruned bottleneck's ``(conv1, conv2, conv3)`` output channels (see `ResNetSpec.block_widths`)."""
     names = _LAYOUT_NAMES[spec.layout]
     act = names["act"]
     expansion = EXPANSION[spec.block]
-    out_channels = planes * expansion
+    out_channels = widths[2] if widths else planes * expansion
     shortcut = _shortcut(x, spec, out_channels, stride, f"{name}_downsample") if downsample else x
     # Anti-aliased blocks run the strided 3x3 conv at stride 1 and downsample with a 2x2 avg pool.
     conv_stride = 1 if spec.anti_alias else stride
@@ -83,6 +90,8 @@ def _block(x, spec, planes, stride, downsample, name):
     else:
         width = int(math.floor(planes * (spec.base_width / 64)) * spec.cardinality)
         first = width // spec.block_reduce_first
+        if widths:
+            first, width = widths[0], widths[1]
         stride_1x1, stride_3x3 = (stride, 1) if spec.stride_in_1x1 else (1, conv_stride)
         y = conv2d(x, first, 1, stride_1x1, name=f"{name}_conv1")
         y = batch_norm(y, f"{name}_bn1")
@@ -95,7 +104,7 @@ def _block(x, spec, planes, stride, downsample, name):
         y = conv2d(y, out_channels, 1, name=f"{name}_conv3")
         y = batch_norm(y, f"{name}_bn3")
 
-    y = _attention(y, spec, f"{name}_{names['attention']}")
+    y = _attention(y, spec, f"{name}_{names['attention']}", planes * expansion)
     y = layers.Add(name=f"{name}_add")([y, shortcut])
     return layers.ReLU(name=f"{name}_{_last_act(spec)}")(y)
 
@@ -208,7 +217,7 @@ def feature_info(spec: ResNetSpec):
     info = [FeatureInfo(0, stem, spec.stem_channels, 2)]
     for stage, (planes, depth) in enumerate(zip(STAGE_PLANES, spec.depths), start=1):
         layer = f"layer{stage}_{depth - 1}_{_last_act(spec)}"
-        info.append(FeatureInfo(stage, layer, planes * EXPANSION[spec.block], 2 ** (stage + 1)))
+        info.append(FeatureInfo(stage, layer, spec.stage_channels(stage), 2 ** (stage + 1)))
     return tuple(info)
 
 
@@ -252,13 +261,14 @@ def build(spec: ResNetSpec, inputs, *, include_top=True, pooling=None, classes=1
     """
     x = _stem(inputs, spec)
     inplanes = spec.stem_channels
-    expansion = EXPANSION[spec.block]
+    pruned = spec.stage_block_widths()
     for stage, (planes, depth) in enumerate(zip(STAGE_PLANES, spec.depths), start=1):
         for index in range(depth):
             stride = 2 if stage > 1 and index == 0 else 1
-            downsample = index == 0 and (stride != 1 or inplanes != planes * expansion)
-            x = _block(x, spec, planes, stride, downsample, f"layer{stage}_{index}")
-            inplanes = planes * expansion
+            downsample = index == 0 and (stride != 1 or inplanes != spec.stage_channels(stage))
+            widths = pruned[stage - 1][index] if pruned else None
+            x = _block(x, spec, planes, stride, downsample, f"layer{stage}_{index}", widths)
+            inplanes = spec.stage_channels(stage)
     return classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
                            classifier_activation=classifier_activation, classifier=classifier(spec),
                            drop_rate=spec.drop_rate)

@@ -51,6 +51,11 @@ class ResNetSpec:
         block_kwargs: arguments of the block's branch-selecting layer as ``(key, value)`` pairs (see
             ``BLOCK_KWARGS``): SK ``rd_ratio``, ``rd_divisor``, ``split_input``; ResNeSt ``radix``,
             ``avd`` (stride by a 3x3 average pool, ``avd_first``: before the split attention conv).
+        block_widths: a pruned network's widths: per block, in order, the output channels of its
+            ``(conv1, conv2, conv3)`` (timm's ``_pruned/*.txt``, read by ``timm.models.adapt_model_from_file``;
+            packaged as ``keras_senet/data/pruned_widths.json``). Bottleneck blocks only; every block of a
+            stage ends in the same width (the residual adds). The attention layer is built as timm leaves
+            it: ECA keeps the kernel size of the unpruned width. Empty (default): the standard widths.
         layout: ``"timm"`` or ``"legacy"`` (see `keras_senet.models.resnet`).
         drop_rate: dropout before the classifier. Default 0.
     """
@@ -76,6 +81,7 @@ class ResNetSpec:
     attention_kwargs: tuple = ()
     attention_reduction: Optional[int] = None
     block_kwargs: tuple = ()
+    block_widths: tuple = ()
     layout: str = "timm"
     drop_rate: float = 0.0
 
@@ -98,11 +104,45 @@ class ResNetSpec:
                              "block_reduce_first (as timm's sknet.py / resnest.py)")
         if not 0.0 <= self.drop_rate < 1.0:
             raise ValueError(f"drop_rate must be in [0, 1), got {self.drop_rate!r}")
+        if self.block_widths:
+            self._check_block_widths()
+
+    def _check_block_widths(self):
+        if self.block != "bottleneck" or self.layout != "timm" or self.attention not in (None, "eca"):
+            raise ValueError("block_widths (a pruned network) needs block='bottleneck', layout='timm' and "
+                             f"attention None or 'eca', got block={self.block!r}, layout={self.layout!r}, "
+                             f"attention={self.attention!r}")
+        if len(self.block_widths) != sum(self.depths) or any(
+                len(w) != 3 or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in w)
+                for w in self.block_widths):
+            raise ValueError(f"block_widths must be {sum(self.depths)} (conv1, conv2, conv3) triples of positive "
+                             f"ints (one per block of depths={self.depths!r})")
+        for stage, blocks in enumerate(self.stage_block_widths(), start=1):
+            if len({conv3 for _, _, conv3 in blocks}) != 1:
+                raise ValueError(f"block_widths: the blocks of stage {stage} end in different widths "
+                                 f"{[b[2] for b in blocks]}; the residual additions need one")
+
+    def stage_block_widths(self):
+        """Per stage, the ``(conv1, conv2, conv3)`` widths of its blocks (`block_widths` split by `depths`),
+        or None when the network is not pruned."""
+        if not self.block_widths:
+            return None
+        stages, start = [], 0
+        for depth in self.depths:
+            stages.append(tuple(tuple(w) for w in self.block_widths[start:start + depth]))
+            start += depth
+        return tuple(stages)
+
+    def stage_channels(self, stage) -> int:
+        """Output channels of `stage` (1-4)."""
+        if self.block_widths:
+            return self.stage_block_widths()[stage - 1][0][2]
+        return STAGE_PLANES[stage - 1] * EXPANSION[self.block]
 
     @property
     def num_features(self) -> int:
         """Channels of the final feature map (input of the classifier)."""
-        return STAGE_PLANES[-1] * EXPANSION[self.block]
+        return self.stage_channels(len(STAGE_PLANES))
 
     @property
     def stem_channels(self) -> int:
