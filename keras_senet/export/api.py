@@ -56,6 +56,30 @@ def _check_suffix(path, target):
                          "load_exported and the runners recognise it.")
 
 
+# Bytes per weight as each quantisation stores them (int8: per-channel int8 weights, the int32 biases are few).
+_WEIGHT_BYTES = {None: 4, "float16": 2, "int8": 1, "dynamic": 1}
+# A TFLite FlatBuffer and an ONNX protobuf hold at most 2 GiB (both formats' 32-bit offsets / protobuf's
+# message limit); tf2onnx's external-data mode and LiteRT's external buffers are not used here.
+_SINGLE_FILE_LIMIT = {"tflite": 2 ** 31, "onnx": 2 ** 31}
+
+
+def _check_file_size_limit(model, target, quantize):
+    """A model whose weights cannot fit the format's single file is refused before any conversion work."""
+    limit = _SINGLE_FILE_LIMIT.get(target.format)
+    if limit is None:
+        return
+    count = sum(int(np.prod(w.shape)) for w in model.weights)
+    size = count * _WEIGHT_BYTES.get(quantize, 4)
+    if size < limit:
+        return
+    smaller = [q for q in target.quantize if q and count * _WEIGHT_BYTES.get(q, 4) < limit]
+    advice = (f"quantize={' or '.join(repr(q) for q in smaller)} fits" if smaller
+              else "no quantisation of this format fits")
+    raise ValueError(f"{model.name!r} has {count / 1e6:,.0f} M weights, {size / 2 ** 30:.1f} GiB as "
+                     f"{quantize or 'float32'}: a {target.format} file holds at most 2 GiB ({advice}; "
+                     "format='saved_model' has no such limit)")
+
+
 def _check_arguments(model, path, target, quantize, representative_data, input_size, batch_size,
                      io_type, overwrite, verify, options):
     import keras
@@ -79,6 +103,7 @@ def _check_arguments(model, path, target, quantize, representative_data, input_s
     if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 32):
         raise ValueError(f"input_size must be an integer >= 32 (square side in pixels), got {input_size!r}")
     _format_options(target, options)
+    _check_file_size_limit(model, target, quantize)
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(f"export runs on the TensorFlow backend (KERAS_BACKEND=tensorflow); this process "
                            f"uses {keras.backend.backend()!r}. Save the model as .keras and export it from a "
