@@ -57,7 +57,9 @@ def test_registry_holds_every_required_name():
     rexnet_100 rexnet_130 rexnet_150 rexnet_200 rexnet_300 rexnetr_200 rexnetr_300
     ghostnet_100 ghostnetv2_100 ghostnetv2_130 ghostnetv2_160 ghostnetv3_100
     skresnet18 skresnet34 skresnext50_32x4d resnest14d resnest26d resnest50d resnest101e resnest200e resnest269e
-    resnest50d_1s4x24d resnest50d_4s2x40d""".split()
+    resnest50d_1s4x24d resnest50d_4s2x40d
+    seresnext26ts eca_resnext26ts gcresnext26ts seresnet33ts eca_resnet33ts gcresnet33ts gcresnet50t
+    gcresnext50ts""".split()
     assert sorted(required) == ks.list_models()
 
 
