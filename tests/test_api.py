@@ -208,6 +208,18 @@ def test_attention_override_on_an_inverted_residual_network():
     assert plain.count_params() == se.count_params() - sum(layer.count_params() for layer in se_layers)
 
 
+def test_attention_override_drops_the_registered_attention_kwargs():
+    """gcresnet33ts registers GC with fuse_add=True, fuse_scale=False (timm's "gca"): another attention starts
+    from its own defaults (the SE ablation is seresnet33ts), and GC kwargs given with the override apply."""
+    se = ks.create_model("gcresnet33ts", input_shape=SMALL, attention="se")
+    assert se.count_params() == ks.create_model("seresnet33ts", input_shape=SMALL).count_params()
+    gca = ks.create_model("seresnext26ts", input_shape=SMALL, attention="gc",
+                          attention_kwargs={"fuse_add": True, "fuse_scale": False})
+    assert gca.count_params() == ks.create_model("gcresnext26ts", input_shape=SMALL).count_params()
+    (gc,) = {(layer.fuse_add, layer.fuse_scale) for layer in gca.layers if isinstance(layer, ks.layers.GlobalContext)}
+    assert gc == (True, False)
+
+
 # --- preprocessing and labels ---------------------------------------------------------------------
 
 def test_preprocess_input_matches_float64_reference():
