@@ -294,9 +294,10 @@ _ENTRIES += [
 _GC_PAPER = "Cao et al., GCNet: Non-local Networks Meet Squeeze-Excitation Networks and Beyond, ICCVW 2019"
 
 _ENTRIES += [
-    # timm's ByobNet ResNets with attention after the bottleneck's 3x3 (timm byobnet.py): tiered stem, SiLU;
-    # *26ts: ResNeXt-26 (gs 32) with a max-pooled stem; *33ts: ResNet-33 without the pool and with a 1x1 final
-    # conv to 1280; gcresnet50t: ResNet-50, ReLU; gcresnext50ts: ResNeXt-50. "gc" is timm's "gca" (context added).
+    # timm's ByobNet ResNets with attention after the bottleneck's 3x3 (timm byobnet.py), tiered stem: *26ts
+    # ResNeXt-26 (gs 32, SiLU, max-pooled stem); *33ts ResNet-33 (SiLU, no pool, 1x1 final conv to 1280);
+    # gcresnet50t ResNet-50 (ReLU, no pool); gcresnext50ts ResNeXt-50 (as *26ts). The GC models' attention is
+    # timm's "gca": GlobalContext(fuse_add=True, fuse_scale=False), the context added, no gate.
     *[ModelEntry(name, byobnet_spec(name), paper) for name, paper in (
         ("seresnext26ts", _HU), ("eca_resnext26ts", _ECA_PAPER), ("gcresnext26ts", _GC_PAPER),
         ("seresnet33ts", _HU), ("eca_resnet33ts", _ECA_PAPER), ("gcresnet33ts", _GC_PAPER),

@@ -99,8 +99,10 @@ def describe(spec: ByobNetSpec):
     depths = "-".join(str(len(stage)) for stage in stages)
     groups = f"  gs={spec.group_size}" if spec.group_size else ""
     head = f"  final_conv={spec.num_features}" if spec.num_features else ""
+    kwargs = ", ".join(f"{key}={value}" for key, value in spec.attention_kwargs)
+    attention = f"{spec.attention}({kwargs})" if spec.attention and kwargs else spec.attention or "-"
     return (f"byobnet     depths={depths}{groups}  stem=tiered{'+maxpool' if spec.stem_pool else ''}{head}  "
-            f"act={spec.activation}  attention={spec.attention or '-'}")
+            f"act={spec.activation}  attention={attention}")
 
 
 def build(spec: ByobNetSpec, inputs, *, include_top=True, pooling=None, classes=1000,
