@@ -81,8 +81,10 @@ def create_model(model=None, weights=None, *, include_top=True, input_tensor=Non
         out_indices: with `features_only`, which levels (timm's numbering: 0 is the stem, see
             ``model_info(name)["feature_info"]``; negative counts from the deepest); default all.
         **overrides: architecture ablations applied to the registered spec: ``attention`` (a name
-            from `keras_senet.layers.list_attention()` or None), ``attention_kwargs`` (dict),
-            ``drop_rate`` (classifier dropout).
+            from `keras_senet.layers.list_attention()` or None), ``attention_kwargs`` (dict; a new
+            ``attention`` without it starts from none: the registered kwargs, such as the GC models'
+            ``fuse_add=True, fuse_scale=False``, belong to the registered attention), ``drop_rate``
+            (classifier dropout).
 
     Returns:
         A `keras.Model` mapping images to class scores (or features without the top, or the dict of
@@ -145,6 +147,8 @@ def create_model(model=None, weights=None, *, include_top=True, input_tensor=Non
     if overrides:
         if "attention_kwargs" in overrides:
             overrides["attention_kwargs"] = tuple(sorted(dict(overrides["attention_kwargs"] or {}).items()))
+        elif overrides.get("attention", spec.attention) != spec.attention:
+            overrides["attention_kwargs"] = ()  # the registered kwargs configure the registered attention
         if overrides.get("attention"):
             from keras_senet.layers import get_attention
 

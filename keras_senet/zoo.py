@@ -16,6 +16,7 @@ import json
 from typing import Optional
 
 from keras_senet.models import mobile_spec as _m
+from keras_senet.models.byobnet_spec import byobnet_spec
 from keras_senet.models.regnet_spec import regnety_spec
 from keras_senet.models.ghostnet_spec import GhostNetSpec
 from keras_senet.models.rexnet_spec import RexNetSpec
@@ -305,6 +306,19 @@ _ENTRIES += [
     *[ModelEntry(f"ghostnetv2_{v}", GhostNetSpec(channel_multiplier=int(v) / 100, version="v2"), _GHOST2)
       for v in ("100", "130", "160")],
     ModelEntry("ghostnetv3_100", GhostNetSpec(version="v3"), _GHOST3),
+]
+
+_GC_PAPER = "Cao et al., GCNet: Non-local Networks Meet Squeeze-Excitation Networks and Beyond, ICCVW 2019"
+
+_ENTRIES += [
+    # timm's ByobNet ResNets with attention after the bottleneck's 3x3 (timm byobnet.py), tiered stem: *26ts
+    # ResNeXt-26 (gs 32, SiLU, max-pooled stem); *33ts ResNet-33 (SiLU, no pool, 1x1 final conv to 1280);
+    # gcresnet50t ResNet-50 (ReLU, no pool); gcresnext50ts ResNeXt-50 (as *26ts). The GC models' attention is
+    # timm's "gca": GlobalContext(fuse_add=True, fuse_scale=False), the context added, no gate.
+    *[ModelEntry(name, byobnet_spec(name), paper) for name, paper in (
+        ("seresnext26ts", _HU), ("eca_resnext26ts", _ECA_PAPER), ("gcresnext26ts", _GC_PAPER),
+        ("seresnet33ts", _HU), ("eca_resnet33ts", _ECA_PAPER), ("gcresnet33ts", _GC_PAPER),
+        ("gcresnet50t", _GC_PAPER), ("gcresnext50ts", _GC_PAPER))],
 ]
 
 _REGISTRY = {entry.name: entry for entry in _ENTRIES}

@@ -5,6 +5,7 @@ import re
 
 import keras_senet as ks
 from keras_senet.models import ResNetSpec, build_model
+from keras_senet.models.byobnet_spec import ByobNetSpec
 from keras_senet.models.ghostnet_spec import GhostNetSpec
 from keras_senet.models.mobile_spec import MobileSpec
 from keras_senet.models.regnet_spec import NUM_STAGES, RegNetSpec
@@ -38,6 +39,9 @@ FAMILIES = {
     "rexnet": "rexnet_100",  # SE with BatchNorm, ReLU6 after SE, shortcut onto the first channels (concat)
     "ghostnetv2": "ghostnetv2_100",  # ghost modules (V1's in its first blocks), DFC attention, hard-sigmoid SE
     "ghostnetv3": "ghostnetv3_100",  # re-parameterisable conv + BN branches summed, BN-only branch
+    # timm ByobNet bottleneck ResNets
+    "byobnet": "seresnext26ts",  # tiered stem + -inf-padded max pool, SiLU, grouped bottleneck with SE
+    "byobnet-gc": "gcresnet33ts",  # tiered stem with a strided last conv, GC (context added), final 1x1 conv
 }
 
 
@@ -69,6 +73,10 @@ def _one_rexnet_block_per_stage(spec: RexNetSpec):
     return dataclasses.replace(spec, depth_multiplier=0.2)
 
 
+def _one_byobnet_block_per_stage(spec: ByobNetSpec):
+    return dataclasses.replace(spec, depths=(1,) * len(spec.depths))
+
+
 def _first_ghost_block_per_stage(spec: GhostNetSpec):
     """The first block of every stage (nine blocks: strides, SE, DFC attention and shortcuts stay)."""
     return dataclasses.replace(spec, cfgs=tuple(stage[:1] for stage in spec.cfgs))
@@ -77,7 +85,7 @@ def _first_ghost_block_per_stage(spec: GhostNetSpec):
 # spec class -> how to shrink it; a new family adds its rule here
 SHRINK = {ResNetSpec: _one_block_per_stage, MobileSpec: _one_block_per_string,
           RegNetSpec: _fewest_blocks, RexNetSpec: _one_rexnet_block_per_stage,
-          GhostNetSpec: _first_ghost_block_per_stage}
+          GhostNetSpec: _first_ghost_block_per_stage, ByobNetSpec: _one_byobnet_block_per_stage}
 
 
 def small_spec(registry_name):

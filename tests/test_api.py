@@ -57,7 +57,9 @@ def test_registry_holds_every_required_name():
     rexnet_100 rexnet_130 rexnet_150 rexnet_200 rexnet_300 rexnetr_200 rexnetr_300
     ghostnet_100 ghostnetv2_100 ghostnetv2_130 ghostnetv2_160 ghostnetv3_100
     skresnet18 skresnet34 skresnext50_32x4d resnest14d resnest26d resnest50d resnest101e resnest200e resnest269e
-    resnest50d_1s4x24d resnest50d_4s2x40d""".split()
+    resnest50d_1s4x24d resnest50d_4s2x40d
+    seresnext26ts eca_resnext26ts gcresnext26ts seresnet33ts eca_resnet33ts gcresnet33ts gcresnet50t
+    gcresnext50ts""".split()
     assert sorted(required) == ks.list_models()
 
 
@@ -204,6 +206,18 @@ def test_attention_override_on_an_inverted_residual_network():
     assert [l.name for l in eca.layers if isinstance(l, ks.layers.EfficientChannelAttention)] == [
         layer.name for layer in se_layers]
     assert plain.count_params() == se.count_params() - sum(layer.count_params() for layer in se_layers)
+
+
+def test_attention_override_drops_the_registered_attention_kwargs():
+    """gcresnet33ts registers GC with fuse_add=True, fuse_scale=False (timm's "gca"): another attention starts
+    from its own defaults (the SE ablation is seresnet33ts), and GC kwargs given with the override apply."""
+    se = ks.create_model("gcresnet33ts", input_shape=SMALL, attention="se")
+    assert se.count_params() == ks.create_model("seresnet33ts", input_shape=SMALL).count_params()
+    gca = ks.create_model("seresnext26ts", input_shape=SMALL, attention="gc",
+                          attention_kwargs={"fuse_add": True, "fuse_scale": False})
+    assert gca.count_params() == ks.create_model("gcresnext26ts", input_shape=SMALL).count_params()
+    (gc,) = {(layer.fuse_add, layer.fuse_scale) for layer in gca.layers if isinstance(layer, ks.layers.GlobalContext)}
+    assert gc == (True, False)
 
 
 # --- preprocessing and labels ---------------------------------------------------------------------

@@ -12,7 +12,7 @@ import keras_senet as ks
 from export_models import FAMILIES, small_model
 from images import normal_images, smooth_images
 from keras_senet.export import ExportError, export, load_exported
-from keras_senet.layers import SelectiveKernel, SplitAttention
+from keras_senet.layers import GlobalContext, SelectiveKernel, SplitAttention
 from randomise import calibrate_batchnorm, randomise_weights
 from timm_reference import timm_eval_pixels
 
@@ -30,7 +30,8 @@ def _tflite_elementwise_ops(model):
     hard-sigmoid gate a FULLY_CONNECTED with fused RELU6 (+3 folded into its bias) and a MUL by 1/6; each
     attention rescale a MUL (GhostNetV2's DFC gate: a sigmoid LOGISTIC and a Multiply). A BatchNorm after
     anything but a convolution (MixNet's concatenations, GhostNetV3's BN-only branch) is not folded:
-    MUL + ADD. An addition of n tensors (GhostNetV3's branches) is n - 1 ADDs."""
+    MUL + ADD. An addition of n tensors (GhostNetV3's branches) is n - 1 ADDs. A GlobalContext's attention
+    pooling and LayerNorm'd MLP add their own (see below)."""
     counts = collections.Counter({"ADD": 0, "HARD_SWISH": 0, "LOGISTIC": 0, "MUL": 0})
     convolved = {id(layer.output) for layer in model.layers
                  if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))}
@@ -49,6 +50,15 @@ def _tflite_elementwise_ops(model):
             counts["ADD"] += 2 * (layer.radix - 1)
             counts["MUL"] += layer.radix
             counts["LOGISTIC"] += layer.radix == 1
+        if isinstance(layer, GlobalContext):  # measured on gcresnet33ts (timm's "gca": fuse_add only)
+            # conv_attn's bias ADD and the attention-weighted pooling's MUL; each MLP's LayerNorm three ADDs and
+            # three MULs; fuse_add one ADD; without fuse_scale the `gate` counted above is never applied
+            mlps = layer.fuse_add + layer.fuse_scale
+            counts["ADD"] += layer.use_attn + 3 * mlps + layer.fuse_add
+            counts["MUL"] += layer.use_attn + 3 * mlps
+            if not layer.fuse_scale:
+                counts["LOGISTIC"] -= gate == "sigmoid"
+                counts["MUL"] -= 1 + (gate == "hard_sigmoid")
     return dict(counts)
 
 

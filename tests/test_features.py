@@ -2,7 +2,8 @@
 
 The values of every level of every registered model are checked against timm's ``features_only=True``
 model in test_models.py::test_same_function_as_timm; here: the API a backbone user relies on, on one
-ResNet-style and one inverted-residual model (MobileNetV3, whose head has a layer after pooling).
+ResNet-style and one inverted-residual model (MobileNetV3, whose head has a layer after pooling), and a
+ByobNet whose last level is a 1x1 conv after the last stage (gcresnet33ts's ``final_conv``, a feature in timm).
 """
 
 import keras
@@ -14,7 +15,7 @@ import keras_senet as ks
 from images import normal_images
 from timm_reference import timm_features, timm_model_with_statistics
 
-MODELS = ["seresnet18", "mobilenetv3_small_050"]
+MODELS = ["seresnet18", "mobilenetv3_small_050", "gcresnet33ts"]
 
 
 @pytest.fixture(scope="module", params=MODELS)

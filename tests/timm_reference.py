@@ -4,6 +4,7 @@ import functools
 
 import timm
 import torch
+from timm.layers import GlobalContext
 
 
 @functools.lru_cache(maxsize=1)
@@ -72,6 +73,12 @@ def timm_model_with_statistics(name, seed=0):
                     norms = [m for path, m in module.named_modules()
                              if isinstance(m, torch.nn.BatchNorm2d) and not path.startswith("downsample")]
                 norms[-1].weight.mul_(0.1)
+        # timm zero-initialises the last conv of GlobalContext's added MLP (gcresnet*: "gca"), which would make
+        # the block an identity and leave its attention pooling, MLP and LayerNorm untested; a trained one is
+        # not zero (measured on gcresnext26ts: these weights move its logits by 12% of max |logit|).
+        for module in model.modules():
+            if isinstance(module, GlobalContext) and module.mlp_add is not None:
+                module.mlp_add.fc2.weight.normal_(0.0, 0.02)
     return model
 
 
