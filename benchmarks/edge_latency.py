@@ -24,14 +24,16 @@ import tempfile
 from benchmarks import export_latency
 
 # one registered model per family
-MODELS = ("seresnet50", "ecaresnet50d", "legacy_seresnet18", "mobilenetv3_large_100", "efficientnet_b0",
-          "tf_mixnet_s", "lcnet_050")
+MODELS = ("seresnet50", "ecaresnet50d", "legacy_seresnet18", "skresnet18", "resnest14d", "seresnext26ts",
+          "mobilenetv3_large_100", "efficientnet_b0", "tf_mixnet_s", "lcnet_050", "regnety_002", "rexnet_100",
+          "ghostnet_100")
 
 # timm name -> the keras.applications constructor of the same architecture and its options
 APPLICATIONS = {
     "seresnet50": ("ResNet50", {}),  # ResNet-50 v1 without SE (stride in the first 1x1, as Caffe's)
     "mobilenetv3_large_100": ("MobileNetV3Large", {"include_preprocessing": False}),
     "efficientnet_b0": ("EfficientNetB0", {}),  # its Rescaling + Normalization input layers stay
+    "regnety_002": ("RegNetY002", {"include_preprocessing": False}),
 }
 
 # (row, source, runtime of benchmarks.export_latency.RUNTIMES)

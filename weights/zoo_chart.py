@@ -49,6 +49,7 @@ SHORT_NAMES = {
     "Designing Network Design Spaces": "RegNetY",
     "Rethinking Channel Dimensions for Efficient Model Design (ReXNet)": "ReXNet",
     "Selective Kernel Networks": "SKNet",
+    "Knapsack Pruning with Inner Distillation": "ECA-ResNet pruned",
 }
 
 
