@@ -33,7 +33,6 @@ APPLICATIONS = {
     "seresnet50": ("ResNet50", {}),  # ResNet-50 v1 without SE (stride in the first 1x1, as Caffe's)
     "mobilenetv3_large_100": ("MobileNetV3Large", {"include_preprocessing": False}),
     "efficientnet_b0": ("EfficientNetB0", {}),  # its Rescaling + Normalization input layers stay
-    "regnety_002": ("RegNetY002", {"include_preprocessing": False}),
 }
 
 # (row, source, runtime of benchmarks.export_latency.RUNTIMES)
