@@ -197,6 +197,10 @@ def _in_batches(run, images, batch=16):
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 
+class _RuntimeRefused(Exception):
+    """The export's own runtime refused the written file (raised by `_verify`, reported as an ExportError)."""
+
+
 def _verify(report, served, written, images, num_threads):
     """Run the export at `written` in its runtime and compare every output, by name, with `served`."""
     import tensorflow as tf
@@ -204,7 +208,13 @@ def _verify(report, served, written, images, num_threads):
     from keras_senet.export.runtimes import median_latency_ms
     from keras_senet.export.targets import load_exported
 
-    predict = load_exported(written, num_threads=num_threads)  # (SavedModel: TF's own thread settings)
+    try:
+        predict = load_exported(written, num_threads=num_threads)  # (SavedModel: TF's own thread settings)
+        predict(images[:1])  # a runtime may refuse the file only when it prepares it (XNNPACK, at allocation)
+    except Exception as error:
+        lines = str(error).strip().splitlines()
+        raise _RuntimeRefused(f"its runtime could not load or run the file ({type(error).__name__}: "
+                              f"{lines[0] if lines else ''})") from error
     report.runtime = predict.runtime
     compiled = tf.function(lambda x: served(x, training=False), reduce_retracing=True)
     expected = _in_batches(compiled, images)
@@ -342,7 +352,10 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
             profile.check(written, report)
         if verify:
             images, report.verification_inputs = _verification_inputs(calibration, input_shape, config is not None)
-            _verify(report, served, written, images, num_threads)
+            try:
+                _verify(report, served, written, images, num_threads)
+            except _RuntimeRefused as error:
+                raise ExportError(f"{format} export: {error}. Nothing was written to {path}.", report) from error
             if evaluation is not None:
                 report.accuracy = _accuracy(served, written, evaluation, num_threads)
             report.check()
