@@ -267,3 +267,56 @@ def tflite_ops(interpreter):
                           "ai-edge-litert 1.2-2.3): the TFLite op census cannot list operators; pin "
                           "ai-edge-litert to that range")
     return get_ops()
+
+
+# `tf2onnx.graph.Node.update_proto` (tf2onnx 1.16-1.17). Each of the ~36 optimiser passes calls it on every
+# node: it deletes the NodeProto's attributes and extends it with copies of them. Under protobuf's upb
+# backend the deleted copies stay in the NodeProto's arena until the NodeProto dies, so every pass adds
+# one more copy of every weight tensor (SE-ResNet-50: +107 MiB a pass, 3.5 GiB over the conversion;
+# measured in benchmarks/NOTES.md). The patch gives the node a fresh NodeProto before each update (the
+# attributes are rebuilt from the node's own dict either way): same proto, the old arena is freed.
+# No upstream issue was found for it.
+# The other half: with `catch_errors` on (the default), `tf2onnx.optimizer.optimize_graph` deep-copies the
+# whole graph, weights included, before each pass, so that a failing pass can be undone (the copies of
+# onnx/tensorflow-onnx#971 and #885's tracebacks). tf2onnx's switch is the environment variable
+# TF2ONNX_CATCH_ERRORS, read in `tf2onnx.convert._convert_common`; tf2onnx 1.17 compares the variable's
+# *name* with "TRUE", so any value turns catching off. A pass that fails then fails the export (an
+# `ExportError` naming tf2onnx's error) instead of being skipped silently.
+TF2ONNX_VERIFIED = ((1, 16), (1, 17))
+TF2ONNX_CATCH_ERRORS = "TF2ONNX_CATCH_ERRORS"
+
+
+@contextlib.contextmanager
+def lean_tf2onnx():
+    """Within the block, tf2onnx's optimiser neither deep-copies the graph before each pass nor piles up
+    copies of the weights in the NodeProtos (see TF2ONNX_VERIFIED above); undone when the block ends,
+    error or not."""
+    import tf2onnx
+    from onnx import NodeProto
+    from tf2onnx import graph
+
+    _warn_if_unverified("tf2onnx", tf2onnx.__version__, TF2ONNX_VERIFIED)
+    original = getattr(graph.Node, "update_proto", None)
+    if original is None or not hasattr(graph.Node, "op"):
+        raise CompatError(f"tf2onnx {tf2onnx.__version__}: tf2onnx.graph.Node.update_proto is gone (verified on "
+                          "1.16-1.17); pin tf2onnx to that range")
+
+    def update_proto(self, external_tensor_storage=None):
+        old = self._op
+        fresh = NodeProto(name=old.name, op_type=old.op_type, domain=old.domain, doc_string=old.doc_string)
+        fresh.input.extend(old.input)
+        fresh.output.extend(old.output)
+        self._op = fresh
+        original(self, external_tensor_storage)
+
+    saved = os.environ.get(TF2ONNX_CATCH_ERRORS)
+    graph.Node.update_proto = update_proto
+    os.environ[TF2ONNX_CATCH_ERRORS] = "FALSE"
+    try:
+        yield
+    finally:
+        graph.Node.update_proto = original
+        if saved is None:
+            os.environ.pop(TF2ONNX_CATCH_ERRORS, None)
+        else:
+            os.environ[TF2ONNX_CATCH_ERRORS] = saved

@@ -1,4 +1,4 @@
-"""ONNX writer: tf2onnx through Keras' own `model.export(format="onnx")`; optional fp16 for GPUs."""
+"""ONNX writer: tf2onnx through Keras' own `model.export(format="onnx")`, without tf2onnx's copies; optional fp16."""
 
 from __future__ import annotations
 
@@ -51,15 +51,23 @@ def write_onnx(served, path, input_shape, batch_size, opset, quantize):
     """
     import tensorflow as tf
 
-    name = served.inputs[0].name.split(":")[0]
-    spec = tf.TensorSpec((batch_size,) + tuple(input_shape), tf.float32, name=name)
-    with grouped_conv_without_xla():
-        served.export(str(path), format="onnx", input_signature=[spec], opset_version=opset, verbose=False)
     import onnx
 
+    name = served.inputs[0].name.split(":")[0]
+    spec = tf.TensorSpec((batch_size,) + tuple(input_shape), tf.float32, name=name)
+    from keras_senet import _compat
+
+    # tf2onnx without its per-pass copies of the weights (`_compat.lean_tf2onnx`): SE-ResNet-50 peaked at
+    # +88x its weight bytes over the built model and took 64-118 s; now +21x (Grappler on the frozen graph
+    # is the rest) in ~20 s, the same graph. See benchmarks/NOTES.md ("Export memory").
+    with grouped_conv_without_xla(), _compat.lean_tf2onnx():
+        served.export(str(path), format="onnx", input_signature=[spec], opset_version=opset, verbose=False)
     model = onnx.load(str(path))
-    if hard_activations_fused(model) + channel_scale_in_nchw(model) + se_gate_as_conv(model):
-        onnx.save(model, str(path))
+    hard_activations_fused(model)
+    channel_scale_in_nchw(model)
+    se_gate_as_conv(model)
+    onnx.save(model, str(path))
+    del model
     if quantize == "float16":
         from onnxconverter_common import float16
 
@@ -71,8 +79,8 @@ def write_onnx(served, path, input_shape, batch_size, opset, quantize):
 
 
 def hard_activations_fused(model):
-    """Fuse what tf2onnx writes for Keras' hard-swish, ``Mul(x, Mul(Clip(Add(x, 3), 0, 6), 1/6))``, into one
-    ``HardSwish(x)`` (opset >= 14), and the hard-sigmoid gate ``Mul(Clip(Add(x, 3), 0, 6), 1/6)`` into
+    """Fuse what tf2onnx writes for Keras' hard-swish, ``Mul(x, Mul(Clip(Add(x, 3), 0, 6), 1/6))`` (or ``Div(.., 6)``),
+    into one ``HardSwish(x)`` (opset >= 14), and the hard-sigmoid gate ``Mul(Clip(Add(x, 3), 0, 6), 1/6)`` into
     ``HardSigmoid(x, alpha=1/6, beta=0.5)``, as timm's own ONNX has them: one pass over the feature map
     instead of four. Equal up to float round-off (verification re-checks the model); returns the count.
     """
@@ -102,8 +110,8 @@ def hard_activations_fused(model):
         clip = only_consumer(add, "Clip")
         if clip is None or len(clip.input) != 3 or not (constant(clip.input[1], 0.0) and constant(clip.input[2], 6.0)):
             continue
-        scale = only_consumer(clip, "Mul")
-        if scale is None or not constant(scale.input[1], 1.0 / 6.0):
+        scale = only_consumer(clip, "Mul") or only_consumer(clip, "Div")  # x * (1/6), or x / 6 (no Grappler)
+        if scale is None or not constant(scale.input[1], 1.0 / 6.0 if scale.op_type == "Mul" else 6.0):
             continue
         x, product = add.input[0], only_consumer(scale, "Mul")
         position = list(graph.node).index(add)
@@ -156,6 +164,27 @@ def outputs_as_leaves(model):
     return rewritten
 
 
+def _without_large_tensors(model):
+    """A copy of `model` for shape inference: initializers over 1 KiB keep their name, type and dims but
+    not their data (inference reads only those; shape tensors, which it reads, are small). Shape
+    inference on the whole model serialised and copied every weight twice, the export's peak."""
+    import onnx
+    from onnx import TensorProto
+
+    light = onnx.ModelProto(ir_version=model.ir_version)
+    light.opset_import.extend(model.opset_import)
+    graph = light.graph
+    graph.node.extend(model.graph.node)
+    graph.input.extend(model.graph.input)
+    graph.output.extend(model.graph.output)
+    graph.value_info.extend(model.graph.value_info)
+    for initializer in model.graph.initializer:
+        if initializer.ByteSize() > 1024:
+            initializer = TensorProto(name=initializer.name, data_type=initializer.data_type, dims=initializer.dims)
+        graph.initializer.append(initializer)
+    return light
+
+
 def _perm(node):
     return next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
 
@@ -172,7 +201,7 @@ def channel_scale_in_nchw(model):
     import onnx
     from onnx import helper, shape_inference
 
-    inferred = shape_inference.infer_shapes(model)
+    inferred = shape_inference.infer_shapes(_without_large_tensors(model))
     shapes = {v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
               for v in list(inferred.graph.value_info) + list(inferred.graph.input)}
     graph = model.graph
