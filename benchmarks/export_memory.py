@@ -1,7 +1,7 @@
 """Time and peak memory of exporting every registered model to every format (issue 17).
 
     python -m benchmarks.export_memory [--models 'seresnet*' ...] [--formats saved_model tflite int8 onnx]
-        [--size 224] [--json export_memory.jsonl] [--max-weights-mib 2048]
+        [--size 224] [--json export_memory.jsonl] [--exclude 'regnety_2560' ...]
 
 One fresh process per model and format: the model is built with random weights at ``size x size``
 (logits; BatchNorm statistics calibrated on 8 random images, as in tests/randomise.py), called once (the
@@ -12,7 +12,7 @@ memory during the export (RssAnon polled every 5 ms; shared-library pages left o
 benchmarks/fastpath_memory.py), ``extra`` = (peak - model) / weight bytes, the export's wall time and the
 verification's max relative difference. ``int8`` is full-integer TFLite calibrated on the 8 images;
 with random weights its accuracy means nothing, so it is verified with top-1 agreement not required (the
-file is still run in LiteRT and compared). Models go smallest first; ``--json`` appends one line per
+file is still run in LiteRT and compared). Models go smallest first (mobile networks, then ResNets by depth); ``--json`` appends one line per
 cell and skips the cells already in the file, so an interrupted sweep resumes. Linux only (/proc).
 """
 
@@ -94,28 +94,22 @@ def run_cell(name, format, size, timeout=3600):
     return json.loads(lines[-1])
 
 
-def _weights_mib(name):
-    import keras_senet as ks
-
-    return ks.model_info(name)["params"] * 4 / MIB
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=["*"], help="registry names or globs (default: all)")
     parser.add_argument("--formats", nargs="*", default=list(FORMATS), choices=FORMATS)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--json", help="append one line per cell here; cells already in it are skipped")
-    parser.add_argument("--max-weights-mib", type=float, default=None, help="skip models with more weight bytes")
+    parser.add_argument("--exclude", nargs="*", default=[], help="registry names or globs to leave out")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "FORMAT", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return _child(args.child[0], args.child[1], int(args.child[2]))
     import keras_senet as ks
+    from benchmarks.edge_compat import smallest_first
 
-    registered = ks.list_models()
-    names = sorted({n for n in registered for pattern in args.models if fnmatch.fnmatch(n, pattern)},
-                   key=lambda n: (_weights_mib(n), n))
+    names = smallest_first({n for n in ks.list_models() for pattern in args.models if fnmatch.fnmatch(n, pattern)
+                            and not any(fnmatch.fnmatch(n, skip) for skip in args.exclude)})
     if not names:
         parser.error(f"--models {args.models} matches no registered model")
     done = set()
@@ -123,9 +117,6 @@ def main(argv=None):
         with open(args.json) as f:
             done = {(e["model"], e["format"], e["size"]) for e in map(json.loads, f) if "error" not in e}
     for name in names:
-        if args.max_weights_mib is not None and _weights_mib(name) > args.max_weights_mib:
-            print(f"{name}: skipped ({_weights_mib(name):.0f} MiB of weights > --max-weights-mib)", flush=True)
-            continue
         for format in args.formats:
             if (name, format, args.size) in done:
                 continue

@@ -6,6 +6,7 @@ check the upstream issue it links, and adapt or drop the workaround before widen
 """
 
 import inspect
+import os
 import types
 
 import keras
@@ -282,3 +283,58 @@ def test_versions_outside_the_verified_range_warn():
     with pytest.warns(RuntimeWarning, match="verified on keras 3.10-3.15; this is 4.0"):
         _compat._warn_if_unverified("keras", "4.0.0", _compat.KERAS_NN_VERIFIED)
     assert _compat._version("3.15.1") == (3, 15) and _compat._version("2.3.0rc1") == (2, 3)
+
+
+def _onnx_of(model, path):
+    spec = tf.TensorSpec((None, 16, 16, 3), tf.float32, name="image")
+    model.export(str(path), format="onnx", input_signature=[spec], opset_version=17, verbose=False)
+    import onnx
+
+    return onnx.load(str(path))
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_lean_tf2onnx_writes_the_same_graph_and_is_scoped(tmp_path, monkeypatch, fail):
+    """tf2onnx with and without the patch: the same nodes, attributes and weights; afterwards tf2onnx's own
+    `update_proto` and the caller's TF2ONNX_CATCH_ERRORS are back, error or not."""
+    from tf2onnx import graph
+
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Activation("hard_silu")(x)
+    outputs = keras.layers.Dense(4, name="fc")(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, outputs)
+    model.get_layer("bn").set_weights([np.linspace(0.5, 2, 8, dtype="float32")] * 4)
+    monkeypatch.setenv("TF2ONNX_CATCH_ERRORS", "callers-value")
+    original = graph.Node.update_proto
+    plain = _onnx_of(model, tmp_path / "plain.onnx")
+    if fail:
+        with pytest.raises(ZeroDivisionError):
+            with _compat.lean_tf2onnx():
+                assert graph.Node.update_proto is not original and os.environ["TF2ONNX_CATCH_ERRORS"] == "FALSE"
+                1 / 0
+    else:
+        with _compat.lean_tf2onnx():
+            lean = _onnx_of(model, tmp_path / "lean.onnx")
+        # tf2onnx numbers the names it makes with a process-wide counter: compare all but the names
+        def nodes(model):
+            return [(n.op_type, [a.SerializeToString() for a in n.attribute]) for n in model.graph.node]
+
+        def weights(model):
+            return sorted((i.data_type, tuple(i.dims), i.raw_data) for i in model.graph.initializer)
+
+        assert nodes(lean) == nodes(plain) and weights(lean) == weights(plain)
+        assert [o.name for o in lean.graph.output] == [o.name for o in plain.graph.output]
+    assert graph.Node.update_proto is original and os.environ["TF2ONNX_CATCH_ERRORS"] == "callers-value"
+
+
+def test_tf2onnx_node_keeps_what_the_patch_rebuilds():
+    """The patch replaces `Node._op` before tf2onnx's `update_proto` rebuilds inputs, outputs and attributes
+    from the node's own state: those must still come from `_input`, `_output` and `_attr`."""
+    from tf2onnx import graph
+
+    source = inspect.getsource(graph.Node.update_proto)
+    assert "self.input" in source and "self.output" in source and "get_onnx_attrs" in source
+    assert _params(graph.Node.update_proto) == ["self", "external_tensor_storage"]
+    assert isinstance(graph.Node.op, property)
