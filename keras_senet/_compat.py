@@ -320,3 +320,53 @@ def lean_tf2onnx():
             os.environ.pop(TF2ONNX_CATCH_ERRORS, None)
         else:
             os.environ[TF2ONNX_CATCH_ERRORS] = saved
+
+
+# The steps of `tf2onnx.convert.from_function` (tf2onnx 1.16-1.17), called one by one so that TensorFlow
+# never holds the weights twice (`keras_senet.export.to_onnx.convert`): `from_function` freezes into a
+# concrete function (importing the frozen GraphDef: +5-7x the weight bytes), imports the GraphDef again
+# into a session, and runs Grappler on the GraphDef with the weights inside (+10x at its peak). tf2onnx
+# has no public API for the steps: `tf_loader.convert_variables_to_constants_large_model` (freezes to a
+# GraphDef only), `tf_loader.fix_freezing_errors_part2`, `tf_loader.tf_optimize` (tf2onnx's Grappler
+# passes: constfold, function, dependency), `convert.tensor_names_from_structed` (the output names
+# `from_function` gives) and `convert._convert_common` (GraphDef -> ONNX, `large_model` keeps the weights
+# out of the TensorFlow import). And Keras' `keras.src.export.onnx.get_concrete_fn` with
+# `keras.src.export.tf2onnx_lib.patch_tf2onnx`: the traced function and tf2onnx's NumPy-2 fixes exactly as
+# `model.export(format="onnx")` makes them (Keras marks the patch "remove once tf2onnx supports numpy 2").
+# No upstream issue was found for the memory of `from_function`.
+TF2ONNX_STEPS = ("convert_variables_to_constants_large_model", "fix_freezing_errors_part2", "tf_optimize")
+
+
+def tf2onnx_steps():
+    """The private steps of tf2onnx's `from_function` and Keras' ONNX tracing (see TF2ONNX_STEPS above),
+    as a namespace: ``freeze``, ``fix_freezing``, ``grappler``, ``output_names``, ``convert``,
+    ``keras_function``. Raises `CompatError` naming what is missing."""
+    import types
+
+    import keras
+    import tf2onnx
+    from tf2onnx import convert, tf_loader
+
+    _warn_if_unverified("tf2onnx", tf2onnx.__version__, TF2ONNX_VERIFIED)
+    _warn_if_unverified("keras", keras.__version__, KERAS_NN_VERIFIED)
+    missing = [f"tf2onnx.tf_loader.{name}" for name in TF2ONNX_STEPS if not hasattr(tf_loader, name)]
+    missing += [f"tf2onnx.convert.{name}" for name in ("tensor_names_from_structed", "_convert_common")
+                if not hasattr(convert, name)]
+    try:
+        from keras.src.export.onnx import get_concrete_fn
+        from keras.src.export.tf2onnx_lib import patch_tf2onnx
+    except ImportError:
+        missing.append("keras.src.export.onnx.get_concrete_fn / keras.src.export.tf2onnx_lib.patch_tf2onnx")
+    if missing:
+        raise CompatError(f"ONNX export needs {', '.join(missing)}, gone in tf2onnx {tf2onnx.__version__} / keras "
+                          f"{keras.__version__} (verified on tf2onnx 1.16-1.17, keras 3.10-3.15); pin them to "
+                          "those ranges")
+
+    def keras_function(model, input_signature):
+        patch_tf2onnx()
+        return get_concrete_fn(model, input_signature)
+
+    return types.SimpleNamespace(
+        freeze=tf_loader.convert_variables_to_constants_large_model, fix_freezing=tf_loader.fix_freezing_errors_part2,
+        grappler=tf_loader.tf_optimize, output_names=convert.tensor_names_from_structed,
+        convert=convert._convert_common, keras_function=keras_function)

@@ -1,4 +1,4 @@
-"""ONNX writer: tf2onnx through Keras' own `model.export(format="onnx")`, without tf2onnx's copies; optional fp16."""
+"""ONNX writer: tf2onnx, step by step, on the function Keras' `model.export(format="onnx")` converts; optional fp16."""
 
 from __future__ import annotations
 
@@ -55,14 +55,8 @@ def write_onnx(served, path, input_shape, batch_size, opset, quantize):
 
     name = served.inputs[0].name.split(":")[0]
     spec = tf.TensorSpec((batch_size,) + tuple(input_shape), tf.float32, name=name)
-    from keras_senet import _compat
-
-    # tf2onnx without its per-pass copies of the weights (`_compat.lean_tf2onnx`): SE-ResNet-50 peaked at
-    # +88x its weight bytes over the built model and took 64-118 s; now +21x (Grappler on the frozen graph
-    # is the rest) in ~20 s, the same graph. See benchmarks/NOTES.md ("Export memory").
-    with grouped_conv_without_xla(), _compat.lean_tf2onnx():
-        served.export(str(path), format="onnx", input_signature=[spec], opset_version=opset, verbose=False)
-    model = onnx.load(str(path))
+    with grouped_conv_without_xla():
+        model = convert(served, spec, opset)
     hard_activations_fused(model)
     channel_scale_in_nchw(model)
     se_gate_as_conv(model)
@@ -76,6 +70,113 @@ def write_onnx(served, path, input_shape, batch_size, opset, quantize):
         model = float16.convert_float_to_float16(model, keep_io_types=True)
         onnx.save(model, str(path))
     onnx.checker.check_model(str(path))
+
+
+# Const nodes larger than this are weights: held out of Grappler's reach (small ones are shapes and scalars)
+_WEIGHT_BYTES = 1024
+
+
+def convert(served, spec, opset):
+    """`served` traced at `spec` as ONNX (a ModelProto): the function Keras' ``model.export(format="onnx")``
+    converts, through tf2onnx's own steps, without the copies of the weights those steps make.
+
+    tf2onnx's `from_function` (what ``model.export`` calls) peaked at +88x the weight bytes over the built
+    model (SE-ResNet-50: 9.9 GB) and took 64-118 s. Here (benchmarks/NOTES.md, "Export memory"):
+
+    1. BatchNorm is folded into the convolutions at the Keras level (`keras_senet.folding`, a copy), the
+       one thing Grappler's constant folding did with the weights;
+    2. the function is frozen to a GraphDef only (no frozen function imported from it);
+    3. Grappler (tf2onnx's constfold, function and dependency passes) runs with every weight constant
+       over 1 KiB replaced by a Placeholder of its type and shape (in a copy of the GraphDef without
+       them), so it neither copies nor folds them; the constants go back afterwards (a graph whose
+       weights Grappler renamed is refused);
+    4. tf2onnx converts with ``large_model=True`` (the weights stay out of TensorFlow's import) and
+       `keras_senet._compat.lean_tf2onnx` (no copies per optimiser pass); the weights are put back
+       into the initializers, so the file is one self-contained ``.onnx``.
+
+    SE-ResNet-50: +6-8x the weight bytes in ~6 s. Models the fold cannot copy (subclassed) are
+    converted unfolded (tf2onnx's constant folding then folds their BatchNorm arithmetic).
+    """
+    from onnx import TensorProto
+    from onnx.external_data_helper import uses_external_data
+
+    from keras_senet import _compat, folding
+
+    steps = _compat.tf2onnx_steps()
+    source = served
+    if folding.foldable_pairs(served):
+        try:
+            source = folding.fold_batchnorm(served)[0]
+        except ValueError:  # a model Keras cannot copy: converted as it is
+            pass
+    concrete = steps.keras_function(source, [spec]).get_concrete_function(spec)
+    import tensorflow as tf
+
+    inputs = [t.name for t in concrete.inputs if t.dtype != tf.dtypes.resource]
+    outputs = [t.name for t in concrete.outputs if t.dtype != tf.dtypes.resource]
+    renames = steps.output_names(concrete, inputs, outputs)
+    name = concrete.name
+    with tf.device("/cpu:0"):
+        frozen = steps.fix_freezing(steps.freeze(concrete))
+        del concrete, source
+        with tf.Graph().as_default():
+            graph_def = steps.grappler(inputs, outputs, _weights_as_placeholders(frozen))
+        _weights_back(graph_def, frozen, inputs)
+        del frozen
+        with _compat.lean_tf2onnx():
+            model, storage = steps.convert(graph_def, name=name, continue_on_error=True, opset=opset,
+                                           input_names=inputs, output_names=outputs, tensors_to_rename=renames,
+                                           large_model=True)
+    del graph_def
+    tensors = storage.name_to_tensor_data if storage is not None else {}
+    for initializer in model.graph.initializer:
+        if uses_external_data(initializer):
+            location = {entry.key: entry.value for entry in initializer.external_data}["location"]
+            initializer.raw_data = tensors.pop(location)
+            del initializer.external_data[:]
+            initializer.data_location = TensorProto.DEFAULT
+    return model
+
+
+def _is_weight(node):
+    return node.op == "Const" and len(node.attr["value"].tensor.tensor_content) > _WEIGHT_BYTES
+
+
+def _weights_as_placeholders(graph_def):
+    """A new GraphDef: `graph_def` with each Const node holding over 1 KiB replaced by a Placeholder of its
+    dtype and shape (`graph_def` itself is left as it is: it keeps the weights for `_weights_back`)."""
+    from tensorflow.core.framework import graph_pb2
+
+    light = graph_pb2.GraphDef()
+    light.versions.CopyFrom(graph_def.versions)
+    light.library.CopyFrom(graph_def.library)
+    for node in graph_def.node:
+        if not _is_weight(node):
+            light.node.add().CopyFrom(node)
+            continue
+        placeholder = light.node.add(name=node.name, op="Placeholder", device=node.device)
+        placeholder.attr["dtype"].type = node.attr["dtype"].type
+        placeholder.attr["shape"].shape.CopyFrom(node.attr["value"].tensor.tensor_shape)
+    return light
+
+
+def _weights_back(optimized, frozen, inputs):
+    """Put the weights of `frozen` back into the Placeholders `_weights_as_placeholders` made, in the
+    GraphDef Grappler returned (`optimized`, in place). A Placeholder that is neither one of them nor one of
+    the function's `inputs` would become an ONNX input: refused (RuntimeError)."""
+    inputs = {name.split(":")[0] for name in inputs}
+    weights = {node.name: node for node in frozen.node if _is_weight(node)}
+    for node in optimized.node:
+        if node.op != "Placeholder" or node.name in inputs:
+            continue
+        weight = weights.get(node.name)
+        if weight is None:
+            raise RuntimeError(f"Grappler left a placeholder {node.name!r} that is not a weight held out of it "
+                               "(renamed?): the ONNX file would take it as an input")
+        node.op = "Const"
+        node.attr.clear()
+        node.attr["dtype"].type = weight.attr["dtype"].type
+        node.attr["value"].CopyFrom(weight.attr["value"])
 
 
 def hard_activations_fused(model):
