@@ -338,3 +338,42 @@ def test_tf2onnx_node_keeps_what_the_patch_rebuilds():
     assert "self.input" in source and "self.output" in source and "get_onnx_attrs" in source
     assert _params(graph.Node.update_proto) == ["self", "external_tensor_storage"]
     assert isinstance(graph.Node.op, property)
+
+
+def test_tf2onnx_steps_keep_their_signatures():
+    """`keras_senet.export.to_onnx.convert` calls tf2onnx's `from_function` step by step, by these names."""
+    steps = _compat.tf2onnx_steps()
+    assert _params(steps.freeze) == ["func"]
+    assert _params(steps.fix_freezing) == ["graph_def"]
+    assert _params(steps.grappler) == ["input_names", "output_names", "graph_def"]
+    assert _params(steps.output_names) == ["concrete_func", "input_names", "output_names"]
+    assert {"frozen_graph", "name", "large_model", "kwargs"} <= set(_params(steps.convert))
+    from tf2onnx import tfonnx  # _convert_common passes the rest to process_tf_graph
+
+    assert {"tensors_to_rename", "input_names", "output_names", "opset", "continue_on_error"} <= set(
+        _params(tfonnx.process_tf_graph))
+    source = inspect.getsource(__import__("tf2onnx").convert.from_function)
+    for step in ("tf_loader.from_function", "_convert_common", "tensor_names_from_structed"):
+        assert step in source  # from_function is still these steps
+    loader = inspect.getsource(__import__("tf2onnx").tf_loader.from_function)
+    assert "convert_variables_to_constants" in loader and "tf_optimize" in loader
+
+
+def test_weights_go_back_after_grappler_and_a_stray_placeholder_is_refused():
+    from keras_senet.export import to_onnx
+
+    weight = np.arange(600, dtype="float32").reshape(20, 30)  # 2400 bytes: a weight; the 1.0 is not
+    graph = tf.function(lambda x: tf.matmul(x, tf.constant(weight)) + 1.0).get_concrete_function(
+        tf.TensorSpec((None, 20), name="x"))
+    frozen = graph.graph.as_graph_def()
+    light = to_onnx._weights_as_placeholders(frozen)
+    kinds = {node.name: node.op for node in light.node}
+    weights = [node.name for node in frozen.node if to_onnx._is_weight(node)]
+    assert len(weights) == 1 and kinds[weights[0]] == "Placeholder" and light.ByteSize() < 1000
+    to_onnx._weights_back(light, frozen, ["x:0"])
+    restored = next(node for node in light.node if node.name == weights[0])
+    assert restored.op == "Const" and tf.make_ndarray(restored.attr["value"].tensor).tolist() == weight.tolist()
+    stray = to_onnx._weights_as_placeholders(frozen)
+    next(node for node in stray.node if node.op == "Placeholder" and node.name != "x").name = "renamed_by_grappler"
+    with pytest.raises(RuntimeError, match="renamed_by_grappler"):
+        to_onnx._weights_back(stray, frozen, ["x:0"])
