@@ -11,7 +11,8 @@ process's anonymous resident memory with the model built (``model``), the highes
 memory during the export (RssAnon polled every 5 ms; shared-library pages left out, see
 benchmarks/fastpath_memory.py), ``extra`` = (peak - model) / weight bytes, the export's wall time and the
 verification's max relative difference (an export that converts and runs but misses the verification
-tolerance is reported with its figures and the reason, ``FAILED verification``). ``int8`` is
+tolerance is reported with its figures, the reason, ``FAILED verification``, and the Keras model's own
+float32-vs-float64 difference on the same inputs, the round-off the random network amplifies). ``int8`` is
 full-integer TFLite calibrated on the 8 images; with random weights its accuracy means nothing, so
 it is verified with top-1 agreement not required (the file is still run in LiteRT and compared).
 Models go smallest first (mobile networks, then ResNets by depth); ``--json`` appends one line per cell
@@ -30,6 +31,9 @@ import time
 MIB = 2**20
 FORMATS = ("saved_model", "tflite", "int8", "onnx")
 SUFFIX = {"saved_model": "", "tflite": ".tflite", "int8": ".tflite", "onnx": ".onnx"}
+# the models of issue 17's tables
+NAMED = ("seresnet50", "seresnext26t_32x4d", "seresnext101_32x8d", "legacy_senet154", "seresnet269d",
+         "seresnextaa201d_32x8d")
 # int8 with random weights: the export must load and run in LiteRT, its accuracy is not the point here
 INT8_TOLERANCES = {"top1_agreement": 0.0, "feature_rel_rms": float("inf")}
 
@@ -73,7 +77,34 @@ def _one(name, format, size, folder):
              "rel_diff": report.rel_diff, "passed": report.passed}
     if failure:
         entry["verification"] = failure
+        if format != "int8":  # how much of the difference is float32 round-off the network amplifies
+            entry["keras_fp32_vs_fp64"] = _float32_error(model, size)
     return entry
+
+
+def _float32_error(model, size):
+    """Max |float32 - float64| / max |float64| of the Keras model's own logits on the export's 16 seeded
+    verification inputs (`keras_senet.export.api` draws them so): the round-off a deep network with random
+    weights amplifies, the scale against which an export's difference is read (tests/timm_reference.py
+    does the same with timm)."""
+    import keras
+    import numpy as np
+
+    from keras_senet.export.api import RANDOM_IMAGES
+
+    images = np.random.default_rng(0).standard_normal((RANDOM_IMAGES, size, size, 3))
+    def float64(layer):
+        config = layer.get_config()
+        if "dtype" in config:
+            config["dtype"] = "float64"
+        return layer.__class__.from_config(config)
+
+    wide = keras.models.clone_model(model, clone_function=float64)
+    wide.set_weights([np.asarray(w, "float64") for w in model.get_weights()])
+    expected = np.concatenate([np.asarray(wide(images[i:i + 4], training=False)) for i in range(0, len(images), 4)])
+    actual = np.concatenate([np.asarray(model(images[i:i + 4].astype("float32"), training=False))
+                             for i in range(0, len(images), 4)])
+    return float(np.abs(actual - expected).max() / np.abs(expected).max())
 
 
 def _child(name, format, size):
@@ -105,6 +136,62 @@ def run_cell(name, format, size, timeout=3600):
     return json.loads(lines[-1])
 
 
+def _cells(path):
+    """The cells a ``--json`` file already has without an error (another worker may have added some)."""
+    if not os.path.exists(path):
+        return set()
+    with open(path) as f:
+        return {(e["model"], e["format"], e["size"]) for e in map(json.loads, f) if "error" not in e}
+
+
+def latest(path):
+    """The last entry per (model, format, size) of a ``--json`` file (a rerun cell replaces its earlier line)."""
+    cells = {}
+    with open(path) as f:
+        for entry in map(json.loads, f):
+            cells[(entry["model"], entry["format"], entry["size"])] = entry
+    return list(cells.values())
+
+
+def summary(entries, large_mib=100, named=()):
+    """Markdown: per format, the cells and how they ended, ``extra`` (x weights) and seconds (median / max),
+    over all models and over those with at least `large_mib` MiB of weights; ONNX time / TFLite time per
+    model; then one row per model in `named`."""
+    import statistics
+
+    def spread(values, digits=1):
+        return f"{statistics.median(values):.{digits}f} / {max(values):.{digits}f}" if values else "-"
+
+    lines = [f"| format | cells | exported and verified | failed verification | failed | extra x weights, median / max "
+             f"| same, models >= {large_mib} MiB | seconds, median / max |", "|---|---|---|---|---|---|---|---|"]
+    for format in FORMATS:
+        cells = [e for e in entries if e["format"] == format]
+        measured = [e for e in cells if "error" not in e]
+        large = [e["extra"] for e in measured if e["weights_mib"] >= large_mib]
+        lines.append(f"| {format} | {len(cells)} | {sum(e['passed'] for e in measured)} | "
+                     f"{sum(not e['passed'] for e in measured)} | {len(cells) - len(measured)} | "
+                     f"{spread([e['extra'] for e in measured])} | {spread(large)} | "
+                     f"{spread([e['seconds'] for e in measured])} |")
+    by_cell = {(e["model"], e["format"]): e for e in entries if "error" not in e}
+    ratios = [by_cell[(m, "onnx")]["seconds"] / by_cell[(m, "tflite")]["seconds"]
+              for m, f in by_cell if f == "onnx" and (m, "tflite") in by_cell]
+    lines.append("")
+    lines.append(f"ONNX export time / TFLite export time, per model: median / max {spread(ratios, 2)} "
+                 f"({len(ratios)} models).")
+    if named:
+        lines += ["", "| model | weights MiB | " + " | ".join(f"{f}: peak MiB (+x), s" for f in FORMATS) + " |",
+                  "|---|---|" + "---|" * len(FORMATS)]
+        for model in named:
+            row = [by_cell.get((model, f)) for f in FORMATS]
+            if not any(row):
+                continue
+            weights = next(e["weights_mib"] for e in row if e)
+            cells = [f"{e['peak_mib']} (+{e['extra']}x), {e['seconds']}" + ("" if e["passed"] else " *")
+                     if e else "not run" for e in row]
+            lines.append(f"| {model} | {weights} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=["*"], help="registry names or globs (default: all)")
@@ -112,15 +199,22 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--json", help="append one line per cell here; cells already in it are skipped")
     parser.add_argument("--exclude", nargs="*", default=[], help="registry names or globs to leave out")
+    parser.add_argument("--largest-first", action="store_true",
+                        help="largest models first (a second worker on the same --json file meets the first)")
+    parser.add_argument("--summary", metavar="JSON", help="only print the README tables of a --json file")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "FORMAT", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return _child(args.child[0], args.child[1], int(args.child[2]))
+    if args.summary:
+        return print(summary(latest(args.summary), named=NAMED))
     import keras_senet as ks
     from benchmarks.edge_compat import smallest_first
 
     names = smallest_first({n for n in ks.list_models() for pattern in args.models if fnmatch.fnmatch(n, pattern)
                             and not any(fnmatch.fnmatch(n, skip) for skip in args.exclude)})
+    if args.largest_first:
+        names.reverse()
     if not names:
         parser.error(f"--models {args.models} matches no registered model")
     done = set()
@@ -129,7 +223,7 @@ def main(argv=None):
             done = {(e["model"], e["format"], e["size"]) for e in map(json.loads, f) if "error" not in e}
     for name in names:
         for format in args.formats:
-            if (name, format, args.size) in done:
+            if (name, format, args.size) in done or (args.json and (name, format, args.size) in _cells(args.json)):
                 continue
             entry = run_cell(name, format, args.size)
             if "error" in entry:

@@ -15,3 +15,30 @@ def test_large_model_onnx_export_stays_under_its_memory_bound():
     assert entry["passed"] and entry["rel_diff"] <= 1e-4
     assert entry["weights_mib"] > 100  # large enough that its copies, not TensorFlow's runtime, dominate
     assert entry["extra"] <= ONNX_EXTRA_LIMIT, entry
+
+
+def test_sweep_file_keeps_the_latest_cell_and_the_summary_counts_outcomes(tmp_path):
+    """`python -m benchmarks.export_memory --summary` (the README's table): a rerun cell replaces its earlier
+    line; exported, failed-verification and failed cells are counted apart; ONNX / TFLite time per model."""
+    import json
+
+    from benchmarks.export_memory import latest, summary
+
+    def cell(model, format, seconds, passed=True, **extra):
+        return dict(model=model, format=format, size=224, weights_mib=100.0, model_mib=1000, peak_mib=1500,
+                    extra=5.0, seconds=seconds, file_mib=100.0, rel_diff=1e-6, passed=passed, **extra)
+
+    lines = [{"model": "a", "format": "onnx", "size": 224, "passed": False, "error": "exit code -9"},
+             cell("a", "tflite", 10.0), cell("a", "onnx", 15.0),  # the rerun replaces the error
+             cell("b", "tflite", 20.0, passed=False, verification="relative difference 2e-4 > 1e-4"),
+             {"model": "b", "format": "onnx", "size": 224, "passed": False, "error": "timeout 3600 s"}]
+    path = tmp_path / "sweep.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    cells = latest(path)
+    assert len(cells) == 4 and next(c for c in cells if c["model"] == "a" and c["format"] == "onnx")["seconds"] == 15.0
+    table = summary(cells, named=("a",))
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()}
+    assert rows["tflite"].startswith("| tflite | 2 | 1 | 1 | 0 |")
+    assert rows["onnx"].startswith("| onnx | 2 | 1 | 0 | 1 |")
+    assert "median / max 1.50 / 1.50 (1 models)" in table
+    assert "| a | 100.0 | not run | 1500 (+5.0x), 10.0 | not run | 1500 (+5.0x), 15.0 |" in table
