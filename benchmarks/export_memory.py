@@ -42,6 +42,7 @@ def _one(name, format, size, folder):
     """One cell, in this (fresh) process: returns the figures as a dict."""
     import gc
 
+    import keras
     import numpy as np
 
     import keras_senet as ks
@@ -49,6 +50,7 @@ def _one(name, format, size, folder):
     from keras_senet.export import ExportError, export
     from randomise import calibrate_batchnorm  # tests/randomise.py (the parent puts tests/ on the path)
 
+    keras.utils.set_random_seed(0)  # the same random network in every run of a cell
     images = np.random.default_rng(0).standard_normal((8, size, size, 3)).astype("float32")
     model = ks.create_model(name, weights=None, input_shape=(size, size, 3), classifier_activation=None)
     calibrate_batchnorm(model, images)
