@@ -276,30 +276,39 @@ def tflite_ops(interpreter):
 # measured in benchmarks/NOTES.md). The patch gives the node a fresh NodeProto before each update (the
 # attributes are rebuilt from the node's own dict either way): same proto, the old arena is freed.
 # No upstream issue was found for it.
-# The other half: with `catch_errors` on (the default), `tf2onnx.optimizer.optimize_graph` deep-copies the
-# whole graph, weights included, before each pass, so that a failing pass can be undone (the copies of
-# onnx/tensorflow-onnx#971 and #885's tracebacks). tf2onnx's switch is the environment variable
-# TF2ONNX_CATCH_ERRORS, read in `tf2onnx.convert._convert_common`; tf2onnx 1.17 compares the variable's
-# *name* with "TRUE", so any value turns catching off. A pass that fails then fails the export (an
-# `ExportError` naming tf2onnx's error) instead of being skipped silently.
+# The other half: with `catch_errors` on, `tf2onnx.optimizer.optimize_graph` deep-copies the whole graph,
+# weights included, before each pass, so that a failing pass can be undone and skipped (the copies of
+# onnx/tensorflow-onnx#971 and #885's tracebacks). `_convert_common` turns it on unless `large_model`; its
+# switch, the environment variable TF2ONNX_CATCH_ERRORS, can only turn it off (tf2onnx 1.17 compares the
+# variable's *name* with "TRUE"). So the block replaces `optimize_graph` (looked up on the module at each
+# call) by one that passes the block's own `catch_errors`; without catching, a failing pass raises
+# `OptimizerPassFailed` (tf2onnx's error chained), and the caller converts again with catching on
+# (`keras_senet.export.to_onnx.convert`): keras.applications' MobileNetV3 meets such a pass, the transpose
+# optimiser's `_add_handler` on a scalar bias (`max(())`), which tf2onnx's default skips silently.
 TF2ONNX_VERIFIED = ((1, 16), (1, 17))
-TF2ONNX_CATCH_ERRORS = "TF2ONNX_CATCH_ERRORS"
+
+
+class OptimizerPassFailed(RuntimeError):
+    """A tf2onnx optimiser pass raised with catching off (the graph is half-optimised: convert again)."""
 
 
 @contextlib.contextmanager
-def lean_tf2onnx():
-    """Within the block, tf2onnx's optimiser neither deep-copies the graph before each pass nor piles up
-    copies of the weights in the NodeProtos (see TF2ONNX_VERIFIED above); undone when the block ends,
-    error or not."""
+def lean_tf2onnx(catch_errors=False):
+    """Within the block, tf2onnx's optimiser does not pile up copies of the weights in the NodeProtos and,
+    with ``catch_errors=False`` (the default), does not deep-copy the graph before each pass: a failing pass
+    raises `OptimizerPassFailed`. ``catch_errors=True`` is tf2onnx's own skip-the-failing-pass behaviour.
+    Undone when the block ends, error or not (see TF2ONNX_VERIFIED above)."""
     import tf2onnx
     from onnx import NodeProto
-    from tf2onnx import graph
+    from tf2onnx import graph, optimizer
 
     _warn_if_unverified("tf2onnx", tf2onnx.__version__, TF2ONNX_VERIFIED)
     original = getattr(graph.Node, "update_proto", None)
-    if original is None or not hasattr(graph.Node, "op"):
-        raise CompatError(f"tf2onnx {tf2onnx.__version__}: tf2onnx.graph.Node.update_proto is gone (verified on "
-                          "1.16-1.17); pin tf2onnx to that range")
+    original_optimize = getattr(optimizer, "optimize_graph", None)
+    if original is None or original_optimize is None or not hasattr(graph.Node, "op"):
+        raise CompatError(f"tf2onnx {tf2onnx.__version__}: tf2onnx.graph.Node.update_proto or "
+                          "tf2onnx.optimizer.optimize_graph is gone (verified on 1.16-1.17); pin tf2onnx to "
+                          "that range")
 
     def update_proto(self, external_tensor_storage=None):
         old = self._op
@@ -309,17 +318,22 @@ def lean_tf2onnx():
         self._op = fresh
         original(self, external_tensor_storage)
 
-    saved = os.environ.get(TF2ONNX_CATCH_ERRORS)
+    def optimize_graph(graph, catch_errors_asked=True, optimizers=None):  # the block's choice, not the caller's
+        if catch_errors:
+            return original_optimize(graph, True, optimizers=optimizers)
+        try:
+            return original_optimize(graph, False, optimizers=optimizers)
+        except Exception as error:  # any pass's error: tf2onnx's own default would have skipped the pass
+            raise OptimizerPassFailed(f"a tf2onnx optimiser pass failed: {type(error).__name__}: {error}") \
+                from error
+
     graph.Node.update_proto = update_proto
-    os.environ[TF2ONNX_CATCH_ERRORS] = "FALSE"
+    optimizer.optimize_graph = optimize_graph
     try:
         yield
     finally:
         graph.Node.update_proto = original
-        if saved is None:
-            os.environ.pop(TF2ONNX_CATCH_ERRORS, None)
-        else:
-            os.environ[TF2ONNX_CATCH_ERRORS] = saved
+        optimizer.optimize_graph = original_optimize
 
 
 # The steps of `tf2onnx.convert.from_function` (tf2onnx 1.16-1.17), called one by one so that TensorFlow

@@ -294,10 +294,10 @@ def _onnx_of(model, path):
 
 
 @pytest.mark.parametrize("fail", [False, True])
-def test_lean_tf2onnx_writes_the_same_graph_and_is_scoped(tmp_path, monkeypatch, fail):
+def test_lean_tf2onnx_writes_the_same_graph_and_is_scoped(tmp_path, fail):
     """tf2onnx with and without the patch: the same nodes, attributes and weights; afterwards tf2onnx's own
-    `update_proto` and the caller's TF2ONNX_CATCH_ERRORS are back, error or not."""
-    from tf2onnx import graph
+    `update_proto` and `optimize_graph` are back, error or not."""
+    from tf2onnx import graph, optimizer
 
     inputs = keras.Input((16, 16, 3))
     x = keras.layers.Conv2D(8, 3, name="conv")(inputs)
@@ -306,13 +306,12 @@ def test_lean_tf2onnx_writes_the_same_graph_and_is_scoped(tmp_path, monkeypatch,
     outputs = keras.layers.Dense(4, name="fc")(keras.layers.GlobalAveragePooling2D()(x))
     model = keras.Model(inputs, outputs)
     model.get_layer("bn").set_weights([np.linspace(0.5, 2, 8, dtype="float32")] * 4)
-    monkeypatch.setenv("TF2ONNX_CATCH_ERRORS", "callers-value")
-    original = graph.Node.update_proto
+    original, original_optimize = graph.Node.update_proto, optimizer.optimize_graph
     plain = _onnx_of(model, tmp_path / "plain.onnx")
     if fail:
         with pytest.raises(ZeroDivisionError):
             with _compat.lean_tf2onnx():
-                assert graph.Node.update_proto is not original and os.environ["TF2ONNX_CATCH_ERRORS"] == "FALSE"
+                assert graph.Node.update_proto is not original and optimizer.optimize_graph is not original_optimize
                 1 / 0
     else:
         with _compat.lean_tf2onnx():
@@ -326,7 +325,21 @@ def test_lean_tf2onnx_writes_the_same_graph_and_is_scoped(tmp_path, monkeypatch,
 
         assert nodes(lean) == nodes(plain) and weights(lean) == weights(plain)
         assert [o.name for o in lean.graph.output] == [o.name for o in plain.graph.output]
-    assert graph.Node.update_proto is original and os.environ["TF2ONNX_CATCH_ERRORS"] == "callers-value"
+    assert graph.Node.update_proto is original and optimizer.optimize_graph is original_optimize
+
+
+def test_lean_tf2onnx_raises_on_a_failing_pass_and_catching_skips_it(tmp_path):
+    """Without catching a failing optimiser pass raises `OptimizerPassFailed` with tf2onnx's error chained;
+    with ``catch_errors=True`` the same model converts (tf2onnx's own skip), as `to_onnx.convert` relies on."""
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, use_bias=False)(inputs)  # then a scalar bias: tf2onnx's transpose pass fails
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU(6.0)(x + 3.0)))
+    with pytest.raises(_compat.OptimizerPassFailed, match="ValueError") as failed:
+        with _compat.lean_tf2onnx():
+            _onnx_of(model, tmp_path / "lean.onnx")
+    assert isinstance(failed.value.__cause__, ValueError)
+    with _compat.lean_tf2onnx(catch_errors=True):
+        assert _onnx_of(model, tmp_path / "caught.onnx").graph.node
 
 
 def test_tf2onnx_node_keeps_what_the_patch_rebuilds():

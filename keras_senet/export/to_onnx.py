@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 DEFAULT_OPSET = 17
 
@@ -95,8 +96,24 @@ def convert(served, spec, opset):
        into the initializers, so the file is one self-contained ``.onnx``.
 
     SE-ResNet-50: +6-8x the weight bytes in ~6 s. Models the fold cannot copy (subclassed) are
-    converted unfolded (tf2onnx's constant folding then folds their BatchNorm arithmetic).
+    converted unfolded (tf2onnx's constant folding then folds their BatchNorm arithmetic). Where one of
+    tf2onnx's optimiser passes fails (`keras_senet._compat.OptimizerPassFailed`: keras.applications'
+    MobileNetV3), the conversion is done again with tf2onnx's own catching, which skips the failing pass
+    at the cost of a copy of the graph per pass; a warning says so.
     """
+    from keras_senet import _compat
+
+    try:
+        return _convert(served, spec, opset, catch_errors=False)
+    except _compat.OptimizerPassFailed as failure:
+        cause = repr(failure.__cause__)
+    # outside the except block, so that tf2onnx's logged tracebacks of the pass do not chain this one
+    warnings.warn(f"{cause} in tf2onnx's optimiser; converting {served.name!r} again with tf2onnx's catching, "
+                  "which skips the failing pass (slower, more memory)", stacklevel=2)
+    return _convert(served, spec, opset, catch_errors=True)
+
+
+def _convert(served, spec, opset, catch_errors):
     from onnx import TensorProto
     from onnx.external_data_helper import uses_external_data
 
@@ -123,7 +140,7 @@ def convert(served, spec, opset):
             graph_def = steps.grappler(inputs, outputs, _weights_as_placeholders(frozen))
         _weights_back(graph_def, frozen, inputs)
         del frozen
-        with _compat.lean_tf2onnx():
+        with _compat.lean_tf2onnx(catch_errors=catch_errors):
             model, storage = steps.convert(graph_def, name=name, continue_on_error=True, opset=opset,
                                            input_names=inputs, output_names=outputs, tensors_to_rename=renames,
                                            large_model=True)
