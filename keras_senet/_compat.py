@@ -269,6 +269,33 @@ def tflite_ops(interpreter):
     return get_ops()
 
 
+# `tensorflow.lite.tools.flatbuffer_utils` (TensorFlow 2.x, verified on 2.16-2.21): TensorFlow's own reader
+# and writer of a .tflite file as Python objects (its tools `randomize_weights`, `strip_strings` use it);
+# shipped in the pip package but not under `tf.*`. `keras_senet.export.tflite_ranges` rewrites a tensor's
+# quantisation scale with it: the converter has no option for a minimum calibration range
+# (tensorflow/tensorflow#53003 asks for a public model-editing API, as for `tflite_ops` above).
+TFLITE_FLATBUFFER_VERIFIED = ((2, 16), (2, 21))
+
+
+def tflite_flatbuffer():
+    """The `tensorflow.lite.tools.flatbuffer_utils` module (``read_model_from_bytearray``,
+    ``convert_object_to_bytearray``, ``opcode_to_name``)."""
+    import tensorflow as tf
+
+    _warn_if_unverified("tensorflow", tf.__version__, TFLITE_FLATBUFFER_VERIFIED)
+    try:
+        from tensorflow.lite.tools import flatbuffer_utils
+    except ImportError as error:
+        raise CompatError(f"tensorflow {tf.__version__} has no tensorflow.lite.tools.flatbuffer_utils (verified on "
+                          "2.16-2.21): int8 ranges cannot be widened for XNNPACK; pin tensorflow to that range") \
+            from error
+    for name in ("read_model_from_bytearray", "convert_object_to_bytearray", "opcode_to_name"):
+        if not hasattr(flatbuffer_utils, name):
+            raise CompatError(f"tensorflow {tf.__version__}: flatbuffer_utils.{name} is gone (verified on "
+                              "2.16-2.21); pin tensorflow to that range")
+    return flatbuffer_utils
+
+
 # `tf2onnx.graph.Node.update_proto` (tf2onnx 1.16-1.17). Each of the ~36 optimiser passes calls it on every
 # node: it deletes the NodeProto's attributes and extends it with copies of them. Under protobuf's upb
 # backend the deleted copies stay in the NodeProto's arena until the NodeProto dies, so every pass adds

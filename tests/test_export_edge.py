@@ -128,6 +128,39 @@ def test_int8_report_selective_quantisation_and_accuracy_change(tmp_path):
     assert report.accuracy["change"] == pytest.approx(100 * (report.accuracy["export_top1"] - keras_top1))
 
 
+def test_int8_dead_se_unit_runs_under_xnnpack(tmp_path):
+    """An SE unit that is zero on every calibration image (here: every unit of the first SE, by its bias)
+    gets the converter's minimal scale, which needs a requantisation XNNPACK refuses (>= 256): the
+    converter's own file fails to prepare in LiteRT. The export widens that range, reports it, and its file
+    runs under XNNPACK equal to Keras within the int8 tolerance."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from keras_senet.export.to_tflite import _converter
+
+    model = _logits_model("seresnet18")
+    se = model.get_layer("layer1_0_se")
+    kernel, bias, *rest = se.get_weights()
+    se.set_weights([kernel, np.full_like(bias, -1e3), *rest])  # ReLU(fc1) is 0 for any input
+    data = _images(16)
+    report = export(model, tmp_path / "m.tflite", "tflite", quantize="int8", representative_data=data)
+    assert report.passed, report.failures
+    assert [entry["op"] for entry in report.widened_ranges] == ["FULLY_CONNECTED"]
+    assert "layer1_0_se" in report.widened_ranges[0]["tensor"] and "widened int8 ranges" in report.table()
+    # every conv / fully connected layer of the file: requantisation scale inside XNNPACK's [2^-32, 256)
+    interpreter = Interpreter(model_path=str(tmp_path / "m.tflite"))
+    scales = lambda index: interpreter._get_tensor_details(index, 0)["quantization_parameters"]["scales"]
+    for op in interpreter._get_ops_details():
+        if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            requantization = scales(op["inputs"][0])[0] * scales(op["inputs"][1]) / scales(op["outputs"][0])[0]
+            assert requantization.max() < 256, op
+    # the converter's file as it comes: LiteRT's default XNNPACK delegate cannot prepare it
+    export(model, tmp_path / "sm", "saved_model", verify=False)
+    raw = tmp_path / "raw.tflite"
+    raw.write_bytes(_converter(str(tmp_path / "sm"), "int8", data, "float32").convert())
+    with pytest.raises(RuntimeError, match="XNNPACK"):
+        Interpreter(model_path=str(raw)).allocate_tensors()
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(target="tpu"), r"target='tpu' is not one of 'cpu', 'gpu', 'nnapi', 'edgetpu'"),
     (dict(target="gpu", quantize="int8"), r"quantize='int8' is not available for target='gpu'"),

@@ -345,6 +345,7 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
                         debug_quantization=bool(quantization_report))
         served = _write(model, written, target, job)
         report.quantization_layers = job.notes.get("quantization_layers")
+        report.widened_ranges = job.notes.get("widened_ranges", [])
         report.size_bytes = _size(written)
         if target.inspect is not None:
             target.inspect(written, report)

@@ -67,6 +67,10 @@ class ExportReport:
         quantization_layers: int8 with the quantisation debugger: per quantised tensor ``{"op", "tensor",
             "rmse", "scale", "rmse/scale", "mean_error"}``, worst first (`keras_senet.export.edge`).
         keep_float: what was left in float (selective quantisation).
+        widened_ranges: int8 TFLite only: outputs of convolutions / fully connected layers whose calibrated
+            range was too narrow for XNNPACK (zero on every calibration image: a dead SE unit), widened
+            to a requantisation scale of 128, ``{"op", "tensor", "scale_before", "scale_after"}``
+            (`keras_senet.export.tflite_ranges`).
         accuracy: with evaluation data: ``{"images", "keras_top1", "export_top1", "change", "agreement"}``.
     """
 
@@ -99,6 +103,7 @@ class ExportReport:
     quantization_layers: Optional[list] = None
     keep_float: tuple = ()
     accuracy: Optional[dict] = None
+    widened_ranges: list = dataclasses.field(default_factory=list)
 
     @property
     def passed(self):
@@ -210,6 +215,12 @@ class ExportReport:
                                                  f"{_short_tensor_name(layer['tensor'])}"))
         if self.keep_float:
             rows.append(("kept in float", ", ".join(self.keep_float)))
+        if self.widened_ranges:
+            rows.append(("widened int8 ranges", f"{len(self.widened_ranges)} outputs whose calibrated range was "
+                                                "too narrow for XNNPACK's requantisation (< 256), widened"))
+            for entry in self.widened_ranges[:TOP_OFFENDERS]:
+                rows.append((f"  {entry['op']}", f"scale {entry['scale_before']:.3g} -> {entry['scale_after']:.3g}  "
+                                                 f"{_short_tensor_name(entry['tensor'])}"))
         if self.accuracy is not None:
             a = self.accuracy
             rows.append(("held-out accuracy", f"Keras {a['keras_top1']:.2%}, export {a['export_top1']:.2%} "

@@ -34,7 +34,8 @@ class ExportJob:
         edge: the TFLite accelerator profile (`keras_senet.export.edge.EdgeTarget`), None for the default.
         keep_float: int8 TFLite: op names or layer-name parts to leave in float (selective quantisation).
         debug_quantization: int8 TFLite: run the quantisation debugger (per-layer error).
-        notes: what the writer measured on the way, for the report (``{"quantization_layers": [...]}``).
+        notes: what the writer measured on the way, for the report (``{"quantization_layers": [...],
+            "widened_ranges": [...]}``).
     """
 
     input_shape: tuple
@@ -144,9 +145,9 @@ def _write_tflite(model, path, job):
     with edge.forms(job.edge) if job.edge is not None else contextlib.nullcontext():
         served = write_saved_model(traced, saved_model, job.input_shape, job.batch_size, job.config,
                                    pixel_endpoint=False)
-    job.notes["quantization_layers"] = write_tflite(
+    job.notes.update(write_tflite(
         saved_model, path, job.quantize, job.calibration, job.io_type, keep_float=job.keep_float,
-        debug=job.debug_quantization)
+        debug=job.debug_quantization))
     return served if traced is model and job.edge is None else serving_model(model, job.input_shape, job.config)
 
 

@@ -6,6 +6,7 @@ import collections
 
 import numpy as np
 
+from keras_senet.export.tflite_ranges import requantization_in_range
 from keras_senet.export.to_saved_model import SERVE
 
 _IO_DTYPES = {"int8": "int8", "uint8": "uint8"}
@@ -50,7 +51,10 @@ def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type, k
     int8 only: with `debug` (or `keep_float`) `tf.lite.experimental.QuantizationDebugger` measures every
     quantised tensor against float (`keras_senet.export.edge.debug_quantization`); `keep_float` (op names
     or layer-name parts) leaves those ops in float (selective quantisation: a float interface).
-    Returns the debugger's per-layer figures (worst first), or None when it did not run.
+    int8 only: output ranges too narrow for XNNPACK (a tensor zero on every calibration image) are widened
+    (`keras_senet.export.tflite_ranges`).
+    Returns ``{"quantization_layers": the debugger's per-layer figures (worst first) or None when it did
+    not run, "widened_ranges": the widened tensors}``.
     """
     import tensorflow as tf
 
@@ -63,9 +67,12 @@ def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type, k
         layers, model = debug_quantization(converter, calibration_images, keep_float)
     if model is None:  # (the debugger leaves its converter calibrate-only: convert from a fresh one)
         model = _converter(saved_model_dir, quantize, calibration_images, io_type).convert()
+    widened = []
+    if quantize == "int8":
+        model, widened = requantization_in_range(model)
     with open(path, "wb") as f:
         f.write(model)
-    return layers
+    return {"quantization_layers": layers, "widened_ranges": widened}
 
 
 def op_census(path):
