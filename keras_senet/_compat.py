@@ -320,14 +320,17 @@ class OptimizerPassFailed(RuntimeError):
 
 
 @contextlib.contextmanager
-def lean_tf2onnx(catch_errors=False):
+def lean_tf2onnx(catch_errors=False, weights=None):
     """Within the block, tf2onnx's optimiser does not pile up copies of the weights in the NodeProtos and,
     with ``catch_errors=False`` (the default), does not deep-copy the graph before each pass: a failing pass
     raises `OptimizerPassFailed`. ``catch_errors=True`` is tf2onnx's own skip-the-failing-pass behaviour.
-    Undone when the block ends, error or not (see TF2ONNX_VERIFIED above)."""
+    `weights` (``{Const node name: tensor bytes}``): with ``large_model=True``, tf2onnx's
+    `compress_graph_def` (which moves every constant over 1000 bytes out of the GraphDef into such a dict)
+    returns these too, for a GraphDef whose weight Consts hold only their dtype and shape. Undone when the
+    block ends, error or not (see TF2ONNX_VERIFIED above)."""
     import tf2onnx
     from onnx import NodeProto
-    from tf2onnx import graph, optimizer
+    from tf2onnx import convert, graph, optimizer
 
     _warn_if_unverified("tf2onnx", tf2onnx.__version__, TF2ONNX_VERIFIED)
     original = getattr(graph.Node, "update_proto", None)
@@ -354,13 +357,30 @@ def lean_tf2onnx(catch_errors=False):
             raise OptimizerPassFailed(f"a tf2onnx optimiser pass failed: {type(error).__name__}: {error}") \
                 from error
 
+    original_compress = getattr(convert, "compress_graph_def", None)
+    if weights is not None and original_compress is None:
+        raise CompatError(f"tf2onnx {tf2onnx.__version__}: tf2onnx.convert.compress_graph_def is gone (verified on "
+                          "1.16-1.17); pin tf2onnx to that range")
+
+    def compress_graph_def(graph_def):
+        values = original_compress(graph_def)  # constants over 1000 bytes still in the GraphDef
+        clash = sorted(set(values) & set(weights))
+        if clash:
+            raise RuntimeError(f"constants {clash[:3]} are both in the GraphDef and among the weights given")
+        weights.update(values)
+        return weights
+
     graph.Node.update_proto = update_proto
     optimizer.optimize_graph = optimize_graph
+    if weights is not None:
+        convert.compress_graph_def = compress_graph_def
     try:
         yield
     finally:
         graph.Node.update_proto = original
         optimizer.optimize_graph = original_optimize
+        if weights is not None:
+            convert.compress_graph_def = original_compress
 
 
 # The steps of `tf2onnx.convert.from_function` (tf2onnx 1.16-1.17), called one by one so that TensorFlow

@@ -4,7 +4,7 @@ built model, in units of the model's weight bytes)."""
 
 from benchmarks.export_memory import run_cell
 
-# keras_senet.export.to_onnx.convert: SE-ResNet-50 measured +6.2x at 64x64 (+7.7x at 224x224; TFLite +6.4x);
+# keras_senet.export.to_onnx.convert: SE-ResNet-50 measured +5.7-6.2x at 64x64 (+6.2x at 224x224; TFLite +4.4x);
 # +21x with only tf2onnx's own copies cut, +88x through `model.export(format="onnx")`.
 ONNX_EXTRA_LIMIT = 8
 

@@ -91,9 +91,10 @@ def convert(served, spec, opset):
        over 1 KiB replaced by a Placeholder of its type and shape (in a copy of the GraphDef without
        them), so it neither copies nor folds them; the constants go back afterwards (a graph whose
        weights Grappler renamed is refused);
-    4. tf2onnx converts with ``large_model=True`` (the weights stay out of TensorFlow's import) and
-       `keras_senet._compat.lean_tf2onnx` (no copies per optimiser pass); the weights are put back
-       into the initializers, so the file is one self-contained ``.onnx``.
+    4. tf2onnx converts with ``large_model=True`` (the weights stay out of TensorFlow's import), given the
+       weights' bytes as a dict beside a GraphDef without them, and `keras_senet._compat.lean_tf2onnx` (no
+       copies per optimiser pass); the weights are put back into the initializers, so the file is one
+       self-contained ``.onnx``.
 
     SE-ResNet-50: +6-8x the weight bytes in ~6 s. Models the fold cannot copy (subclassed) are
     converted unfolded (tf2onnx's constant folding then folds their BatchNorm arithmetic). Where one of
@@ -138,13 +139,13 @@ def _convert(served, spec, opset, catch_errors):
         del concrete, source
         with tf.Graph().as_default():
             graph_def = steps.grappler(inputs, outputs, _weights_as_placeholders(frozen))
-        _weights_back(graph_def, frozen, inputs)
+        weights = _weights_back(graph_def, frozen, inputs)
         del frozen
-        with _compat.lean_tf2onnx(catch_errors=catch_errors):
+        with _compat.lean_tf2onnx(catch_errors=catch_errors, weights=weights):
             model, storage = steps.convert(graph_def, name=name, continue_on_error=True, opset=opset,
                                            input_names=inputs, output_names=outputs, tensors_to_rename=renames,
                                            large_model=True)
-    del graph_def
+    del graph_def, weights
     tensors = storage.name_to_tensor_data if storage is not None else {}
     for initializer in model.graph.initializer:
         if uses_external_data(initializer):
@@ -178,11 +179,15 @@ def _weights_as_placeholders(graph_def):
 
 
 def _weights_back(optimized, frozen, inputs):
-    """Put the weights of `frozen` back into the Placeholders `_weights_as_placeholders` made, in the
-    GraphDef Grappler returned (`optimized`, in place). A Placeholder that is neither one of them nor one of
-    the function's `inputs` would become an ONNX input: refused (RuntimeError)."""
+    """Turn the Placeholders `_weights_as_placeholders` made back into Const nodes of their dtype and shape
+    in the GraphDef Grappler returned (`optimized`, in place), without their bytes: returns ``{node name:
+    tensor bytes}`` from `frozen`, which tf2onnx's ``large_model`` takes as its `compress_graph_def` result
+    (`keras_senet._compat.lean_tf2onnx(weights=...)`), so no GraphDef holds the weights during the
+    conversion. A Placeholder that is neither one of them nor one of the function's `inputs` would become
+    an ONNX input: refused (RuntimeError)."""
     inputs = {name.split(":")[0] for name in inputs}
     weights = {node.name: node for node in frozen.node if _is_weight(node)}
+    values = {}
     for node in optimized.node:
         if node.op != "Placeholder" or node.name in inputs:
             continue
@@ -190,10 +195,14 @@ def _weights_back(optimized, frozen, inputs):
         if weight is None:
             raise RuntimeError(f"Grappler left a placeholder {node.name!r} that is not a weight held out of it "
                                "(renamed?): the ONNX file would take it as an input")
+        tensor = weight.attr["value"].tensor
         node.op = "Const"
         node.attr.clear()
         node.attr["dtype"].type = weight.attr["dtype"].type
-        node.attr["value"].CopyFrom(weight.attr["value"])
+        node.attr["value"].tensor.dtype = tensor.dtype
+        node.attr["value"].tensor.tensor_shape.CopyFrom(tensor.tensor_shape)
+        values[node.name] = tensor.tensor_content
+    return values
 
 
 def hard_activations_fused(model):
