@@ -272,8 +272,8 @@ def tflite_ops(interpreter):
 # `tensorflow.lite.tools.flatbuffer_utils` (TensorFlow 2.x, verified on 2.16-2.21): TensorFlow's own reader
 # and writer of a .tflite file as Python objects (its tools `randomize_weights`, `strip_strings` use it);
 # shipped in the pip package but not under `tf.*`. `keras_senet.export.tflite_ranges` rewrites a tensor's
-# quantisation scale with it: the converter has no option for a minimum calibration range
-# (tensorflow/tensorflow#53003 asks for a public model-editing API, as for `tflite_ops` above).
+# quantisation scale with it: the converter has no option for a minimum calibration range (no upstream
+# issue was found for one).
 TFLITE_FLATBUFFER_VERIFIED = ((2, 16), (2, 21))
 
 
