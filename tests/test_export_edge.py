@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from export_models import small_model
+from keras_senet import _compat
 from keras_senet.export import export, load_exported
 from keras_senet.export import edge
 from keras_senet.layers import SqueezeExcite
@@ -148,8 +149,9 @@ def test_int8_dead_se_unit_runs_under_xnnpack(tmp_path):
     assert "layer1_0_se" in report.widened_ranges[0]["tensor"] and "widened int8 ranges" in report.table()
     # every conv / fully connected layer of the file: requantisation scale inside XNNPACK's [2^-32, 256)
     interpreter = Interpreter(model_path=str(tmp_path / "m.tflite"))
-    scales = lambda index: interpreter._get_tensor_details(index, 0)["quantization_parameters"]["scales"]
-    for op in interpreter._get_ops_details():
+    details = {t["index"]: t for t in interpreter.get_tensor_details()}
+    scales = lambda index: details[index]["quantization_parameters"]["scales"]
+    for op in _compat.tflite_ops(interpreter):
         if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
             requantization = scales(op["inputs"][0])[0] * scales(op["inputs"][1]) / scales(op["outputs"][0])[0]
             assert requantization.max() < 256, op
