@@ -279,6 +279,7 @@ TFLITE_FLATBUFFER_VERIFIED = ((2, 16), (2, 21))
 
 def tflite_flatbuffer():
     """The `tensorflow.lite.tools.flatbuffer_utils` module (``read_model_from_bytearray``,
+    ``convert_bytearray_to_object`` (buffers stored after the FlatBuffer left there),
     ``convert_object_to_bytearray``, ``opcode_to_name``)."""
     import tensorflow as tf
 
@@ -289,11 +290,33 @@ def tflite_flatbuffer():
         raise CompatError(f"tensorflow {tf.__version__} has no tensorflow.lite.tools.flatbuffer_utils (verified on "
                           "2.16-2.21): int8 ranges cannot be widened for XNNPACK; pin tensorflow to that range") \
             from error
-    for name in ("read_model_from_bytearray", "convert_object_to_bytearray", "opcode_to_name"):
+    for name in ("read_model_from_bytearray", "convert_bytearray_to_object", "convert_object_to_bytearray",
+                 "opcode_to_name"):
         if not hasattr(flatbuffer_utils, name):
             raise CompatError(f"tensorflow {tf.__version__}: flatbuffer_utils.{name} is gone (verified on "
                               "2.16-2.21); pin tensorflow to that range")
     return flatbuffer_utils
+
+
+# `TFLiteConverter._experimental_use_buffer_offset` (TensorFlow 2.14+, verified on 2.21): a FlatBuffer
+# addresses at most 2 GiB, so a model whose weights are larger can only be written with its buffers
+# after the FlatBuffer, addressed by 64-bit offsets (LiteRT reads such files; TFLite Micro and
+# flatbuffer64 support are open upstream: tensorflow/tensorflow#60570, tensorflow/tflite-micro#3196).
+# The converter has no public switch for it.
+TFLITE_BUFFER_OFFSET_VERIFIED = ((2, 14), (2, 21))
+
+
+def tflite_buffer_offsets(converter):
+    """Make the TFLite `converter` write its weights after the FlatBuffer (files over 2 GiB)."""
+    import tensorflow as tf
+
+    _warn_if_unverified("tensorflow", tf.__version__, TFLITE_BUFFER_OFFSET_VERIFIED)
+    if not hasattr(converter, "_experimental_use_buffer_offset"):
+        raise CompatError(f"tensorflow {tf.__version__}: TFLiteConverter has no _experimental_use_buffer_offset "
+                          "(verified on 2.14-2.21): a .tflite file over 2 GiB cannot be written; pin tensorflow "
+                          "to that range or quantise the model")
+    converter._experimental_use_buffer_offset = True
+    return converter
 
 
 # `tf2onnx.graph.Node.update_proto` (tf2onnx 1.16-1.17). Each of the ~36 optimiser passes calls it on every

@@ -58,9 +58,13 @@ def _check_suffix(path, target):
 
 # Bytes per weight as each quantisation stores them (int8: per-channel int8 weights, the int32 biases are few).
 _WEIGHT_BYTES = {None: 4, "float16": 2, "int8": 1, "dynamic": 1}
-# A TFLite FlatBuffer and an ONNX protobuf hold at most 2 GiB (both formats' 32-bit offsets / protobuf's
-# message limit); tf2onnx's external-data mode and LiteRT's external buffers are not used here.
-_SINGLE_FILE_LIMIT = {"tflite": 2 ** 31, "onnx": 2 ** 31}
+# An ONNX protobuf holds at most 2 GiB (protobuf's message limit); ONNX's external-data files are not
+# written here. (A TFLite file over 2 GiB is written with buffer offsets: `to_tflite.uses_buffer_offsets`.)
+_SINGLE_FILE_LIMIT = {"onnx": 2 ** 31}
+
+
+def _weight_count(model):
+    return sum(int(np.prod(w.shape)) for w in model.weights)
 
 
 def _check_file_size_limit(model, target, quantize):
@@ -68,7 +72,7 @@ def _check_file_size_limit(model, target, quantize):
     limit = _SINGLE_FILE_LIMIT.get(target.format)
     if limit is None:
         return
-    count = sum(int(np.prod(w.shape)) for w in model.weights)
+    count = _weight_count(model)
     size = count * _WEIGHT_BYTES.get(quantize, 4)
     if size < limit:
         return
@@ -342,7 +346,7 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
                         calibration=calibration, io_type=io_type, workdir=workdir,
                         options={name: options[name] for name in target.options},
                         edge=profile if profile.name != "cpu" else None, keep_float=keep_float,
-                        debug_quantization=bool(quantization_report))
+                        debug_quantization=bool(quantization_report), weight_count=_weight_count(model))
         served = _write(model, written, target, job)
         report.quantization_layers = job.notes.get("quantization_layers")
         report.widened_ranges = job.notes.get("widened_ranges", [])

@@ -34,6 +34,7 @@ class ExportJob:
         edge: the TFLite accelerator profile (`keras_senet.export.edge.EdgeTarget`), None for the default.
         keep_float: int8 TFLite: op names or layer-name parts to leave in float (selective quantisation).
         debug_quantization: int8 TFLite: run the quantisation debugger (per-layer error).
+        weight_count: the number of weights of the model (the writers' size decisions: 0 when not counted).
         notes: what the writer measured on the way, for the report (``{"quantization_layers": [...],
             "widened_ranges": [...]}``).
     """
@@ -45,6 +46,7 @@ class ExportJob:
     calibration: object = None
     io_type: Optional[str] = None
     options: dict = dataclasses.field(default_factory=dict)
+    weight_count: int = 0
     workdir: str = ""
     edge: object = None
     keep_float: tuple = ()
@@ -138,7 +140,7 @@ def _write_tflite(model, path, job):
     from keras_senet.export import edge
     from keras_senet.export.serving import serving_model
     from keras_senet.export.to_saved_model import write_saved_model
-    from keras_senet.export.to_tflite import write_tflite
+    from keras_senet.export.to_tflite import uses_buffer_offsets, write_tflite
 
     saved_model = os.path.join(job.workdir, "saved_model")
     traced = edge.rewrite(model, job.edge) if job.edge is not None else model
@@ -147,7 +149,7 @@ def _write_tflite(model, path, job):
                                    pixel_endpoint=False)
     job.notes.update(write_tflite(
         saved_model, path, job.quantize, job.calibration, job.io_type, keep_float=job.keep_float,
-        debug=job.debug_quantization))
+        debug=job.debug_quantization, buffer_offsets=uses_buffer_offsets(job.weight_count)))
     return served if traced is model and job.edge is None else serving_model(model, job.input_shape, job.config)
 
 

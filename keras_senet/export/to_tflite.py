@@ -11,12 +11,27 @@ from keras_senet.export.to_saved_model import SERVE
 
 _IO_DTYPES = {"int8": "int8", "uint8": "uint8"}
 
+# A FlatBuffer addresses at most 2 GiB. A model whose float32 weights reach it (the converter holds them
+# as float32 before any quantisation) is converted with its buffers after the FlatBuffer, addressed by
+# 64-bit offsets (`keras_senet._compat.tflite_buffer_offsets`): a file LiteRT runs, which TFLite Micro
+# and some delegates' tools do not read.
+BUFFER_OFFSETS_FROM_BYTES = 2 ** 31
 
-def _converter(saved_model_dir, quantize, calibration_images, io_type):
+
+def uses_buffer_offsets(weight_count):
+    """Whether a model of `weight_count` weights is converted with buffer offsets (float32 >= 2 GiB)."""
+    return 4 * weight_count >= BUFFER_OFFSETS_FROM_BYTES
+
+
+def _converter(saved_model_dir, quantize, calibration_images, io_type, buffer_offsets=False):
     """A TFLite converter of the SavedModel's ``serve`` endpoint set up for `quantize` / `io_type`."""
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[SERVE])
+    if buffer_offsets:
+        from keras_senet._compat import tflite_buffer_offsets
+
+        tflite_buffer_offsets(converter)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantize in ("float16", "dynamic", "int8"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -38,7 +53,8 @@ def _converter(saved_model_dir, quantize, calibration_images, io_type):
     return converter
 
 
-def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type, keep_float=(), debug=False):
+def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type, keep_float=(), debug=False,
+                 buffer_offsets=False):
     """Convert the ``serve`` endpoint of a SavedModel to a ``.tflite`` file at `path`.
 
     `quantize`: None (fp32), ``"float16"`` (fp16 weights, for the GPU delegate), ``"dynamic"``
@@ -53,6 +69,7 @@ def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type, k
     or layer-name parts) leaves those ops in float (selective quantisation: a float interface).
     int8 only: output ranges too narrow for XNNPACK (a tensor zero on every calibration image) are widened
     (`keras_senet.export.tflite_ranges`).
+    `buffer_offsets`: write the weights after the FlatBuffer (models over 2 GiB: `uses_buffer_offsets`).
     Returns ``{"quantization_layers": the debugger's per-layer figures (worst first) or None when it did
     not run, "widened_ranges": the widened tensors}``.
     """
@@ -62,11 +79,11 @@ def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type, k
     if quantize == "int8" and (debug or keep_float):
         from keras_senet.export.edge import debug_quantization
 
-        converter = _converter(saved_model_dir, quantize, calibration_images, "float32")
+        converter = _converter(saved_model_dir, quantize, calibration_images, "float32", buffer_offsets)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
         layers, model = debug_quantization(converter, calibration_images, keep_float)
     if model is None:  # (the debugger leaves its converter calibrate-only: convert from a fresh one)
-        model = _converter(saved_model_dir, quantize, calibration_images, io_type).convert()
+        model = _converter(saved_model_dir, quantize, calibration_images, io_type, buffer_offsets).convert()
     widened = []
     if quantize == "int8":
         model, widened = requantization_in_range(model)
