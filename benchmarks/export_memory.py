@@ -38,22 +38,40 @@ NAMED = ("seresnet50", "seresnext26t_32x4d", "seresnext101_32x8d", "legacy_senet
 INT8_TOLERANCES = {"top1_agreement": 0.0, "feature_rel_rms": float("inf")}
 
 
-def _one(name, format, size, folder):
-    """One cell, in this (fresh) process: returns the figures as a dict."""
-    import gc
-
+def _random_model(name, size):
+    """The cell's network: random weights (seed 0), BatchNorm statistics calibrated on 8 random images."""
     import keras
     import numpy as np
 
     import keras_senet as ks
-    from benchmarks.fastpath_memory import _AnonPeak, _memory
-    from keras_senet.export import ExportError, export
     from randomise import calibrate_batchnorm  # tests/randomise.py (the parent puts tests/ on the path)
 
     keras.utils.set_random_seed(0)  # the same random network in every run of a cell
     images = np.random.default_rng(0).standard_normal((8, size, size, 3)).astype("float32")
     model = ks.create_model(name, weights=None, input_shape=(size, size, 3), classifier_activation=None)
     calibrate_batchnorm(model, images)
+    return model, images
+
+
+def _one(name, format, size, folder, weights_file=None):
+    """One cell, in this (fresh) process: returns the figures as a dict. With `weights_file` (the network's
+    weights, saved by another process) the model is built and loaded from it, as a user holds a model
+    loaded from a checkpoint; without it, it is built and calibrated here (the BatchNorm calibration's
+    training-mode call at batch 8 leaves activation memory held: 7.5 GB for regnety_1280)."""
+    import gc
+
+    import numpy as np
+
+    import keras_senet as ks
+    from benchmarks.fastpath_memory import _AnonPeak, _memory
+    from keras_senet.export import ExportError, export
+
+    if weights_file is None:
+        model, images = _random_model(name, size)
+    else:
+        images = np.random.default_rng(0).standard_normal((8, size, size, 3)).astype("float32")
+        model = ks.create_model(name, weights=None, input_shape=(size, size, 3), classifier_activation=None)
+        model.load_weights(weights_file)
     model(images[:1], training=False)
     gc.collect()
     weights = sum(int(np.prod(w.shape)) * 4 for w in model.weights) / MIB
@@ -109,10 +127,16 @@ def _float32_error(model, size):
     return float(np.abs(actual - expected).max() / np.abs(expected).max())
 
 
-def _child(name, format, size):
+def _child(name, format, size, baseline="calibrated"):
     with tempfile.TemporaryDirectory(prefix="export_memory_") as folder:
         try:
-            entry = _one(name, format, size, folder)
+            weights_file = None
+            if baseline == "loaded":  # the network made and saved by another process
+                weights_file = os.path.join(folder, "network.weights.h5")
+                subprocess.run([sys.executable, "-m", "benchmarks.export_memory", "--save-network", name, str(size),
+                                weights_file], check=True, capture_output=True)
+            entry = _one(name, format, size, folder, weights_file)
+            entry["baseline"] = baseline
         except Exception as error:  # say which cell failed and why; the sweep goes on
             lines = str(error).strip().splitlines()
             entry = {"model": name, "format": format, "size": size, "passed": False,
@@ -120,12 +144,13 @@ def _child(name, format, size):
     print("RESULT " + json.dumps(entry), flush=True)
 
 
-def run_cell(name, format, size, timeout=3600):
+def run_cell(name, format, size, baseline="calibrated", timeout=3600):
     """`_child` in a fresh process (memory figures of one export alone); the figures as a dict."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
                PYTHONPATH=os.pathsep.join([os.path.join(root, "tests"), root, os.environ.get("PYTHONPATH", "")]))
-    command = [sys.executable, "-m", "benchmarks.export_memory", "--child", name, format, str(size)]
+    command = [sys.executable, "-m", "benchmarks.export_memory", "--child", name, format, str(size),
+               "--baseline", baseline]
     try:
         proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -217,10 +242,17 @@ def main(argv=None):
     parser.add_argument("--largest-first", action="store_true",
                         help="largest models first (a second worker on the same --json file meets the first)")
     parser.add_argument("--summary", metavar="JSON", help="only print the README tables of a --json file")
+    parser.add_argument("--baseline", choices=("calibrated", "loaded"), default="calibrated",
+                        help="the model the export starts from: built and BatchNorm-calibrated in the measured "
+                             "process (default, the sweep of 2026-12-03), or built and loaded from a weights file "
+                             "another process saved (as a user's checkpoint: less memory held before the export)")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "FORMAT", "SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--save-network", nargs=3, metavar=("MODEL", "SIZE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.save_network:
+        return _random_model(args.save_network[0], int(args.save_network[1]))[0].save_weights(args.save_network[2])
     if args.child:
-        return _child(args.child[0], args.child[1], int(args.child[2]))
+        return _child(args.child[0], args.child[1], int(args.child[2]), args.baseline)
     if args.summary:
         return print(summary(latest(args.summary), named=NAMED))
     import keras_senet as ks
@@ -240,7 +272,7 @@ def main(argv=None):
         for format in args.formats:
             if (name, format, args.size) in done or (args.json and (name, format, args.size) in _cells(args.json)):
                 continue
-            entry = run_cell(name, format, args.size)
+            entry = run_cell(name, format, args.size, args.baseline)
             if "error" in entry:
                 print(f"{name:28s} {format:11s} FAILED {entry['error']}", flush=True)
             else:

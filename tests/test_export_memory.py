@@ -42,3 +42,15 @@ def test_sweep_file_keeps_the_latest_cell_and_the_summary_counts_outcomes(tmp_pa
     assert rows["onnx"].startswith("| onnx | 2 | 1 | 0 | 1 |")
     assert "median / max 1.50 / 1.50 (1 models)" in table
     assert "| a | 100.0 | not run | 1500 (+5.0x), 10.0 | not run | 1500 (+5.0x), 15.0 |" in table
+
+
+def test_loaded_baseline_exports_the_same_network_from_a_weights_file():
+    """`--baseline loaded`: the network is saved by another process and loaded, as from a checkpoint; it is
+    the same network as the default baseline's (the export's difference from Keras on the same inputs is
+    the same number), held with less memory before the export (no training-mode calibration call)."""
+    calibrated = run_cell("lcnet_050", "tflite", 32, timeout=600)
+    loaded = run_cell("lcnet_050", "tflite", 32, baseline="loaded", timeout=600)
+    assert "error" not in calibrated and "error" not in loaded, (calibrated, loaded)
+    assert (calibrated["baseline"], loaded["baseline"]) == ("calibrated", "loaded")
+    assert loaded["passed"] and loaded["rel_diff"] == calibrated["rel_diff"] > 0
+    assert loaded["weights_mib"] == calibrated["weights_mib"]

@@ -61,6 +61,9 @@ _WEIGHT_BYTES = {None: 4, "float16": 2, "int8": 1, "dynamic": 1}
 # An ONNX protobuf holds at most 2 GiB (protobuf's message limit); ONNX's external-data files are not
 # written here. (A TFLite file over 2 GiB is written with buffer offsets: `to_tflite.uses_buffer_offsets`.)
 _SINGLE_FILE_LIMIT = {"onnx": 2 ** 31}
+# Formats whose writer goes through a float32 file before quantising it (ONNX float16: onnxconverter-common
+# converts the written float32 model), so the float32 file must fit too.
+_QUANTISED_FROM_A_FLOAT32_FILE = {"onnx"}
 
 
 def _weight_count(model):
@@ -73,14 +76,16 @@ def _check_file_size_limit(model, target, quantize):
     if limit is None:
         return
     count = _weight_count(model)
-    size = count * _WEIGHT_BYTES.get(quantize, 4)
-    if size < limit:
+    through_float32 = target.format in _QUANTISED_FROM_A_FLOAT32_FILE
+    def size(q):
+        return count * (4 if through_float32 else _WEIGHT_BYTES.get(q, 4))
+    if size(quantize) < limit:
         return
-    smaller = [q for q in target.quantize if q and count * _WEIGHT_BYTES.get(q, 4) < limit]
+    smaller = [q for q in target.quantize if q and size(q) < limit]
     advice = (f"quantize={' or '.join(repr(q) for q in smaller)} fits" if smaller
-              else "no quantisation of this format fits")
-    raise ValueError(f"{model.name!r} has {count / 1e6:,.0f} M weights, {size / 2 ** 30:.1f} GiB as "
-                     f"{quantize or 'float32'}: a {target.format} file holds at most 2 GiB ({advice}; "
+              else "no quantisation of this format fits" + (", as it is written as float32 first" * through_float32))
+    raise ValueError(f"{model.name!r} has {count / 1e6:,.0f} M weights, {size(None) / 2 ** 30:.1f} GiB as "
+                     f"float32: a {target.format} file holds at most 2 GiB ({advice}; "
                      "format='saved_model' has no such limit)")
 
 
