@@ -43,13 +43,8 @@ def _one(name, size, folder, verify):
         # training converges to) keep every network in its working range, as in the CI export tests.
         calibrate_batchnorm(model, np.random.default_rng(0).standard_normal((8, size, size, 3)).astype("float32"))
         path = os.path.join(folder, f"{name}.tflite")
-        try:
-            report = export(model, path, "tflite", target="gpu", overwrite=True, verify=verify)
-        except ValueError as error:  # over the 2 GiB of one FlatBuffer in float32: the profile's fp16 form
-            if "quantize='float16'" not in str(error):
-                raise
-            entry["quantize"] = "float16"
-            report = export(model, path, "tflite", target="gpu", quantize="float16", overwrite=True, verify=verify)
+        # (a float32 file over 2 GiB is written with buffer offsets: regnety_1280/2560 are not refused)
+        report = export(model, path, "tflite", target="gpu", overwrite=True, verify=verify)
         entry.update(ok=True, report=report)
     except ExportError as error:
         entry.update(ok=False, report=error.report, error=str(error).splitlines()[0])
@@ -93,8 +88,7 @@ def _line(entry):
     verdict = "ok    " if entry["ok"] else "FAILED"
     analyzer = entry["analyzer"].split(":")[0]
     diff = "not verified" if entry["rel_diff"] is None else f"rel diff {entry['rel_diff']:.1e}"
-    form = " (fp16: fp32 is over 2 GiB)" if entry.get("quantize") else ""
-    return (f"{entry['model']:<28} {verdict}  {diff}  analyzer {analyzer:<6}{form}  "
+    return (f"{entry['model']:<28} {verdict}  {diff}  analyzer {analyzer:<6}  "
             f"MEAN ops {entry['mean_ops']}  {entry['seconds']:.0f} s" + ("" if entry["ok"] else f"  {entry['error']}"))
 
 
