@@ -298,12 +298,12 @@ def tflite_flatbuffer():
     return flatbuffer_utils
 
 
-# `TFLiteConverter._experimental_use_buffer_offset` (TensorFlow 2.14+, verified on 2.21): a FlatBuffer
+# `TFLiteConverter._experimental_use_buffer_offset` (in TensorFlow since 2.14; verified on 2.21): a FlatBuffer
 # addresses at most 2 GiB, so a model whose weights are larger can only be written with its buffers
 # after the FlatBuffer, addressed by 64-bit offsets (LiteRT reads such files; TFLite Micro and
 # flatbuffer64 support are open upstream: tensorflow/tensorflow#60570, tensorflow/tflite-micro#3196).
 # The converter has no public switch for it.
-TFLITE_BUFFER_OFFSET_VERIFIED = ((2, 14), (2, 21))
+TFLITE_BUFFER_OFFSET_VERIFIED = ((2, 21), (2, 21))
 
 
 def tflite_buffer_offsets(converter):
@@ -313,8 +313,8 @@ def tflite_buffer_offsets(converter):
     _warn_if_unverified("tensorflow", tf.__version__, TFLITE_BUFFER_OFFSET_VERIFIED)
     if not hasattr(converter, "_experimental_use_buffer_offset"):
         raise CompatError(f"tensorflow {tf.__version__}: TFLiteConverter has no _experimental_use_buffer_offset "
-                          "(verified on 2.14-2.21): a .tflite file over 2 GiB cannot be written; pin tensorflow "
-                          "to that range or quantise the model")
+                          "(verified on 2.21): a .tflite file over 2 GiB cannot be written; pin tensorflow to "
+                          "2.21 or export to SavedModel")
     converter._experimental_use_buffer_offset = True
     return converter
 
