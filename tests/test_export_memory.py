@@ -47,7 +47,7 @@ def test_sweep_file_keeps_the_latest_cell_and_the_summary_counts_outcomes(tmp_pa
 def test_loaded_baseline_exports_the_same_network_from_a_weights_file():
     """`--baseline loaded`: the network is saved by another process and loaded, as from a checkpoint; it is
     the same network as the default baseline's (the export's difference from Keras on the same inputs is
-    the same number), held with less memory before the export (no training-mode calibration call)."""
+    the same number). (What it is for, less memory held before the export, shows on large networks only.)"""
     calibrated = run_cell("lcnet_050", "tflite", 32, timeout=600)
     loaded = run_cell("lcnet_050", "tflite", 32, baseline="loaded", timeout=600)
     assert "error" not in calibrated and "error" not in loaded, (calibrated, loaded)
