@@ -56,37 +56,26 @@ def _check_suffix(path, target):
                          "load_exported and the runners recognise it.")
 
 
-# Bytes per weight as each quantisation stores them (int8: per-channel int8 weights, the int32 biases are few).
-_WEIGHT_BYTES = {None: 4, "float16": 2, "int8": 1, "dynamic": 1}
 # An ONNX protobuf holds at most 2 GiB (protobuf's message limit); ONNX's external-data files are not
-# written here. (A TFLite file over 2 GiB is written with buffer offsets: `to_tflite.uses_buffer_offsets`.)
+# written here. The ONNX writer writes a float32 file first and quantises that (float16: onnxconverter-common),
+# so the float32 weights must fit whatever the quantisation. (A TFLite file over 2 GiB is written with
+# buffer offsets: `to_tflite.uses_buffer_offsets`.)
 _SINGLE_FILE_LIMIT = {"onnx": 2 ** 31}
-# Formats whose writer goes through a float32 file before quantising it (ONNX float16: onnxconverter-common
-# converts the written float32 model), so the float32 file must fit too.
-_QUANTISED_FROM_A_FLOAT32_FILE = {"onnx"}
 
 
 def _weight_count(model):
     return sum(int(np.prod(w.shape)) for w in model.weights)
 
 
-def _check_file_size_limit(model, target, quantize):
-    """A model whose weights cannot fit the format's single file is refused before any conversion work."""
+def _check_file_size_limit(model, target):
+    """A model whose float32 weights cannot fit the format's single file is refused before any conversion work."""
     limit = _SINGLE_FILE_LIMIT.get(target.format)
-    if limit is None:
-        return
     count = _weight_count(model)
-    through_float32 = target.format in _QUANTISED_FROM_A_FLOAT32_FILE
-    def size(q):
-        return count * (4 if through_float32 else _WEIGHT_BYTES.get(q, 4))
-    if size(quantize) < limit:
+    if limit is None or 4 * count < limit:
         return
-    smaller = [q for q in target.quantize if q and size(q) < limit]
-    advice = (f"quantize={' or '.join(repr(q) for q in smaller)} fits" if smaller
-              else "no quantisation of this format fits" + (", as it is written as float32 first" * through_float32))
-    raise ValueError(f"{model.name!r} has {count / 1e6:,.0f} M weights, {size(None) / 2 ** 30:.1f} GiB as "
-                     f"float32: a {target.format} file holds at most 2 GiB ({advice}; "
-                     "format='saved_model' has no such limit)")
+    raise ValueError(f"{model.name!r} has {count / 1e6:,.0f} M weights, {4 * count / 2 ** 30:.1f} GiB as "
+                     f"float32: a {target.format} file holds at most 2 GiB (no quantisation of this format fits, "
+                     "as it is written as float32 first; format='saved_model' has no such limit)")
 
 
 def _check_arguments(model, path, target, quantize, representative_data, input_size, batch_size,
@@ -112,7 +101,7 @@ def _check_arguments(model, path, target, quantize, representative_data, input_s
     if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 32):
         raise ValueError(f"input_size must be an integer >= 32 (square side in pixels), got {input_size!r}")
     _format_options(target, options)
-    _check_file_size_limit(model, target, quantize)
+    _check_file_size_limit(model, target)
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(f"export runs on the TensorFlow backend (KERAS_BACKEND=tensorflow); this process "
                            f"uses {keras.backend.backend()!r}. Save the model as .keras and export it from a "
