@@ -120,21 +120,22 @@ def test_clear_errors(case, error, message, tmp_path, checkpoint_server, capsys)
                 and n not in ("empty.weights.h5", "text.weights.h5")]  # raised before any work
 
 
-def test_over_the_single_file_limit_is_refused_before_conversion(tmp_path, monkeypatch):
-    """An ONNX file holds at most 2 GiB (regnety_1280 / regnety_2560 in float32 do not fit): the export is
-    refused before converting. float16 does not fit either: the writer quantises a float32 file it writes
-    first. The limit is lowered here so that a small real model crosses it (the arithmetic is the same).
-    TFLite has no such refusal: its large files are written with buffer offsets (tests/test_export.py)."""
-    from keras_senet.export import api
-
+def test_a_stray_onnx_data_file_is_not_replaced(tmp_path):
+    """``m.onnx.data`` is where an ONNX export over 2 GiB keeps its weights: a file of that name that no
+    export at ``m.onnx`` reads (none there, or a single-file one) is someone else's, refused before any
+    work even with overwrite=True, and left as it is."""
     model = small_model("seresnet18", size=32)
-    count = sum(int(np.prod(w.shape)) for w in model.weights)  # BatchNorm statistics too: they are stored
-    monkeypatch.setitem(api._SINGLE_FILE_LIMIT, "onnx", count * 3)  # between 2 and 4 bytes per weight
-    for quantize in (None, "float16"):
-        with pytest.raises(ValueError, match=r"GiB as float32: a onnx file holds at most 2 GiB \(no quantisation of "
-                                             r"this format fits, as it is written as float32 first; "
-                                             r"format='saved_model' has no such limit\)"):
-            export(model, tmp_path / "m.onnx", "onnx", quantize=quantize)
-    assert os.listdir(tmp_path) == []
-    monkeypatch.setitem(api._SINGLE_FILE_LIMIT, "onnx", count * 4 + 1)
-    assert export(model, tmp_path / "m.onnx", "onnx", quantize="float16").passed  # just under: written
+    stray = tmp_path / "m.onnx.data"
+    stray.write_bytes(b"not ours")
+    refusal = (r"m\.onnx\.data exists: a onnx export to .*m\.onnx may write part of itself there \(the weights of a "
+               r"model over 2 GiB as float32, ONNX's external data\); overwrite=True replaces it only together with "
+               r"the earlier export at .*m\.onnx that reads it")
+    for overwrite in (False, True):
+        with pytest.raises(FileExistsError, match=refusal):
+            export(model, tmp_path / "m.onnx", "onnx", overwrite=overwrite)
+    assert sorted(os.listdir(tmp_path)) == ["m.onnx.data"]
+    assert export(model, tmp_path / "other.onnx", "onnx").passed  # a single-file export
+    os.replace(tmp_path / "other.onnx", tmp_path / "m.onnx")
+    with pytest.raises(FileExistsError, match=refusal):
+        export(model, tmp_path / "m.onnx", "onnx", overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == ["m.onnx", "m.onnx.data"] and stray.read_bytes() == b"not ours"

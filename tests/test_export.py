@@ -192,6 +192,36 @@ def test_tflite_over_2gib_is_written_with_buffer_offsets(quantize, tmp_path, mon
     assert np.allclose(predict(images), model.predict(images, verbose=0), atol=0.1 if quantize else 1e-4)
 
 
+@pytest.mark.parametrize("quantize", [None, "float16"])
+def test_onnx_over_2gib_is_written_with_external_data(quantize, tmp_path, monkeypatch):
+    """A model whose float32 weights pass protobuf's 2 GiB (regnety_1280, regnety_2560) is written as
+    ``m.onnx`` (the graph) and ``m.onnx.data`` (the weights, ONNX's external-data layout); onnxruntime runs
+    the pair and it matches Keras. Overwriting it with a small model's single file removes the old data
+    file. The threshold is lowered so that a small real model takes the same path (the same writer)."""
+    import onnx
+    from onnx.external_data_helper import uses_external_data
+
+    from keras_senet.export import to_onnx
+
+    monkeypatch.setattr(to_onnx, "EXTERNAL_DATA_FROM_BYTES", 0)
+    model = small_model("seresnet18")
+    path, data = tmp_path / "m.onnx", tmp_path / "m.onnx.data"
+    report = export(model, path, "onnx", quantize=quantize)
+    assert report.passed  # run in onnxruntime and compared with Keras inside export
+    assert sorted(os.listdir(tmp_path)) == ["m.onnx", "m.onnx.data"]
+    assert report.size_bytes == path.stat().st_size + data.stat().st_size
+    weight_bytes = sum(int(np.prod(w.shape)) for w in model.weights) * (2 if quantize else 4)
+    assert 0.9 * weight_bytes <= data.stat().st_size and path.stat().st_size < 0.05 * weight_bytes
+    graph = onnx.load(str(path), load_external_data=False).graph
+    assert sum(uses_external_data(i) for i in graph.initializer) >= 20  # every conv's weights
+    predict = load_exported(path)
+    images = normal_images(3, 32)
+    assert np.allclose(predict(images), model.predict(images, verbose=0), atol=2e-2 if quantize else 1e-4)
+    monkeypatch.setattr(to_onnx, "EXTERNAL_DATA_FROM_BYTES", 2 ** 31)
+    assert export(model, path, "onnx", overwrite=True).passed
+    assert os.listdir(tmp_path) == ["m.onnx"]
+
+
 def test_saved_model_signatures_and_dynamic_batch(tmp_path):
     model = small_model("seresnet18")
     report = export(model, tmp_path / "sm", "saved_model")

@@ -56,26 +56,8 @@ def _check_suffix(path, target):
                          "load_exported and the runners recognise it.")
 
 
-# An ONNX protobuf holds at most 2 GiB (protobuf's message limit); ONNX's external-data files are not
-# written here. The ONNX writer writes a float32 file first and quantises that (float16: onnxconverter-common),
-# so the float32 weights must fit whatever the quantisation. (A TFLite file over 2 GiB is written with
-# buffer offsets: `to_tflite.uses_buffer_offsets`.)
-_SINGLE_FILE_LIMIT = {"onnx": 2 ** 31}
-
-
 def _weight_count(model):
     return sum(int(np.prod(w.shape)) for w in model.weights)
-
-
-def _check_file_size_limit(model, target):
-    """A model whose float32 weights cannot fit the format's single file is refused before any conversion work."""
-    limit = _SINGLE_FILE_LIMIT.get(target.format)
-    count = _weight_count(model)
-    if limit is None or 4 * count < limit:
-        return
-    raise ValueError(f"{model.name!r} has {count / 1e6:,.0f} M weights, {4 * count / 2 ** 30:.1f} GiB as "
-                     f"float32: a {target.format} file holds at most 2 GiB (no quantisation of this format fits, "
-                     "as it is written as float32 first; format='saved_model' has no such limit)")
 
 
 def _check_arguments(model, path, target, quantize, representative_data, input_size, batch_size,
@@ -101,7 +83,6 @@ def _check_arguments(model, path, target, quantize, representative_data, input_s
     if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 32):
         raise ValueError(f"input_size must be an integer >= 32 (square side in pixels), got {input_size!r}")
     _format_options(target, options)
-    _check_file_size_limit(model, target)
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(f"export runs on the TensorFlow backend (KERAS_BACKEND=tensorflow); this process "
                            f"uses {keras.backend.backend()!r}. Save the model as .keras and export it from a "
@@ -115,6 +96,13 @@ def _check_arguments(model, path, target, quantize, representative_data, input_s
         raise FileExistsError(f"{path} exists and is not a {target.format} export ({target.describe_path}): "
                               "overwrite=True replaces only an earlier export of the same format, so nothing "
                               "else is deleted. Move it away or choose another path.")
+    for suffix in target.companion_suffixes:
+        companion = path + suffix
+        if os.path.lexists(companion) and not (overwrite and target.owns_companions(path)):
+            raise FileExistsError(f"{companion} exists: a {target.format} export to {path} may write part of itself "
+                                  f"there ({target.describe_companions}); overwrite=True replaces it only together "
+                                  f"with the earlier export at {path} that reads it. Move it away or choose another "
+                                  "path.")
     parent = os.path.dirname(path)
     if not os.path.isdir(parent):
         raise FileNotFoundError(f"cannot write {path}: the folder {parent} does not exist")
@@ -164,21 +152,28 @@ def _verification_inputs(calibration, input_shape, pixels):
     return images.astype("float32"), f"{RANDOM_IMAGES} random inputs (seed 0)"
 
 
-def _size(path):
+def _size(path, companion_suffixes=()):
     if os.path.isdir(path):
         return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
-    return os.path.getsize(path)
+    return sum(os.path.getsize(path + suffix) for suffix in ("",) + companion_suffixes
+               if os.path.exists(path + suffix))
 
 
-def _move_into_place(written, path):
-    """Atomically put `written` at `path`, replacing an existing file or folder (overwrite was allowed)."""
-    if os.path.lexists(path):
-        retired = written + ".replaced"
-        os.replace(path, retired)
-        os.replace(written, path)
-        shutil.rmtree(retired) if os.path.isdir(retired) else os.remove(retired)
-    else:
-        os.replace(written, path)
+def _move_into_place(written, path, companion_suffixes=()):
+    """Put `written` at `path`, each by an atomic rename, with its companion files (``written + suffix``, e.g. an
+    ONNX file's external data), replacing an earlier export at `path` and its companions (overwrite was
+    allowed). The earlier main file goes first and the new one comes last, so `path` never names another
+    export's data; the earlier export is deleted once the new one is in place."""
+    retired = []
+    for suffix in ("",) + companion_suffixes:
+        if os.path.lexists(path + suffix):
+            retired.append(written + suffix + ".replaced")
+            os.replace(path + suffix, retired[-1])
+    for suffix in companion_suffixes + ("",):
+        if os.path.lexists(written + suffix):
+            os.replace(written + suffix, path + suffix)
+    for old in retired:
+        shutil.rmtree(old) if os.path.isdir(old) else os.remove(old)
 
 
 def _named(outputs):
@@ -344,7 +339,7 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
         served = _write(model, written, target, job)
         report.quantization_layers = job.notes.get("quantization_layers")
         report.widened_ranges = job.notes.get("widened_ranges", [])
-        report.size_bytes = _size(written)
+        report.size_bytes = _size(written, target.companion_suffixes)
         if target.inspect is not None:
             target.inspect(written, report)
         if profile.check is not None:
@@ -368,7 +363,7 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
             if report.failures:
                 raise ExportError(f"{format} export: {'; '.join(report.failures)}. Nothing was written to {path}.",
                                   report)
-        _move_into_place(written, path)
+        _move_into_place(written, path, target.companion_suffixes)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return report

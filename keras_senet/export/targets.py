@@ -14,6 +14,7 @@ import os
 from typing import Callable, Optional
 
 from keras_senet.export.runtimes import ONNXPredictor, SavedModelPredictor, TFLitePredictor
+from keras_senet.export.to_onnx import EXTERNAL_DATA_SUFFIX
 
 PIP_EXPORT = "pip install 'keras-senet[export]'"
 
@@ -80,6 +81,10 @@ class ExportTarget:
         recognise: ``recognise(path) -> bool``, does what is at `path` look, by its content, like an
             export of this format (``overwrite=True`` replaces nothing else).
         path_kind: how the export looks on disk, for messages.
+        companion_suffixes: files an export at `path` may have beside it, ``path + suffix``
+            (ONNX over 2 GiB: ``.onnx.data``), written, moved and replaced with it;
+            `describe_companions` says what they hold, for messages; ``owns_companions(path) -> bool``:
+            the export at `path` reads them (``overwrite=True`` replaces them only then).
     """
 
     format: str
@@ -100,6 +105,9 @@ class ExportTarget:
     detect: Optional[Callable] = None
     recognise: Optional[Callable] = None
     path_kind: str = ""
+    companion_suffixes: tuple = ()
+    describe_companions: str = ""
+    owns_companions: Optional[Callable] = None
 
     def is_export(self, path):
         """True when `path` is an export of this format."""
@@ -155,11 +163,11 @@ def _write_tflite(model, path, job):
 
 def _write_onnx(model, path, job):
     from keras_senet.export.serving import serving_model
-    from keras_senet.export.to_onnx import DEFAULT_OPSET, write_onnx
+    from keras_senet.export.to_onnx import DEFAULT_OPSET, uses_external_data, write_onnx
 
     served = serving_model(model, job.input_shape, job.config)
     write_onnx(served, path, job.input_shape, job.batch_size, job.options.get("opset") or DEFAULT_OPSET,
-               job.quantize)
+               job.quantize, external_data=uses_external_data(job.weight_count))
     return served
 
 
@@ -210,6 +218,19 @@ def _looks_like_onnx(path):
         return False
 
 
+def _reads_external_data(path):
+    """The ONNX file at `path` keeps weights in its external-data file (``path + EXTERNAL_DATA_SUFFIX``)."""
+    import onnx
+
+    location = os.path.basename(path) + EXTERNAL_DATA_SUFFIX
+    try:
+        initializers = onnx.load_model(path, load_external_data=False).graph.initializer
+    except Exception:  # not ONNX: it reads nothing
+        return False
+    return any(entry.key == "location" and entry.value == location
+               for tensor in initializers for entry in tensor.external_data)
+
+
 def _is_saved_model(path):
     path = os.fspath(path)
     return os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb"))
@@ -230,7 +251,10 @@ TARGETS = {target.format: target for target in (
         write=_write_onnx, predictor=ONNXPredictor, load_options=("providers", "num_threads"),
         packages=("tf2onnx", "onnx"), runtime_packages=("onnxruntime",),
         quantize_packages={"float16": ("onnxconverter_common",)},
-        options=("opset",), check_options=_check_onnx_options, recognise=_looks_like_onnx),
+        options=("opset",), check_options=_check_onnx_options, recognise=_looks_like_onnx,
+        companion_suffixes=(EXTERNAL_DATA_SUFFIX,),
+        describe_companions="the weights of a model over 2 GiB as float32, ONNX's external data",
+        owns_companions=_reads_external_data),
 )}
 
 FORMATS = tuple(TARGETS)

@@ -43,12 +43,31 @@ def supported_opsets():
     return sorted(o for o in constants.OPSET_TO_IR_VERSION if o >= 13)
 
 
-def write_onnx(served, path, input_shape, batch_size, opset, quantize):
+# A model whose float32 weights reach this many bytes is written with its weights in a second file: a
+# protobuf (one .onnx file) holds at most 2 GiB. Sized by float32 whatever the quantisation (float16 is
+# converted from the float32 model), so a model's layout does not depend on it.
+EXTERNAL_DATA_FROM_BYTES = 2 ** 31
+EXTERNAL_DATA_SUFFIX = ".data"  # `model.onnx` -> `model.onnx.data`, beside it
+
+
+def uses_external_data(weight_count):
+    """Whether a model of `weight_count` float32 weights is written as ``.onnx`` + ``.onnx.data``."""
+    return 4 * weight_count >= EXTERNAL_DATA_FROM_BYTES
+
+
+def external_data_path(path):
+    """The weights file beside an ONNX file written with external data (`uses_external_data`)."""
+    return str(path) + EXTERNAL_DATA_SUFFIX
+
+
+def write_onnx(served, path, input_shape, batch_size, opset, quantize, external_data=False):
     """Write the Keras `served` model as ONNX at `path`: input ``image`` (or ``pixels``) float32
     ``(batch, H, W, C)`` with a dynamic batch axis when `batch_size` is None.
 
     `quantize` ``"float16"`` converts weights and compute to fp16 with onnxconverter-common, keeping
-    float32 inputs/outputs (for the CUDA / TensorRT execution providers).
+    float32 inputs/outputs (for the CUDA / TensorRT execution providers). `external_data` writes every
+    weight over 1 KiB to ``external_data_path(path)`` (ONNX's external-data layout, for models over
+    protobuf's 2 GiB; onnxruntime reads it from beside the ``.onnx``).
     """
     import tensorflow as tf
 
@@ -61,16 +80,41 @@ def write_onnx(served, path, input_shape, batch_size, opset, quantize):
     hard_activations_fused(model)
     channel_scale_in_nchw(model)
     se_gate_as_conv(model)
-    onnx.save(model, str(path))
-    del model
     if quantize == "float16":
         from onnxconverter_common import float16
 
-        model = onnx.load(str(path))
         outputs_as_leaves(model)
-        model = float16.convert_float_to_float16(model, keep_io_types=True)
+        _value_info_inferred(model)  # what float16's own shape inference gives, without serialising the weights
+        model = float16.convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=True)
+    _save(model, path, external_data)
+    del model
+    onnx.checker.check_model(str(path))  # by path: the checker reads external data from beside it
+
+
+def _save(model, path, external_data):
+    import os
+
+    import onnx
+
+    if not external_data:
         onnx.save(model, str(path))
-    onnx.checker.check_model(str(path))
+        return
+    # onnx appends to an existing data file: a fresh path in the export's own temporary folder only
+    if os.path.lexists(external_data_path(path)):
+        raise FileExistsError(f"{external_data_path(path)} exists")
+    onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+              location=os.path.basename(external_data_path(path)), size_threshold=1024)
+
+
+def _value_info_inferred(model):
+    """Fill `model`'s value_info by ONNX shape inference on a copy without the weights' bytes
+    (`_without_large_tensors`): the same types and shapes, no serialised copy of the weights (which
+    fails beyond protobuf's 2 GiB)."""
+    from onnx import shape_inference
+
+    inferred = shape_inference.infer_shapes(_without_large_tensors(model))
+    del model.graph.value_info[:]
+    model.graph.value_info.extend(inferred.graph.value_info)
 
 
 # Const nodes larger than this are weights: held out of Grappler's reach (small ones are shapes and scalars)
@@ -215,7 +259,7 @@ def hard_activations_fused(model):
     from onnx import helper, numpy_helper
 
     graph = model.graph
-    initializers = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    initializers = {i.name: i for i in graph.initializer}  # as protos: only the scalars are read as arrays
     consumers = {}
     for node in graph.node:
         for name in node.input:
@@ -224,8 +268,10 @@ def hard_activations_fused(model):
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
 
     def constant(name, value):
-        array = initializers.get(name)
-        return array is not None and array.size == 1 and np.isclose(float(array.reshape(())), value, rtol=1e-6)
+        tensor = initializers.get(name)
+        if tensor is None or int(np.prod(tensor.dims)) != 1:
+            return False
+        return bool(np.isclose(float(numpy_helper.to_array(tensor).reshape(())), value, rtol=1e-6))
 
     def only_consumer(node, op_type):
         users = consumers.get(node.output[0], [])
@@ -256,6 +302,16 @@ def hard_activations_fused(model):
     if fused:
         _drop_unused_initializers(graph)
     return fused
+
+
+def _check_in_memory(model):
+    """ONNX's checker on a rewritten model, where it fits one protobuf message (2 GiB); a larger one is
+    checked by path once written (`write_onnx`): the checker (and ``ByteSize()``) must serialise it."""
+    import onnx
+
+    weight_bytes = sum(len(tensor.raw_data) for tensor in model.graph.initializer)
+    if weight_bytes < 2 ** 31 - 2 ** 27:  # 128 MiB left for the graph itself
+        onnx.checker.check_model(model)
 
 
 def _drop_unused_initializers(graph):
@@ -325,7 +381,6 @@ def channel_scale_in_nchw(model):
     transposed its full feature map twice: ~1.5x the latency of timm's own ONNX on onnxruntime. The
     gate is tiny; transposing it instead is exact (verification re-checks the whole model).
     """
-    import onnx
     from onnx import helper, shape_inference
 
     inferred = shape_inference.infer_shapes(_without_large_tensors(model))
@@ -363,7 +418,7 @@ def channel_scale_in_nchw(model):
         graph.node.remove(second)
         rewritten += 1
     if rewritten:
-        onnx.checker.check_model(model)
+        _check_in_memory(model)
     return rewritten
 
 
@@ -488,7 +543,5 @@ def se_gate_as_conv(model):
         rewritten += 1
     if rewritten:
         _drop_unused_initializers(graph)
-        import onnx
-
-        onnx.checker.check_model(model)
+        _check_in_memory(model)
     return rewritten
