@@ -98,7 +98,7 @@ def _check_arguments(model, path, target, quantize, representative_data, input_s
                               "else is deleted. Move it away or choose another path.")
     for suffix in target.companion_suffixes:
         companion = path + suffix
-        if os.path.lexists(companion) and not (overwrite and target.owns_companions(path)):
+        if os.path.lexists(companion) and not (overwrite and target.reads_companions(path)):
             raise FileExistsError(f"{companion} exists: a {target.format} export to {path} may write part of itself "
                                   f"there ({target.describe_companions}); overwrite=True replaces it only together "
                                   f"with the earlier export at {path} that reads it. Move it away or choose another "

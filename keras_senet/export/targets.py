@@ -119,6 +119,10 @@ class ExportTarget:
         """True when what is at `path` is recognisably an export of this format (``overwrite=True``)."""
         return self.recognise is not None and bool(self.recognise(os.fspath(path)))
 
+    def reads_companions(self, path):
+        """True when the export at `path` reads its companion files (``overwrite=True`` replaces them then only)."""
+        return self.owns_companions is not None and bool(self.owns_companions(os.fspath(path)))
+
     @property
     def describe_path(self):
         return self.path_kind or f"a {self.suffix} file"

@@ -99,9 +99,7 @@ def _save(model, path, external_data):
     if not external_data:
         onnx.save(model, str(path))
         return
-    # onnx appends to an existing data file: a fresh path in the export's own temporary folder only
-    if os.path.lexists(external_data_path(path)):
-        raise FileExistsError(f"{external_data_path(path)} exists")
+    # onnx appends to an existing data file: `path` is in the export's own new temporary folder
     onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
               location=os.path.basename(external_data_path(path)), size_threshold=1024)
 
