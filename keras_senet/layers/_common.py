@@ -220,3 +220,15 @@ def to_channels_last(x, data_format):
 def from_channels_last(x, data_format):
     """Inverse of to_channels_last."""
     return x if data_format == "channels_last" else ops.transpose(x, (0, 3, 1, 2))
+
+
+def channels_last_shape(shape, data_format):
+    """A 4-D shape (B, C, H, W) -> (B, H, W, C) when channels_first; unchanged otherwise.
+
+    The layers' own convolutions always run channels-last, on a `to_channels_last` view of a channels_first
+    input: TensorFlow's CPU Conv2D kernel takes NHWC only unless oneDNN is on ("The Conv2D op currently only
+    supports the NHWC tensor format on the CPU"; TensorFlow turns oneDNN on by default only on CPUs with
+    AVX-512 VNNI, BF16 or AMX), so a channels_first Keras Conv2D fails on an AVX2 machine.
+    """
+    shape = tuple(shape)
+    return shape if data_format == "channels_last" else (shape[0], shape[2], shape[3], shape[1])

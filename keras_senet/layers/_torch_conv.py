@@ -6,6 +6,9 @@ dilation above 1 together. So the input is zero-padded explicitly and the convol
 a strided dilated convolution runs as an undilated one on the padded input subsampled by the stride when
 stride == dilation (it only ever reads those pixels: SK's stride-2 5x5-as-dilated-3x3 branch), otherwise
 at stride 1 with its output subsampled. Both are exactly PyTorch's result.
+
+The convolution itself always runs channels-last: a channels_first input is transposed around it
+(`_common.channels_last_shape` says why).
 """
 
 import keras
@@ -25,10 +28,9 @@ def conv_output_size(size, kernel_size, stride, dilation):
     return (size + 2 * pad - dilation * (kernel_size - 1) - 1) // stride + 1
 
 
-def _subsample(x, step, data_format):
-    if data_format == "channels_last":
-        return x[:, ::step, ::step, :]
-    return x[:, :, ::step, ::step]
+def _subsample(x, step):
+    """Every `step`-th row and column of a channels-last 4-D tensor."""
+    return x[:, ::step, ::step, :]
 
 
 class TorchConv2D:
@@ -49,12 +51,13 @@ class TorchConv2D:
             filters, kernel_size,
             strides=1 if both else stride,
             dilation_rate=1 if both and stride == dilation else dilation,
-            padding="valid", groups=groups, use_bias=use_bias, data_format=data_format,
+            padding="valid", groups=groups, use_bias=use_bias, data_format="channels_last",
             name=name, dtype=dtype)
 
     def padded_shape(self, input_shape):
-        shape = list(input_shape)
-        for axis in _common.spatial_axes(self.data_format):
+        """The channels-last shape that `conv` sees for an `input_shape` in `data_format`."""
+        shape = list(_common.channels_last_shape(input_shape, self.data_format))
+        for axis in (1, 2):
             if shape[axis] is not None:
                 shape[axis] = shape[axis] + 2 * self.pad
                 if self.input_step > 1:
@@ -65,17 +68,15 @@ class TorchConv2D:
         self.conv.build(self.padded_shape(input_shape))
 
     def __call__(self, x):
+        x = _common.to_channels_last(x, self.data_format)
         if self.pad:
-            pads = [(0, 0)] * 4
-            for axis in _common.spatial_axes(self.data_format):
-                pads[axis] = (self.pad, self.pad)
-            x = ops.pad(x, pads)
+            x = ops.pad(x, [(0, 0), (self.pad, self.pad), (self.pad, self.pad), (0, 0)])
         if self.input_step > 1:
-            x = _subsample(x, self.input_step, self.data_format)
+            x = _subsample(x, self.input_step)
         y = self.conv(x)
         if self.output_step > 1:
-            y = _subsample(y, self.output_step, self.data_format)
-        return y
+            y = _subsample(y, self.output_step)
+        return _common.from_channels_last(y, self.data_format)
 
     def output_positions(self, input_shape):
         """Output height * width on `input_shape` (MACs need a fixed size)."""

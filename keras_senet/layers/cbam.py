@@ -93,7 +93,7 @@ class CBAM(keras.layers.Layer):
             self.spatial_kernel_size,
             padding="same",
             use_bias=False,
-            data_format=self.data_format,
+            data_format="channels_last",  # run on a channels-last view (_common.channels_last_shape)
             name="spatial_conv",
             dtype=self.dtype_policy,
         )
@@ -105,7 +105,7 @@ class CBAM(keras.layers.Layer):
         self.fc2.build((None, rd_channels))
         pooled_shape = list(input_shape)
         pooled_shape[axis] = 2
-        self.spatial_conv.build(tuple(pooled_shape))
+        self.spatial_conv.build(_common.channels_last_shape(pooled_shape, self.data_format))
         pooled_shape[axis] = 1
         self.spatial_bn.build(tuple(pooled_shape))
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={axis: channels})
@@ -129,7 +129,9 @@ class CBAM(keras.layers.Layer):
             [ops.mean(x, axis=axis, keepdims=True), ops.max(x, axis=axis, keepdims=True)],
             axis=axis,
         )
-        spatial = self.spatial_bn(self.spatial_conv(pooled), training=training)
+        spatial = _common.from_channels_last(
+            self.spatial_conv(_common.to_channels_last(pooled, self.data_format)), self.data_format)
+        spatial = self.spatial_bn(spatial, training=training)
         return x * self._gate_fn(spatial)
 
     def compute_output_shape(self, input_shape):

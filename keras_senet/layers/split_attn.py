@@ -96,11 +96,11 @@ class SplitAttention(keras.layers.Layer):
             raise ValueError(f"groups={self.groups} does not divide the attention width {attn} of {self.name!r}")
         dtype = self.dtype_policy
 
-        def norm(name):
+        def norm(name, axis=axis):
             return keras.layers.BatchNormalization(axis=axis, epsilon=1e-5, momentum=0.9, name=name, dtype=dtype)
 
-        def conv1x1(filters, name):
-            return keras.layers.Conv2D(filters, 1, groups=self.groups, data_format=self.data_format, name=name,
+        def conv1x1(filters, name):  # on (B, 1, 1, C) pooled vectors, whatever data_format is
+            return keras.layers.Conv2D(filters, 1, groups=self.groups, data_format="channels_last", name=name,
                                        dtype=dtype)
 
         self._conv = TorchConv2D(mid, self.kernel_size, self.stride, self.dilation, self.groups * self.radix,
@@ -110,18 +110,15 @@ class SplitAttention(keras.layers.Layer):
         conv_shape = self._conv_output_shape(input_shape, mid)
         self.bn0 = norm("bn0") if self.batch_norm else None
         self.fc1 = conv1x1(attn, "fc1")
-        self.bn1 = norm("bn1") if self.batch_norm else None
+        self.bn1 = norm("bn1", axis=-1) if self.batch_norm else None
         self.fc2 = conv1x1(mid, "fc2")
         if self.bn0 is not None:
             self.bn0.build(conv_shape)
-            self.bn1.build(self._pooled_shape(attn))
-        self.fc1.build(self._pooled_shape(out_channels))
-        self.fc2.build(self._pooled_shape(attn))
+            self.bn1.build((None, 1, 1, attn))
+        self.fc1.build((None, 1, 1, out_channels))
+        self.fc2.build((None, 1, 1, attn))
         self._out_channels = out_channels
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={axis: channels})
-
-    def _pooled_shape(self, channels):
-        return (None, 1, 1, channels) if self.data_format == "channels_last" else (None, channels, 1, 1)
 
     def _conv_output_shape(self, input_shape, channels):
         shape = list(input_shape)
@@ -142,7 +139,7 @@ class SplitAttention(keras.layers.Layer):
         x = ops.relu(x)
         splits = self._splits(x) if self.radix > 1 else [x]
         pooled = _common.squeeze(sum(splits[1:], splits[0]), "avg", self.data_format)  # (B, C)
-        hidden = self.fc1(_common.channel_scale(pooled, self.data_format))
+        hidden = self.fc1(_common.channel_scale(pooled, "channels_last"))  # (B, 1, 1, C)
         if self.bn1 is not None:
             hidden = self.bn1(hidden, training=training)
         logits = ops.reshape(self.fc2(ops.relu(hidden)), (-1, self.radix * self._out_channels))
