@@ -20,6 +20,10 @@ __version__ = "0.1.0"
 if sys.getrecursionlimit() < 10_000:
     sys.setrecursionlimit(10_000)
 
+from keras_senet import _cpu_kernels  # noqa: E402
+
+_cpu_kernels.prefer_onednn_for_command_line()  # the `keras-senet` command only; before Keras imports TensorFlow
+
 from keras_senet import layers  # noqa: E402  (registers the layers for .keras loading)
 from keras_senet import models  # noqa: E402  (registers ZooModel for .keras loading)
 

@@ -13,6 +13,12 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ.setdefault(variable, "1")
 
+# TensorFlow's oneDNN CPU kernels, as the `keras-senet` command line turns them on
+# (keras_senet/_cpu_kernels.py): TensorFlow enables them by default only on AVX-512 VNNI/BF16/AMX CPUs,
+# so without this the suite runs different kernels, and twice as long, on an AVX2 CI machine (training
+# steps 6.4x slower). tests/test_cpu_kernels.py reruns the layout tests with them off.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
 import torch  # noqa: F401  (import order: see the module docstring)
 import timm  # noqa: F401
 
