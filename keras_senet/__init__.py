@@ -35,6 +35,7 @@ _EXPORTS = {
     "decode_predictions": "keras_senet.imagenet",
     "preprocess_input": "keras_senet.imagenet",
     "model_info": "keras_senet.info",
+    "reparameterize": "keras_senet.reparameterization",
     "list_models": "keras_senet.zoo",
 }
 # keras.applications-style constructors, one per keras_senet.applications.APPLICATIONS entry (listed here so

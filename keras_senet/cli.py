@@ -246,7 +246,8 @@ def _cmd_export(args):
                                 include_preprocessing=True if preprocessing == "" else (preprocessing or False),
                                 opset=args.opset, verify=not args.no_verify, overwrite=args.overwrite,
                                 target=args.target, keep_float=args.keep_float,
-                                quantization_report=args.quantization_report, eval_data=args.eval_data)
+                                quantization_report=args.quantization_report, eval_data=args.eval_data,
+                                reparameterize=not args.no_reparameterize)
     print(report.table())
     return 0
 
@@ -275,6 +276,9 @@ def _add_export_parser(sub):
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
     _add_edge_options(p)
     p.add_argument("--no-verify", action="store_true", help="skip the run in the target runtime")
+    p.add_argument("--no-reparameterize", action="store_true",
+                   help="export GhostNetV3's re-parameterisable branches as trained (default: merged into "
+                        "one convolution each, as timm's reparameterize_model)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--out", required=True, help="output: " + ", ".join(
         f"{target.describe_path.replace(' (with saved_model.pb)', '')} ({name})" for name, target in TARGETS.items()))

@@ -45,10 +45,7 @@ def fold_batchnorm(model, *, dtype=None):
         `(folded_model, folded_pairs)`: the copy, and the list of ``(conv_name, batchnorm_name)``
         pairs that were folded (in the copy each BatchNorm is a `keras.layers.Identity` of that name).
     """
-    if not isinstance(model, keras.Model):
-        raise ValueError(f"fold_batchnorm needs a keras.Model; got {type(model).__name__}")
-    if not model.built:
-        raise ValueError(f"fold_batchnorm needs a built model; {model.name!r} is not built")
+    check_graph_model(model, "fold_batchnorm")
     pairs = foldable_pairs(model)
     conv_of = {bn: conv for conv, bn in pairs}
     folded_convs = {conv for conv, _ in pairs}
@@ -58,8 +55,9 @@ def fold_batchnorm(model, *, dtype=None):
         if not isinstance(layer, keras.layers.Layer):  # a keras.ops call in the graph: no weights
             return layer
         policy = layer.dtype_policy if dtype is None or layer.name in output_layers else dtype
-        if layer.name in conv_of:  # with the BatchNorm's policy, so that it casts nothing
-            return keras.layers.Identity(name=layer.name, dtype=policy)
+        if layer.name in conv_of:  # with the BatchNorm's policy, so that it casts nothing; by name, so
+            # that the copy can be saved or cloned (Identity cannot serialise a DTypePolicy argument)
+            return keras.layers.Identity(name=layer.name, dtype=getattr(policy, "name", policy))
         config = layer.get_config()
         if layer.name in folded_convs:
             config["use_bias"] = True
@@ -86,6 +84,17 @@ def fold_batchnorm(model, *, dtype=None):
         else:
             target.set_weights(layer.get_weights())
     return folded, pairs
+
+
+def check_graph_model(model, what):
+    """Raise ValueError, naming `what`, unless `model` is a built functional or Sequential `keras.Model`."""
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"{what} needs a keras.Model; got {type(model).__name__}")
+    if not model.built:
+        raise ValueError(f"{what} needs a built model; {model.name!r} is not built")
+    if getattr(model, "outputs", None) is None:  # a subclassed model: no graph of layers to copy
+        raise ValueError(f"{what} needs a functional or Sequential model (a graph of layers to copy); "
+                         f"{model.name!r} is a subclassed {type(model).__name__}")
 
 
 def _bn_of(pairs, conv_name):

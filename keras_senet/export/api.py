@@ -241,7 +241,7 @@ def _verify_pixel_endpoint(report, model, served, written, config, input_shape):
 def export(model, path, format, *, quantize=None, representative_data=None, input_size=None,
            batch_size=None, include_preprocessing=False, opset=None, io_type=None, tolerances=None,
            verify=True, overwrite=False, num_threads=None, target="cpu", keep_float=(),
-           quantization_report=False, evaluation_data=None):
+           quantization_report=False, evaluation_data=None, reparameterize=True):
     """Export `model` to `path` and prove the export equal to the Keras model in its own runtime.
 
     Args:
@@ -284,6 +284,11 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
         evaluation_data: labelled held-out data, ``(images, labels)`` arrays or a dataset of such
             batches, in the export's input space: ``report.accuracy`` gives the top-1 of the Keras model
             and of the export, the change in points and their agreement (single-output classifiers).
+        reparameterize: export the inference form of a model with parallel linear branches summed by an
+            ``Add`` (GhostNetV3's re-parameterisable conv + BN branches; `keras_senet.reparameterize`):
+            each sum becomes one convolution, as timm's ``reparameterize_model``. Default True; the export
+            is still verified against `model` itself. Models without such branches are exported as they
+            are either way.
 
     Returns:
         `ExportReport` (``print(report)`` shows it as a table).
@@ -336,7 +341,13 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
                         options={name: options[name] for name in target.options},
                         edge=profile if profile.name != "cpu" else None, keep_float=keep_float,
                         debug_quantization=bool(quantization_report), weight_count=_weight_count(model))
-        served = _write(model, written, target, job)
+        source, report.merged_branches = _inference_form(model, reparameterize)
+        served = _write(source, written, target, job)
+        if source is not model:  # verify against the caller's model, not the re-parameterised copy
+            from keras_senet.export.serving import serving_model
+
+            served = serving_model(model, input_shape, config)
+            del source
         report.quantization_layers = job.notes.get("quantization_layers")
         report.widened_ranges = job.notes.get("widened_ranges", [])
         report.size_bytes = _size(written, target.companion_suffixes)
@@ -367,6 +378,17 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return report
+
+
+def _inference_form(model, reparameterize):
+    """(`model`, 0), or with `reparameterize` and parallel branches to merge, (its re-parameterised copy,
+    the number of merged sums)."""
+    from keras_senet import reparameterization
+
+    if not reparameterize or not reparameterization.has_parallel_branches(model):
+        return model, 0
+    copy, merged = reparameterization.reparameterize(model)
+    return (copy, len(merged)) if merged else (model, 0)
 
 
 def _check_int8_options(format, quantize, io_type, keep_float, quantization_report):

@@ -72,6 +72,9 @@ class ExportReport:
             to a requantisation scale of 128, ``{"op", "tensor", "scale_before", "scale_after"}``
             (`keras_senet.export.tflite_ranges`).
         accuracy: with evaluation data: ``{"images", "keras_top1", "export_top1", "change", "agreement"}``.
+        merged_branches: with ``reparameterize=True``: how many ``Add`` layers of parallel linear branches
+            (GhostNetV3's) the export holds as one convolution each (`keras_senet.reparameterize`); 0 when
+            the model has none.
     """
 
     path: str
@@ -104,6 +107,7 @@ class ExportReport:
     keep_float: tuple = ()
     accuracy: Optional[dict] = None
     widened_ranges: list = dataclasses.field(default_factory=list)
+    merged_branches: int = 0
 
     @property
     def passed(self):
@@ -180,6 +184,8 @@ class ExportReport:
         rows = [("export", f"{kind} -> {self.path}"),
                 ("input", f"{self.input_shape} {self.io_type}"),
                 ("size", f"{self.size_bytes / 2**20:.2f} MiB")]
+        if self.merged_branches:
+            rows.append(("re-parameterised", f"{self.merged_branches} sums of parallel branches, one convolution each"))
         if self.verified:
             rows += [("runtime", self.runtime), ("compared on", self.verification_inputs)]
             if self.max_abs_diff is not None:
