@@ -75,12 +75,15 @@ def main(argv=None):
     model = ks.create_model(args.model, weights=None, input_shape=(args.size, args.size, 3))
     rng = np.random.default_rng(0)
     calibration = rng.normal(size=(8, args.size, args.size, 3)).astype("float32")
-    for layer in model.layers:  # statistics of the layer's input on random images, as a trained model has
-        if isinstance(layer, keras.layers.BatchNormalization):
-            probe = keras.Model(model.input, layer.input)
-            values = keras.ops.convert_to_numpy(probe(calibration, training=False))
-            layer.moving_mean.assign(values.mean(axis=(0, 1, 2)))
-            layer.moving_variance.assign(values.var(axis=(0, 1, 2)) + 1e-3)
+    # every BatchNorm's moving statistics := those of its input on random images, as a trained model has
+    # (one training-mode pass with momentum 0, as tests/randomise.py calibrate_batchnorm)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.momentum = 0.0
+    model(calibration, training=True)
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
     results = {"model": args.model, "size": args.size, "threads": args.threads}
 
     began = time.perf_counter()
