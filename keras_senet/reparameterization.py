@@ -47,7 +47,6 @@ class _Branch:
 @dataclasses.dataclass
 class _Merge:
     branches: list
-    source: int  # id() of x in the folded model
     kernel_size: int
     stride: int
     template: object  # a conv layer of the branches: the merged conv's kind, groups and dtype
@@ -276,13 +275,12 @@ def _plan(branches):
     if not convs:
         return None
     template = convs[0]
-    kind = (type(template), getattr(template, "groups", None), template.kernel.shape[2:] if
-            isinstance(template, keras.layers.DepthwiseConv2D) else (template.kernel.shape[2], template.filters))
-    for conv in convs[1:]:
-        other = (type(conv), getattr(conv, "groups", None), conv.kernel.shape[2:] if
-                 isinstance(conv, keras.layers.DepthwiseConv2D) else (conv.kernel.shape[2], conv.filters))
-        if other != kind or conv.dtype_policy.name != template.dtype_policy.name:
-            return None
+    def kind(conv):  # what must agree for two kernels to be summed: type, groups, channels in and out, dtype
+        return (type(conv), getattr(conv, "groups", None), tuple(conv.kernel.shape[2:]),
+                getattr(conv, "filters", None), conv.dtype_policy.name)
+
+    if any(kind(conv) != kind(template) for conv in convs[1:]):
+        return None
     strides = {stride for branch, _, stride in branches if branch.kind == "conv"}
     if len(strides) != 1:
         return None
@@ -294,4 +292,4 @@ def _plan(branches):
         if stride != 1 or in_channels != out_channels:
             return None  # an identity needs stride 1 and as many channels out as in
     size = max(branch.layer.kernel_size[0] for branch in (b for b, _, _ in branches) if branch.kind == "conv")
-    return _Merge([branch for branch, _, _ in branches], id(source), size, stride, template)
+    return _Merge([branch for branch, _, _ in branches], size, stride, template)
