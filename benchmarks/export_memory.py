@@ -81,6 +81,7 @@ def _one(name, format, size, folder, weights_file=None):
         options = dict(quantize="int8", representative_data=images, tolerances=INT8_TOLERANCES)
     path = os.path.join(folder, name + SUFFIX[format])
     peak = _AnonPeak()
+    print(EXPORT_START, flush=True)  # the parent polls this process's memory from here (`run_cell`)
     start = time.perf_counter()
     failure = None
     try:
@@ -90,6 +91,7 @@ def _one(name, format, size, folder, weights_file=None):
             raise
         report, failure = error.report, "; ".join(error.report.failures)
     seconds = time.perf_counter() - start
+    print(EXPORT_END, flush=True)
     highest = peak.stop()
     entry = {"model": name, "format": format, "size": size, "weights_mib": round(weights, 1),
              "model_mib": round(before), "peak_mib": round(highest), "extra": round((highest - before) / weights, 1),
@@ -99,6 +101,47 @@ def _one(name, format, size, folder, weights_file=None):
         entry["verification"] = failure
         if format != "int8":  # how much of the difference is float32 round-off the network amplifies
             entry["keras_fp32_vs_fp64"] = _float32_error(model, size)
+    return entry
+
+
+def _one_low_memory(name, format, size, folder, weights_file):
+    """One cell through `export_from_source(..., low_memory=True)`: this process never holds the model (loaded
+    from `weights_file` in the export's first process); int8 calibrates on 8 smooth pictures in a folder."""
+    import PIL.Image
+
+    from benchmarks.fastpath_memory import _memory
+    from images import smooth_images  # tests/images.py
+    from keras_senet.export import ExportError
+    from keras_senet.export.from_source import export_from_source
+
+    with open(weights_file + ".json") as f:
+        weights = json.load(f)["weights_mib"]
+    options = {}
+    if format == "int8":
+        calibration = os.path.join(folder, "calibration")
+        for index, image in enumerate(smooth_images(8, size, size)):
+            os.makedirs(os.path.join(calibration, str(index % 2)), exist_ok=True)
+            PIL.Image.fromarray(image).save(os.path.join(calibration, str(index % 2), f"{index}.png"))
+        options = dict(quantize="int8", calibration=calibration, tolerances=INT8_TOLERANCES)
+    before = _memory()["RssAnon"]
+    print(EXPORT_START, flush=True)
+    start = time.perf_counter()
+    failure = None
+    try:
+        report = export_from_source(name, os.path.join(folder, name + SUFFIX[format]), "tflite", weights=weights_file,
+                                    input_size=size, low_memory=True, overwrite=True, **options)
+    except ExportError as error:
+        if error.report is None or error.report.rel_diff is None:
+            raise
+        report, failure = error.report, "; ".join(error.report.failures)
+    seconds = time.perf_counter() - start
+    print(EXPORT_END, flush=True)
+    entry = {"model": name, "format": format, "size": size, "weights_mib": weights, "model_mib": round(before),
+             "peak_mib": round(before), "extra": 0.0, "seconds": round(seconds, 1),
+             "file_mib": round(report.size_bytes / MIB, 1), "rel_diff": report.rel_diff, "passed": report.passed,
+             "low_memory": True}
+    if failure:
+        entry["verification"] = failure
     return entry
 
 
@@ -131,11 +174,14 @@ def _child(name, format, size, baseline="calibrated"):
     with tempfile.TemporaryDirectory(prefix="export_memory_") as folder:
         try:
             weights_file = None
-            if baseline == "loaded":  # the network made and saved by another process
+            if baseline in ("loaded", "low-memory"):  # the network made and saved by another process
                 weights_file = os.path.join(folder, "network.weights.h5")
                 subprocess.run([sys.executable, "-m", "benchmarks.export_memory", "--save-network", name, str(size),
                                 weights_file], check=True, capture_output=True)
-            entry = _one(name, format, size, folder, weights_file)
+            if baseline == "low-memory":
+                entry = _one_low_memory(name, format, size, folder, weights_file)
+            else:
+                entry = _one(name, format, size, folder, weights_file)
             entry["baseline"] = baseline
         except Exception as error:  # say which cell failed and why; the sweep goes on
             lines = str(error).strip().splitlines()
@@ -144,23 +190,86 @@ def _child(name, format, size, baseline="calibrated"):
     print("RESULT " + json.dumps(entry), flush=True)
 
 
+EXPORT_START, EXPORT_END = "EXPORT START", "EXPORT END"
+
+
+def _tree_anon_mib(pid):
+    """RssAnon (MiB) of process `pid` and all its descendants (the low-memory export's own processes)."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            with open(f"/proc/{current}/status") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("RssAnon")) / 1024
+            with open(f"/proc/{current}/task/{current}/children") as f:
+                pending += [int(child) for child in f.read().split()]
+        except (OSError, StopIteration, ValueError):  # a process that has just exited
+            pass
+    return total
+
+
+def _polled(command, cwd, env, timeout, interval=0.005):
+    """Run `command`; while it is between the lines ``EXPORT START`` and ``EXPORT END`` on its stdout, poll
+    its process tree's RssAnon from here every `interval` s. Returns (returncode or None on timeout, stdout
+    lines, stderr text, the highest MiB seen).
+
+    Polled from outside: a thread polling inside the exporting process is not scheduled while a converter's
+    C++ call holds the GIL. TensorFlow's TFLite conversion does: on regnety_2560 such a thread saw 9.0 GB
+    while `ps` read 17.7 GB (benchmarks/NOTES.md, fourth session)."""
+    import threading
+
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr, state = [], [], {"on": False, "peak": 0.0}
+
+    def read_stdout():
+        for line in proc.stdout:
+            stdout.append(line.rstrip("\n"))
+            if line.startswith(EXPORT_START):
+                state["on"] = True
+            elif line.startswith(EXPORT_END):
+                state["on"] = False
+
+    readers = [threading.Thread(target=read_stdout, daemon=True),
+               threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True)]
+    for reader in readers:
+        reader.start()
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None:
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            return None, stdout, "".join(stderr), state["peak"]
+        if state["on"]:
+            state["peak"] = max(state["peak"], _tree_anon_mib(proc.pid))
+        time.sleep(interval)
+    for reader in readers:
+        reader.join()
+    return proc.returncode, stdout, "".join(stderr), state["peak"]
+
+
 def run_cell(name, format, size, baseline="calibrated", timeout=3600):
-    """`_child` in a fresh process (memory figures of one export alone); the figures as a dict."""
+    """`_child` in a fresh process (memory figures of one export alone); the figures as a dict. ``peak_mib``
+    is the highest of what this process polled from outside and what the child polled inside
+    (``peak_mib_inside``, kept to show what an inside poll misses)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
                PYTHONPATH=os.pathsep.join([os.path.join(root, "tests"), root, os.environ.get("PYTHONPATH", "")]))
     command = [sys.executable, "-m", "benchmarks.export_memory", "--child", name, format, str(size),
                "--baseline", baseline]
-    try:
-        proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
+    returncode, stdout, stderr, outside = _polled(command, root, env, timeout)
+    if returncode is None:
         return {"model": name, "format": format, "size": size, "passed": False, "error": f"timeout {timeout} s"}
-    lines = [line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    lines = [line[7:] for line in stdout if line.startswith("RESULT ")]
     if not lines:  # killed (out of memory: -9) or crashed before it could report
-        tail = " ".join(proc.stderr.strip().splitlines()[-3:])[-400:]
+        tail = " ".join(stderr.strip().splitlines()[-3:])[-400:]
         return {"model": name, "format": format, "size": size, "passed": False,
-                "error": f"exit code {proc.returncode}: {tail}"}
-    return json.loads(lines[-1])
+                "error": f"exit code {returncode}: {tail}", "peak_mib_before_it_ended": round(outside)}
+    entry = json.loads(lines[-1])
+    if "peak_mib" in entry:
+        entry["peak_mib_inside"] = entry["peak_mib"]
+        entry["peak_mib"] = round(max(outside, entry["peak_mib"]))
+        entry["extra"] = round((entry["peak_mib"] - entry["model_mib"]) / entry["weights_mib"], 1)
+    return entry
 
 
 def _cells(path):
@@ -242,19 +351,27 @@ def main(argv=None):
     parser.add_argument("--largest-first", action="store_true",
                         help="largest models first (a second worker on the same --json file meets the first)")
     parser.add_argument("--summary", metavar="JSON", help="only print the README tables of a --json file")
-    parser.add_argument("--baseline", choices=("calibrated", "loaded"), default="calibrated",
+    parser.add_argument("--baseline", choices=("calibrated", "loaded", "low-memory"), default="calibrated",
                         help="the model the export starts from: built and BatchNorm-calibrated in the measured "
                              "process (default, the sweep of 2026-12-03), or built and loaded from a weights file "
-                             "another process saved (as a user's checkpoint: less memory held before the export)")
+                             "another process saved (as a user's checkpoint: less memory held before the export), "
+                             "or (tflite, int8) that file exported with low_memory=True: the measured process never "
+                             "holds the model, the peak is over the export's own processes")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "FORMAT", "SIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--save-network", nargs=3, metavar=("MODEL", "SIZE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.save_network:
-        return _random_model(args.save_network[0], int(args.save_network[1]))[0].save_weights(args.save_network[2])
+        model = _random_model(args.save_network[0], int(args.save_network[1]))[0]
+        model.save_weights(args.save_network[2])
+        with open(args.save_network[2] + ".json", "w") as f:
+            json.dump({"weights_mib": round(sum(w.numpy().nbytes for w in model.weights) / MIB, 1)}, f)
+        return None
     if args.child:
         return _child(args.child[0], args.child[1], int(args.child[2]), args.baseline)
     if args.summary:
         return print(summary(latest(args.summary), named=NAMED))
+    if args.baseline == "low-memory" and set(args.formats) - {"tflite", "int8"}:
+        parser.error("--baseline low-memory exports TFLite only: pass --formats tflite int8")
     import keras_senet as ks
     from benchmarks.edge_compat import smallest_first
 

@@ -88,6 +88,12 @@ def _check_arguments(model, path, target, quantize, representative_data, input_s
                            f"uses {keras.backend.backend()!r}. Save the model as .keras and export it from a "
                            "TensorFlow-backend process.")
     _check_installed(target, quantize, verify)
+    return _check_destination(path, target, overwrite)
+
+
+def _check_destination(path, target, overwrite):
+    """The absolute `path` to write `target`'s export at: its suffix, an earlier export there only with
+    `overwrite`, nothing else replaced, and an existing parent folder (checked before any work)."""
     path = os.path.abspath(os.fspath(path))
     _check_suffix(path, target)
     if os.path.lexists(path) and not overwrite:
@@ -199,24 +205,39 @@ def _verify(report, served, written, images, num_threads):
     import tensorflow as tf
 
     from keras_senet.export.runtimes import median_latency_ms
+
+    predict = load_in_runtime(written, images, num_threads)
+    compiled = tf.function(lambda x: served(x, training=False), reduce_retracing=True)
+    compare_in_runtime(report, predict, _in_batches(compiled, images), images)
+    report.keras_latency_ms = median_latency_ms(lambda x: _named(compiled(x)), images[:1])
+
+
+def load_in_runtime(written, images, num_threads):
+    """The export at `written` loaded in its runtime and run once on ``images[:1]``; `_RuntimeRefused` when
+    it cannot be (a runtime may refuse a file only when it prepares it: XNNPACK, at allocation)."""
     from keras_senet.export.targets import load_exported
 
     try:
         predict = load_exported(written, num_threads=num_threads)  # (SavedModel: TF's own thread settings)
-        predict(images[:1])  # a runtime may refuse the file only when it prepares it (XNNPACK, at allocation)
+        predict(images[:1])
     except Exception as error:
         lines = str(error).strip().splitlines()
         raise _RuntimeRefused(f"its runtime could not load or run the file ({type(error).__name__}: "
                               f"{lines[0] if lines else ''})") from error
+    return predict
+
+
+def compare_in_runtime(report, predict, expected, images):
+    """Fill `report` from the export's outputs on `images` (run by `predict`) against the Keras model's
+    `expected` ``{name: array}``, and the export's batch-1 latency."""
+    from keras_senet.export.runtimes import median_latency_ms
+
     report.runtime = predict.runtime
-    compiled = tf.function(lambda x: served(x, training=False), reduce_retracing=True)
-    expected = _in_batches(compiled, images)
     actual = _in_batches(predict, images)
     if len(expected) == 1 and len(actual) == 1:  # one output: its name differs by runtime ("output", ...)
         actual = {next(iter(expected)): next(iter(actual.values()))}
     report.compare(expected, actual)
     report.latency_ms = median_latency_ms(predict, images[:1])
-    report.keras_latency_ms = median_latency_ms(lambda x: _named(compiled(x)), images[:1])
 
 
 def _verify_pixel_endpoint(report, model, served, written, config, input_shape):

@@ -1,0 +1,97 @@
+"""Low-memory TFLite export (issue 17): the Keras model is loaded, and the SavedModel converted, in processes of
+their own; the file that comes back equals the Keras model in LiteRT and is moved into place only then."""
+
+import os
+import re
+
+import numpy as np
+import pytest
+
+from export_models import small_model
+from images import normal_images, smooth_images
+from keras_senet.export import from_source, load_exported, to_tflite
+from keras_senet.export.from_source import export_from_source
+from randomise import randomise_weights
+
+pytestmark = pytest.mark.xdist_group("export_low_memory")
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A small SE-ResNet (random weights, logits out) saved as ``.keras``, and the model itself."""
+    model = randomise_weights(small_model("seresnet18", size=SIZE, classes=4, classifier_activation=None))
+    path = tmp_path_factory.mktemp("low_memory") / "m.keras"
+    model.save(path)
+    return str(path), model
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """An empty folder to export to (tmp_path also holds the tests' KERAS_HOME)."""
+    path = tmp_path / "exports"
+    path.mkdir()
+    return path
+
+
+def _not_in_this_process(*args, **kwargs):
+    raise AssertionError("the low-memory export loaded the Keras model or ran the converter in the calling process")
+
+
+def test_fp32_equals_keras_and_neither_model_nor_converter_is_in_this_process(saved, folder, monkeypatch):
+    path, model = saved
+    # the calling process must do neither: patched here, these would fail the export if it did
+    monkeypatch.setattr(from_source, "load_model", _not_in_this_process)
+    monkeypatch.setattr(to_tflite, "write_tflite", _not_in_this_process)
+    out = folder / "m.tflite"
+    report = export_from_source(path, out, "tflite", weights=None, low_memory=True)
+    assert report.passed and report.runtime.startswith("LiteRT") and report.rel_diff <= 1e-4
+    assert report.ops.get("CONV_2D", 0) > 0 and report.size_bytes == os.path.getsize(out)
+    assert os.listdir(folder) == ["m.tflite"]  # no temporary left beside it
+    images = normal_images(5, SIZE, seed=3)  # not the inputs the export was verified on
+    expected = model.predict_on_batch(images)
+    actual = load_exported(str(out))(images)
+    assert np.abs(actual - expected).max() <= 1e-4 * np.abs(expected).max()
+
+
+def test_cli_int8_calibrates_in_the_converting_process(saved, tmp_path, capsys):
+    """`keras-senet export FILE.keras --low-memory --quantize int8 --calibration DIR`: the images read by the
+    first process calibrate the converter in the second; the file is full-integer and verified."""
+    import PIL.Image
+
+    from keras_senet.cli import main
+
+    for label in ("a", "b"):
+        folder = tmp_path / "images" / label
+        folder.mkdir(parents=True)
+        for index, image in enumerate(smooth_images(6, SIZE, SIZE, seed=ord(label))):
+            PIL.Image.fromarray(image).save(folder / f"{index}.png")
+    out = tmp_path / "m.tflite"
+    status = main(["export", saved[0], "--weights", "none", "--format", "tflite", "--low-memory", "--quantize",
+                   "int8", "--calibration", str(tmp_path / "images"), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert status == 0 and out.exists()
+    assert re.search(r"compared on\s+12 representative images", printed) and re.search(r"result\s+PASSED", printed)
+    assert re.search(r"non-int8 ops\s+none", printed)
+    assert load_exported(str(out)).input_dtype == np.int8
+
+
+@pytest.mark.parametrize("format, options, message", [
+    ("onnx", {}, "writes format='tflite' only"),
+    ("tflite", {"keep_float": ("MEAN",)}, "takes none of keep_float"),
+    ("tflite", {"target": "gpu"}, "takes none of target"),
+    ("tflite", {"eval_data": "folder"}, "takes none of eval_data"),
+    ("tflite", {"quantize": "int8"}, "needs calibration images"),
+])
+def test_what_needs_the_keras_model_is_refused_before_any_work(saved, folder, format, options, message):
+    with pytest.raises(ValueError, match=message):
+        export_from_source(saved[0], folder / f"m.{format}", format, weights=None, low_memory=True, **options)
+    assert os.listdir(folder) == []
+
+
+def test_a_failing_step_raises_and_writes_nothing(folder):
+    """The first process's error (here: no such model file) comes back as itself; no file, no temporary."""
+    with pytest.raises(ValueError, match="missing.keras"):
+        export_from_source(str(folder.parent / "missing.keras"), folder / "m.tflite", "tflite", weights=None,
+                           low_memory=True)
+    assert os.listdir(folder) == []
