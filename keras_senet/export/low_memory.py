@@ -1,20 +1,21 @@
 """TFLite export of a model too large to hold beside its converter: each step in its own process.
 
-TensorFlow's TFLite converter holds about 3.6x the model's weight bytes at its peak, measured on
-``regnety_2560`` (4.8 GiB of weights) in a fresh process: ~18 GB. Beside the Keras model a user holds
-(1.1-1.6x its weights), that is over a 24 GB machine. Here the Keras model and the converter never share
-a process:
+TensorFlow's TFLite converter holds several copies of the weights at its peak (the SavedModel's variables,
+the MLIR constants, the transposed filters, the FlatBuffer and its copy as Python bytes). Beside the Keras
+model a user holds (1.1-1.8x its weight bytes) that is what decides whether a large model converts. Here the
+Keras model and the converter never share a process:
 
 1. a process loads the model (registry name or ``.keras`` file), writes its SavedModel through `export`
    (the same checks, re-parameterisation and serving form), reads the calibration images, runs the Keras
-   model on the verification images and exits, giving its memory back;
+   model on the verification images, saves the outputs and exits, giving its memory back;
 2. a second process converts the SavedModel to ``.tflite`` (`to_tflite.write_tflite`) and exits;
 3. this process, which never loads the Keras model, runs the file in LiteRT, compares it with the Keras
    outputs step 1 saved, and moves it into place when it passes, as `export` does.
 
 Each step is a fresh interpreter (``multiprocessing``'s spawn start method: no TensorFlow state is
 inherited). Accelerator profiles, selective quantisation, the quantisation report and held-out accuracy
-need the Keras model beside the file and are refused here.
+need the Keras model beside the file and are refused here. Measured figures: README, "Memory and time of
+an export".
 """
 
 from __future__ import annotations
@@ -119,17 +120,9 @@ def _in_own_process(step, function, *args, **kwargs):
 def _write_source(model, workdir, *, weights, input_size, calibration, include_preprocessing, batch_size,
                   reparameterize):
     """Step 1 (own process): the SavedModel, calibration images, verification images and the Keras model's
-    outputs on them, as files in `workdir`; returns what the next steps need.
-
-    The SavedModel is of the model's inference form, BatchNorm folded into the convolutions here
-    (`keras_senet.reparameterize`, which also merges parallel branches when `reparameterize`): the converter
-    would fold it itself, keeping a copy of every folded weight until it ends (regnety_2560: the converter's
-    peak went from 22.4 GB to ... GB)."""
-    import gc
-
+    outputs on them, as files in `workdir`; returns what the next steps need."""
     import tensorflow as tf
 
-    from keras_senet import folding, reparameterization
     from keras_senet.export.from_source import calibration_images, load_model
     from keras_senet.export.runtimes import median_latency_ms
     from keras_senet.export.serving import as_images, preprocessing_config, serving_model
@@ -137,38 +130,22 @@ def _write_source(model, workdir, *, weights, input_size, calibration, include_p
     keras_model = load_model(model, weights=weights, input_size=input_size)
     config = preprocessing_config(keras_model, include_preprocessing)
     data = calibration_images(calibration, keras_model, config) if calibration else None
+    saved_model = os.path.join(workdir, "saved_model")
+    written = api.export(keras_model, saved_model, "saved_model", representative_data=data, input_size=input_size,
+                         batch_size=batch_size, include_preprocessing=include_preprocessing, verify=False,
+                         reparameterize=reparameterize)
     input_shape = api._input_shape(keras_model, input_size)
     calibration = as_images(data, api.CALIBRATION_IMAGES)
     images, described = api._verification_inputs(calibration, input_shape, config is not None)
     served = serving_model(keras_model, input_shape, config)
     compiled = tf.function(lambda x: served(x, training=False), reduce_retracing=True)
-    expected = api._in_batches(compiled, images)  # the reference: the model as loaded
-    keras_latency_ms = median_latency_ms(lambda x: api._named(compiled(x)), images[:1])
     files = {"images": os.path.join(workdir, "images.npy"), "expected": os.path.join(workdir, "expected.npz")}
     np.save(files["images"], images)
-    np.savez(files["expected"], **expected)
-    weight_count = api._weight_count(keras_model)
-
-    merged = []
-    inference_form = keras_model
-    if folding.foldable_pairs(keras_model) or reparameterize:
-        try:
-            if reparameterize:
-                inference_form, merged = reparameterization.reparameterize(keras_model)
-            else:
-                inference_form = reparameterization._keep_attributes(keras_model,
-                                                                     folding.fold_batchnorm(keras_model)[0])
-        except ValueError:  # a model Keras cannot copy (subclassed): written as it is
-            pass
-    del served, compiled, keras_model
-    gc.collect()
-    saved_model = os.path.join(workdir, "saved_model")
-    api.export(inference_form, saved_model, "saved_model", input_size=input_size, batch_size=batch_size,
-               include_preprocessing=include_preprocessing if config is None else config, verify=False,
-               reparameterize=False)
+    np.savez(files["expected"], **api._in_batches(compiled, images))
     return dict(files, saved_model=saved_model, calibration=calibration, verification_inputs=described,
-                input_shape=(batch_size,) + input_shape, merged_branches=len(merged), weight_count=weight_count,
-                keras_latency_ms=keras_latency_ms)
+                input_shape=(batch_size,) + input_shape, merged_branches=written.merged_branches,
+                weight_count=api._weight_count(keras_model),
+                keras_latency_ms=median_latency_ms(lambda x: api._named(compiled(x)), images[:1]))
 
 
 def _convert(saved_model, written, quantize, calibration, io_type, weight_count):
