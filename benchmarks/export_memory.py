@@ -215,7 +215,7 @@ def _polled(command, cwd, env, timeout, interval=0.005):
 
     Polled from outside: a thread polling inside the exporting process is not scheduled while a converter's
     C++ call holds the GIL. TensorFlow's TFLite conversion does: on regnety_2560 such a thread saw 9.0 GB
-    while `ps` read 17.7 GB (benchmarks/NOTES.md, fourth session)."""
+    while `ps` read 17.7 GB (benchmarks/NOTES.md, "Export memory polled from outside", 2026-12-04)."""
     import threading
 
     proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -349,12 +349,7 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
                           input_shape=(batch_size,) + input_shape,
                           tolerances=dict(TOLERANCES[quantize], **(tolerances or {})),
                           target=profile.name, keep_float=keep_float)
-    prefix = f".{os.path.basename(path)}."
-    _temporary.sweep(os.path.dirname(path), [prefix], suffix=".tmp")  # those of a killed export to `path`
-    try:
-        workdir = _temporary.make_dir(prefix, os.path.dirname(path), suffix=".tmp")
-    except OSError as error:
-        raise PermissionError(f"cannot write to {os.path.dirname(path)}: {error.strerror}") from error
+    workdir = make_workdir(path)
     try:
         written = os.path.join(workdir, os.path.basename(path))
         job = ExportJob(input_shape=input_shape, batch_size=batch_size, config=config, quantize=quantize,
@@ -399,6 +394,17 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return report
+
+
+def make_workdir(path):
+    """A new temporary folder beside `path` for its export (those a killed export to `path` left are removed
+    first); the caller removes it."""
+    prefix = f".{os.path.basename(path)}."
+    _temporary.sweep(os.path.dirname(path), [prefix], suffix=".tmp")
+    try:
+        return _temporary.make_dir(prefix, os.path.dirname(path), suffix=".tmp")
+    except OSError as error:
+        raise PermissionError(f"cannot write to {os.path.dirname(path)}: {error.strerror}") from error
 
 
 def _inference_form(model, reparameterize):

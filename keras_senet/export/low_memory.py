@@ -27,7 +27,6 @@ import shutil
 
 import numpy as np
 
-from keras_senet import _temporary
 from keras_senet.export import api
 from keras_senet.export.report import TOLERANCES, ExportReport
 
@@ -59,12 +58,7 @@ def export_low_memory(model, path, *, weights="imagenet", input_size=None, calib
     path = api._check_destination(path, target, overwrite)
     io_type = io_type or ("int8" if quantize == "int8" else "float32")
 
-    prefix = f".{os.path.basename(path)}."
-    _temporary.sweep(os.path.dirname(path), [prefix], suffix=".tmp")
-    try:
-        workdir = _temporary.make_dir(prefix, os.path.dirname(path), suffix=".tmp")
-    except OSError as error:
-        raise PermissionError(f"cannot write to {os.path.dirname(path)}: {error.strerror}") from error
+    workdir = api.make_workdir(path)
     try:
         written = os.path.join(workdir, os.path.basename(path))
         source = _in_own_process("load the model and write its SavedModel", _write_source, model, workdir,
