@@ -399,3 +399,17 @@ def test_weights_go_back_after_grappler_and_a_stray_placeholder_is_refused():
     next(node for node in stray.node if node.op == "Placeholder" and node.name != "x").name = "renamed_by_grappler"
     with pytest.raises(RuntimeError, match="renamed_by_grappler"):
         to_onnx._weights_back(stray, frozen, ["x:0"])
+
+
+def test_tflite_stages_trimmed_hooks_the_converter_only_within():
+    """The private step it hooks exists in the pinned TensorFlow (else the trim silently does nothing), and
+    the converter class is left as it was afterwards, also when the conversion fails."""
+    from tensorflow.lite.python import lite
+
+    original = lite.TFLiteConverterBase._optimize_tflite_model
+    with pytest.raises(RuntimeError, match="conversion failed"):
+        with _compat.tflite_stages_trimmed():
+            assert lite.TFLiteConverterBase._optimize_tflite_model is not original
+            raise RuntimeError("conversion failed")
+    assert lite.TFLiteConverterBase._optimize_tflite_model is original
+    _compat.release_freed_memory()  # glibc here: no error

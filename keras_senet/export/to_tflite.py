@@ -75,6 +75,9 @@ def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type, k
     """
     import tensorflow as tf
 
+    from keras_senet._compat import release_freed_memory, tflite_stages_trimmed
+
+    release_freed_memory()  # what tracing the SavedModel freed, before the converter's copies of the weights
     layers, model = None, None
     if quantize == "int8" and (debug or keep_float):
         from keras_senet.export.edge import debug_quantization
@@ -83,12 +86,15 @@ def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type, k
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
         layers, model = debug_quantization(converter, calibration_images, keep_float)
     if model is None:  # (the debugger leaves its converter calibrate-only: convert from a fresh one)
-        model = _converter(saved_model_dir, quantize, calibration_images, io_type, buffer_offsets).convert()
+        with tflite_stages_trimmed():
+            model = _converter(saved_model_dir, quantize, calibration_images, io_type, buffer_offsets).convert()
     widened = []
     if quantize == "int8":
         model, widened = requantization_in_range(model)
     with open(path, "wb") as f:
         f.write(model)
+    del model
+    release_freed_memory()  # the converter's, before verification loads the file
     return {"quantization_layers": layers, "widened_ranges": widened}
 
 
