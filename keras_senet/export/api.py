@@ -66,14 +66,7 @@ def _check_arguments(model, path, target, quantize, representative_data, input_s
 
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
-    if quantize not in target.quantize:
-        allowed = ", ".join(repr(q) for q in target.quantize)
-        raise ValueError(f"quantize={quantize!r} is not available for {target.format}; allowed: {allowed}")
-    if io_type is not None and io_type not in IO_TYPES:
-        raise ValueError(f"io_type={io_type!r} is not one of {', '.join(IO_TYPES)}")
-    if io_type not in (None, "float32") and quantize != "int8":
-        raise ValueError(f"io_type={io_type!r} needs quantize='int8' (integer inputs and outputs exist only "
-                         "in a full-integer TFLite model)")
+    check_quantization(target, quantize, io_type)
     if quantize == "int8" and representative_data is None:
         raise ValueError("quantize='int8' needs representative_data: a few hundred real images (an array, "
                          "tf.data.Dataset or iterable of batches in the model's input space) to calibrate the "
@@ -89,6 +82,18 @@ def _check_arguments(model, path, target, quantize, representative_data, input_s
                            "TensorFlow-backend process.")
     _check_installed(target, quantize, verify)
     return _check_destination(path, target, overwrite)
+
+
+def check_quantization(target, quantize, io_type):
+    """`quantize` is one of `target`'s; `io_type` is one of `IO_TYPES`, and integer only with int8."""
+    if quantize not in target.quantize:
+        allowed = ", ".join(repr(q) for q in target.quantize)
+        raise ValueError(f"quantize={quantize!r} is not available for {target.format}; allowed: {allowed}")
+    if io_type is not None and io_type not in IO_TYPES:
+        raise ValueError(f"io_type={io_type!r} is not one of {', '.join(IO_TYPES)}")
+    if io_type not in (None, "float32") and quantize != "int8":
+        raise ValueError(f"io_type={io_type!r} needs quantize='int8' (integer inputs and outputs exist only "
+                         "in a full-integer TFLite model)")
 
 
 def _check_destination(path, target, overwrite):

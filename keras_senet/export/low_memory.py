@@ -37,23 +37,14 @@ def export_low_memory(model, path, *, weights="imagenet", input_size=None, calib
                       io_type=None, batch_size=None, include_preprocessing=False, tolerances=None, verify=True,
                       overwrite=False, num_threads=None, reparameterize=True):
     """Export the registry name or ``.keras`` file `model` to a TFLite file at `path`, each step in its own
-    process (module docstring); the arguments are `keras_senet.export.from_source.export_from_source`'s.
+    process (module docstring); the arguments are `keras_senet.export.from_source.export_from_source`'s,
+    which calls this with ``low_memory=True`` once it has checked them against the format.
 
     Returns the `ExportReport`; raises `keras_senet.export.ExportError` when a step fails or verification
     does, with nothing written to `path`.
     """
     target = api.get_target(FORMAT)
-    if quantize not in target.quantize:
-        allowed = ", ".join(repr(q) for q in target.quantize)
-        raise ValueError(f"quantize={quantize!r} is not available for {FORMAT}; allowed: {allowed}")
-    if io_type is not None and io_type not in api.IO_TYPES:
-        raise ValueError(f"io_type={io_type!r} is not one of {', '.join(api.IO_TYPES)}")
-    if io_type not in (None, "float32") and quantize != "int8":
-        raise ValueError(f"io_type={io_type!r} needs quantize='int8' (integer inputs and outputs exist only "
-                         "in a full-integer TFLite model)")
-    if quantize == "int8" and not calibration:
-        raise ValueError("quantize='int8' needs calibration images: calibration=DIR (class sub-folders) or "
-                         "'tfds:NAME[:SPLIT]' (CLI: --calibration DIR|tfds:NAME[:SPLIT])")
+    api.check_quantization(target, quantize, io_type)  # (int8 without `calibration`: refused by the caller)
     api._check_installed(target, quantize, verify)
     path = api._check_destination(path, target, overwrite)
     io_type = io_type or ("int8" if quantize == "int8" else "float32")
