@@ -64,7 +64,7 @@ def _one(name, format, size, folder, weights_file=None):
 
     import keras_senet as ks
     from benchmarks.fastpath_memory import _AnonPeak, _memory
-    from keras_senet.export import ExportError, export
+    from keras_senet.export import export
 
     if weights_file is None:
         model, images = _random_model(name, size)
@@ -79,28 +79,14 @@ def _one(name, format, size, folder, weights_file=None):
     options = {}
     if format == "int8":
         options = dict(quantize="int8", representative_data=images, tolerances=INT8_TOLERANCES)
-    path = os.path.join(folder, name + SUFFIX[format])
     peak = _AnonPeak()
-    print(EXPORT_START, flush=True)  # the parent polls this process's memory from here (`run_cell`)
-    start = time.perf_counter()
-    failure = None
-    try:
-        report = export(model, path, "tflite" if format == "int8" else format, overwrite=True, **options)
-    except ExportError as error:  # converted and run, but outside the tolerance: the figures still count
-        if error.report is None or error.report.rel_diff is None:
-            raise
-        report, failure = error.report, "; ".join(error.report.failures)
-    seconds = time.perf_counter() - start
-    print(EXPORT_END, flush=True)
+    entry, failure = _timed_export(lambda path: export(model, path, "tflite" if format == "int8" else format,
+                                                       overwrite=True, **options), name, format, size, folder)
     highest = peak.stop()
-    entry = {"model": name, "format": format, "size": size, "weights_mib": round(weights, 1),
-             "model_mib": round(before), "peak_mib": round(highest), "extra": round((highest - before) / weights, 1),
-             "seconds": round(seconds, 1), "file_mib": round(report.size_bytes / MIB, 1),
-             "rel_diff": report.rel_diff, "passed": report.passed}
-    if failure:
-        entry["verification"] = failure
-        if format != "int8":  # how much of the difference is float32 round-off the network amplifies
-            entry["keras_fp32_vs_fp64"] = _float32_error(model, size)
+    entry.update(weights_mib=round(weights, 1), model_mib=round(before), peak_mib=round(highest),
+                 extra=round((highest - before) / weights, 1))
+    if failure and format != "int8":  # how much of the difference is float32 round-off the network amplifies
+        entry["keras_fp32_vs_fp64"] = _float32_error(model, size)
     return entry
 
 
@@ -111,7 +97,6 @@ def _one_low_memory(name, format, size, folder, weights_file):
 
     from benchmarks.fastpath_memory import _memory
     from images import smooth_images  # tests/images.py
-    from keras_senet.export import ExportError
     from keras_senet.export.from_source import export_from_source
 
     with open(weights_file + ".json") as f:
@@ -124,25 +109,36 @@ def _one_low_memory(name, format, size, folder, weights_file):
             PIL.Image.fromarray(image).save(os.path.join(calibration, str(index % 2), f"{index}.png"))
         options = dict(quantize="int8", calibration=calibration, tolerances=INT8_TOLERANCES)
     before = _memory()["RssAnon"]
+    entry, _ = _timed_export(lambda path: export_from_source(name, path, "tflite", weights=weights_file, input_size=size,
+                                                             low_memory=True, overwrite=True, **options),
+                             name, format, size, folder)
+    # peak_mib and extra: from the parent's poll over the process tree (`run_cell`)
+    entry.update(weights_mib=weights, model_mib=round(before), peak_mib=round(before), extra=0.0, low_memory=True)
+    return entry
+
+
+def _timed_export(run, name, format, size, folder):
+    """``run(path)`` (an export to `folder`) between the lines the parent polls memory for (`run_cell`):
+    ``(entry, failure)``, the cell's figures without memory and why verification failed (None when it passed).
+    An export that converts and runs but misses its tolerance still counts; any other error is raised."""
+    from keras_senet.export import ExportError
+
     print(EXPORT_START, flush=True)
     start = time.perf_counter()
     failure = None
     try:
-        report = export_from_source(name, os.path.join(folder, name + SUFFIX[format]), "tflite", weights=weights_file,
-                                    input_size=size, low_memory=True, overwrite=True, **options)
+        report = run(os.path.join(folder, name + SUFFIX[format]))
     except ExportError as error:
         if error.report is None or error.report.rel_diff is None:
             raise
         report, failure = error.report, "; ".join(error.report.failures)
     seconds = time.perf_counter() - start
     print(EXPORT_END, flush=True)
-    entry = {"model": name, "format": format, "size": size, "weights_mib": weights, "model_mib": round(before),
-             "peak_mib": round(before), "extra": 0.0, "seconds": round(seconds, 1),
-             "file_mib": round(report.size_bytes / MIB, 1), "rel_diff": report.rel_diff, "passed": report.passed,
-             "low_memory": True}
+    entry = {"model": name, "format": format, "size": size, "seconds": round(seconds, 1),
+             "file_mib": round(report.size_bytes / MIB, 1), "rel_diff": report.rel_diff, "passed": report.passed}
     if failure:
         entry["verification"] = failure
-    return entry
+    return entry, failure
 
 
 def _float32_error(model, size):
