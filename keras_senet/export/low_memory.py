@@ -108,7 +108,7 @@ def _write_source(model, workdir, *, weights, input_size, calibration, include_p
     outputs on them, as files in `workdir`; returns what the next steps need."""
     import tensorflow as tf
 
-    from keras_senet.export.from_source import calibration_images, load_model
+    from keras_senet.export.source_data import calibration_images, load_model
     from keras_senet.export.runtimes import median_latency_ms
     from keras_senet.export.serving import as_images, preprocessing_config, serving_model
 
