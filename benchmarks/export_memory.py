@@ -189,14 +189,18 @@ def _child(name, format, size, baseline="calibrated"):
 EXPORT_START, EXPORT_END = "EXPORT START", "EXPORT END"
 
 
-def _tree_anon_mib(pid):
-    """RssAnon (MiB) of process `pid` and all its descendants (the low-memory export's own processes)."""
+def _tree_anon_mib(pid, per_process=None):
+    """RssAnon (MiB) of process `pid` and all its descendants (the low-memory export's own processes); with a
+    dict `per_process`, each process's highest reading so far is kept in it by pid (first seen first)."""
     total, pending = 0, [pid]
     while pending:
         current = pending.pop()
         try:
             with open(f"/proc/{current}/status") as f:
-                total += next(int(line.split()[1]) for line in f if line.startswith("RssAnon")) / 1024
+                mib = next(int(line.split()[1]) for line in f if line.startswith("RssAnon")) / 1024
+            total += mib
+            if per_process is not None:
+                per_process[current] = max(per_process.get(current, 0.0), mib)
             with open(f"/proc/{current}/task/{current}/children") as f:
                 pending += [int(child) for child in f.read().split()]
         except (OSError, StopIteration, ValueError):  # a process that has just exited
@@ -204,10 +208,11 @@ def _tree_anon_mib(pid):
     return total
 
 
-def _polled(command, cwd, env, timeout, interval=0.005):
+def _polled(command, cwd, env, timeout, interval=0.005, per_process=None):
     """Run `command`; while it is between the lines ``EXPORT START`` and ``EXPORT END`` on its stdout, poll
     its process tree's RssAnon from here every `interval` s. Returns (returncode or None on timeout, stdout
-    lines, stderr text, the highest MiB seen).
+    lines, stderr text, the highest MiB seen). A dict `per_process` gets each process's own highest MiB by pid
+    (the command first, then the processes it starts, in the order first seen).
 
     Polled from outside: a thread polling inside the exporting process is not scheduled while a converter's
     C++ call holds the GIL. TensorFlow's TFLite conversion does: on regnety_2560 such a thread saw 9.0 GB
@@ -236,7 +241,7 @@ def _polled(command, cwd, env, timeout, interval=0.005):
             proc.wait()
             return None, stdout, "".join(stderr), state["peak"]
         if state["on"]:
-            state["peak"] = max(state["peak"], _tree_anon_mib(proc.pid))
+            state["peak"] = max(state["peak"], _tree_anon_mib(proc.pid, per_process))
         time.sleep(interval)
     for reader in readers:
         reader.join()
@@ -252,7 +257,8 @@ def run_cell(name, format, size, baseline="calibrated", timeout=3600):
                PYTHONPATH=os.pathsep.join([os.path.join(root, "tests"), root, os.environ.get("PYTHONPATH", "")]))
     command = [sys.executable, "-m", "benchmarks.export_memory", "--child", name, format, str(size),
                "--baseline", baseline]
-    returncode, stdout, stderr, outside = _polled(command, root, env, timeout)
+    per_process = {}
+    returncode, stdout, stderr, outside = _polled(command, root, env, timeout, per_process=per_process)
     if returncode is None:
         return {"model": name, "format": format, "size": size, "passed": False, "error": f"timeout {timeout} s"}
     lines = [line[7:] for line in stdout if line.startswith("RESULT ")]
@@ -265,6 +271,8 @@ def run_cell(name, format, size, baseline="calibrated", timeout=3600):
         entry["peak_mib_inside"] = entry["peak_mib"]
         entry["peak_mib"] = round(max(outside, entry["peak_mib"]))
         entry["extra"] = round((entry["peak_mib"] - entry["model_mib"]) / entry["weights_mib"], 1)
+    if len(per_process) > 1:  # the low-memory export's steps: which one sets the peak
+        entry["peak_mib_per_process"] = [round(mib) for mib in per_process.values()]
     return entry
 
 

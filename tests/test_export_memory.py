@@ -59,7 +59,8 @@ def test_loaded_baseline_exports_the_same_network_from_a_weights_file():
 def test_peak_is_polled_from_outside_over_the_process_tree_between_the_markers():
     """`run_cell`'s poll (`benchmarks.export_memory._polled`) runs in the measuring process, so a converter
     holding the exporting process's GIL cannot hide its peak; it sums the processes the export starts (the
-    low-memory export's steps) and counts only what happens between ``EXPORT START`` and ``EXPORT END``."""
+    low-memory export's steps), keeps each process's own peak, and counts only what happens between
+    ``EXPORT START`` and ``EXPORT END``."""
     import sys
 
     from benchmarks.export_memory import _polled
@@ -68,6 +69,10 @@ def test_peak_is_polled_from_outside_over_the_process_tree_between_the_markers()
     script = ("import subprocess, sys, time; b = b'y' * (500 * 2**20); time.sleep(0.3); del b; "  # before: not counted
               "print('EXPORT START', flush=True); "
               f"subprocess.run([sys.executable, '-c', {step!r}], check=True); print('EXPORT END', flush=True)")
-    code, stdout, stderr, peak = _polled([sys.executable, "-c", script], None, None, timeout=120)
+    per_process = {}
+    code, stdout, stderr, peak = _polled([sys.executable, "-c", script], None, None, timeout=120,
+                                         per_process=per_process)
     assert code == 0 and stdout == ["EXPORT START", "EXPORT END"], stderr
     assert 300 <= peak < 450, peak
+    command, step_mib = list(per_process.values())  # which process held what: the step, not the command
+    assert command < 100 and 300 <= step_mib < 350, per_process
