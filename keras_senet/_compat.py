@@ -277,24 +277,45 @@ def tflite_ops(interpreter):
 TFLITE_FLATBUFFER_VERIFIED = ((2, 16), (2, 21))
 
 
-def tflite_flatbuffer():
-    """The `tensorflow.lite.tools.flatbuffer_utils` module (``read_model_from_bytearray``,
-    ``convert_bytearray_to_object`` (buffers stored after the FlatBuffer left there),
-    ``convert_object_to_bytearray``, ``opcode_to_name``)."""
-    import tensorflow as tf
+# `ai_edge_litert.tools.flatbuffer_utils` (ai-edge-litert 2.x, verified on 2.3): LiteRT's copy of the same
+# module, which imports no TensorFlow: the ai-edge-quantizer route (`keras_senet.export.ai_edge_int8`) widens
+# its ranges with it in a process that never loads TensorFlow.
+LITERT_FLATBUFFER_VERIFIED = ((2, 0), (2, 3))
+_FLATBUFFER_FUNCTIONS = ("read_model_from_bytearray", "convert_bytearray_to_object", "convert_object_to_bytearray",
+                         "opcode_to_name")
 
-    _warn_if_unverified("tensorflow", tf.__version__, TFLITE_FLATBUFFER_VERIFIED)
+
+def tflite_flatbuffer(reader="tensorflow"):
+    """The `tensorflow.lite.tools.flatbuffer_utils` module (`reader` ``"tensorflow"``) or LiteRT's
+    `ai_edge_litert.tools.flatbuffer_utils` (``"litert"``: no TensorFlow import), with
+    ``read_model_from_bytearray``, ``convert_bytearray_to_object`` (buffers stored after the FlatBuffer
+    left there), ``convert_object_to_bytearray`` and ``opcode_to_name``."""
+    if reader == "litert":
+        import ai_edge_litert
+
+        package, version, verified = "ai-edge-litert", getattr(ai_edge_litert, "__version__", "0"), \
+            LITERT_FLATBUFFER_VERIFIED
+        module_name = "ai_edge_litert.tools.flatbuffer_utils"
+    elif reader == "tensorflow":
+        import tensorflow as tf
+
+        package, version, verified = "tensorflow", tf.__version__, TFLITE_FLATBUFFER_VERIFIED
+        module_name = "tensorflow.lite.tools.flatbuffer_utils"
+    else:
+        raise ValueError(f"reader={reader!r}: 'tensorflow' or 'litert'")
+    _warn_if_unverified(package, version, verified)
+    span = "-".join(".".join(map(str, v)) for v in verified)
     try:
-        from tensorflow.lite.tools import flatbuffer_utils
+        import importlib
+
+        flatbuffer_utils = importlib.import_module(module_name)
     except ImportError as error:
-        raise CompatError(f"tensorflow {tf.__version__} has no tensorflow.lite.tools.flatbuffer_utils (verified on "
-                          "2.16-2.21): int8 ranges cannot be widened for XNNPACK; pin tensorflow to that range") \
-            from error
-    for name in ("read_model_from_bytearray", "convert_bytearray_to_object", "convert_object_to_bytearray",
-                 "opcode_to_name"):
+        raise CompatError(f"{package} {version} has no {module_name} (verified on {span}): int8 ranges cannot be "
+                          f"widened for XNNPACK; pin {package} to that range") from error
+    for name in _FLATBUFFER_FUNCTIONS:
         if not hasattr(flatbuffer_utils, name):
-            raise CompatError(f"tensorflow {tf.__version__}: flatbuffer_utils.{name} is gone (verified on "
-                              "2.16-2.21); pin tensorflow to that range")
+            raise CompatError(f"{package} {version}: {module_name}.{name} is gone (verified on {span}); pin "
+                              f"{package} to that range")
     return flatbuffer_utils
 
 

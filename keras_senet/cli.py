@@ -247,7 +247,8 @@ def _cmd_export(args):
                                 opset=args.opset, verify=not args.no_verify, overwrite=args.overwrite,
                                 target=args.target, keep_float=args.keep_float,
                                 quantization_report=args.quantization_report, eval_data=args.eval_data,
-                                reparameterize=not args.no_reparameterize, low_memory=args.low_memory)
+                                reparameterize=not args.no_reparameterize, low_memory=args.low_memory,
+                                quantizer=args.quantizer)
     print(report.table())
     return 0
 
@@ -255,6 +256,7 @@ def _cmd_export(args):
 def _add_export_parser(sub):
     from keras_senet.export.api import IO_TYPES
     from keras_senet.export.targets import QUANTIZATIONS, TARGETS, quantize_help
+    from keras_senet.export.to_tflite import QUANTIZERS
 
     titles = " / ".join(target.title for target in TARGETS.values())
     p = sub.add_parser("export", help=f"export to {titles}, verified in its runtime")
@@ -268,6 +270,10 @@ def _add_export_parser(sub):
                    help="input/output type of an int8 TFLite model (default int8)")
     p.add_argument("--calibration", default=None, metavar="DIR|tfds:NAME[:SPLIT]",
                    help="real images to calibrate int8 and to verify on")
+    p.add_argument("--quantizer", choices=list(QUANTIZERS), default="tensorflow",
+                   help="who quantises int8 TFLite (default tensorflow: the converter); ai-edge-quantizer: the "
+                        "converter writes fp32 and ai-edge-quantizer quantises it, a lower memory peak "
+                        "(io type int8 or float32; pip install \"keras-senet[ai-edge-quantizer]\")")
     _add_input_size(p)
     p.add_argument("--batch-size", type=int, default=None, help="fixed batch size (default: dynamic)")
     p.add_argument("--include-preprocessing", nargs="?", const="", default=None, metavar="NAME[.TAG]",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 
@@ -267,7 +268,7 @@ def _verify_pixel_endpoint(report, model, served, written, config, input_shape):
 def export(model, path, format, *, quantize=None, representative_data=None, input_size=None,
            batch_size=None, include_preprocessing=False, opset=None, io_type=None, tolerances=None,
            verify=True, overwrite=False, num_threads=None, target="cpu", keep_float=(),
-           quantization_report=False, evaluation_data=None, reparameterize=True):
+           quantization_report=False, evaluation_data=None, reparameterize=True, quantizer="tensorflow"):
     """Export `model` to `path` and prove the export equal to the Keras model in its own runtime.
 
     Args:
@@ -315,6 +316,12 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
             each sum becomes one convolution, as timm's ``reparameterize_model``. Default True; the export
             is still verified against `model` itself. Models without such branches are exported as they
             are either way.
+        quantizer: int8 TFLite: who calibrates and quantises. ``"tensorflow"`` (default): the TFLite
+            converter. ``"ai-edge-quantizer"`` (``pip install "keras-senet[ai-edge-quantizer]"``): the
+            converter writes fp32 and Google's ai-edge-quantizer quantises that file outside TensorFlow
+            (`keras_senet.export.ai_edge_int8`): a lower memory peak (README, "Memory and time of an
+            export"); `io_type` ``"int8"`` or ``"float32"``; no `keep_float` / `quantization_report`
+            (TensorFlow's debugger).
 
     Returns:
         `ExportReport` (``print(report)`` shows it as a table).
@@ -325,6 +332,8 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
     target = get_target(format)
     keep_float = tuple(keep_float or ())
     _check_int8_options(format, quantize, io_type, keep_float, quantization_report)
+    check_quantizer(format, quantize, io_type, quantizer, keep_float=keep_float,
+                    quantization_report=quantization_report)
     if keep_float and io_type is None:
         io_type = "float32"  # float ops inside: a float interface
     options = {"opset": opset}  # format-only options: each target names those it takes
@@ -353,7 +362,7 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
     report = ExportReport(path=path, format=format, quantize=quantize, io_type=io_type or "float32",
                           input_shape=(batch_size,) + input_shape,
                           tolerances=dict(TOLERANCES[quantize], **(tolerances or {})),
-                          target=profile.name, keep_float=keep_float)
+                          target=profile.name, keep_float=keep_float, quantizer=_quantizer_used(quantize, quantizer))
     workdir = make_workdir(path)
     try:
         written = os.path.join(workdir, os.path.basename(path))
@@ -361,7 +370,8 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
                         calibration=calibration, io_type=io_type, workdir=workdir,
                         options={name: options[name] for name in target.options},
                         edge=profile if profile.name != "cpu" else None, keep_float=keep_float,
-                        debug_quantization=bool(quantization_report), weight_count=_weight_count(model))
+                        debug_quantization=bool(quantization_report), weight_count=_weight_count(model),
+                        quantizer=quantizer)
         source, report.merged_branches = _inference_form(model, reparameterize)
         served = _write(source, written, target, job)
         if source is not model:  # verify against the caller's model, not the re-parameterised copy
@@ -421,6 +431,36 @@ def _inference_form(model, reparameterize):
         return model, 0
     copy, merged = reparameterization.reparameterize(model)
     return (copy, len(merged)) if merged else (model, 0)
+
+
+def check_quantizer(format, quantize, io_type, quantizer, keep_float=(), quantization_report=False):
+    """`quantizer` is one of `keras_senet.export.to_tflite.QUANTIZERS`; ai-edge-quantizer only for int8
+    TFLite with an int8 or float32 interface, without TensorFlow's debugger, and installed."""
+    from keras_senet.export.ai_edge_int8 import IO_TYPES as AI_EDGE_IO_TYPES
+    from keras_senet.export.to_tflite import QUANTIZERS
+
+    if quantizer not in QUANTIZERS:
+        raise ValueError(f"quantizer={quantizer!r} is not one of {', '.join(map(repr, QUANTIZERS))}")
+    if quantizer == "tensorflow":
+        return
+    if format != "tflite" or quantize != "int8":
+        raise ValueError(f"quantizer={quantizer!r} quantises int8 TFLite only (format='tflite', quantize='int8'), "
+                         f"not format={format!r} quantize={quantize!r}")
+    if io_type not in (None,) + AI_EDGE_IO_TYPES:
+        raise ValueError(f"quantizer={quantizer!r} writes io_type {' or '.join(map(repr, AI_EDGE_IO_TYPES))}, not "
+                         f"io_type={io_type!r}: use quantizer='tensorflow' for it")
+    if keep_float or quantization_report:
+        given = "keep_float" if keep_float else "quantization_report"
+        raise ValueError(f"{given} uses TensorFlow's quantisation debugger: it needs quantizer='tensorflow', not "
+                         f"quantizer={quantizer!r}")
+    if importlib.util.find_spec("ai_edge_quantizer") is None:
+        raise ImportError(f"quantizer={quantizer!r} needs ai-edge-quantizer: pip install "
+                          '"keras-senet[ai-edge-quantizer]"')
+
+
+def _quantizer_used(quantize, quantizer):
+    """The report's `quantizer`: who quantised int8 TFLite, None for anything else."""
+    return quantizer if quantize == "int8" else None
 
 
 def _check_int8_options(format, quantize, io_type, keep_float, quantization_report):

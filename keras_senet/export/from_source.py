@@ -11,7 +11,7 @@ __all__ = ["export_from_source", "load_model", "calibration_images", "evaluation
 
 # `export` keywords the low-memory path takes; the others need the Keras model beside the file
 LOW_MEMORY_OPTIONS = ("quantize", "io_type", "batch_size", "tolerances", "verify", "overwrite", "num_threads",
-                      "reparameterize")
+                      "reparameterize", "quantizer")
 
 
 def export_from_source(model, path, format, *, weights="imagenet", input_size=None, calibration=None,
@@ -53,7 +53,7 @@ def _check_low_memory(format, eval_data, options):
                          "export holds no converter (export it without low_memory), and the ONNX converter "
                          "needs the Keras model in its own process.")
     given = [name for name, value in options.items()
-             if name not in LOW_MEMORY_OPTIONS and value not in (None, False, (), "cpu")]
+             if name not in LOW_MEMORY_OPTIONS and value not in (None, False, (), "cpu", "tensorflow")]
     given += ["eval_data"] if eval_data else []
     if given:
         raise ValueError(f"low_memory (--low-memory) takes none of {', '.join(given)}: they need the Keras model "

@@ -8,7 +8,9 @@ Keras model and the converter never share a process:
 1. a process loads the model (registry name or ``.keras`` file), writes its SavedModel through `export`
    (the same checks, re-parameterisation and serving form), reads the calibration images, runs the Keras
    model on the verification images, saves the outputs and exits, giving its memory back;
-2. a second process converts the SavedModel to ``.tflite`` (`to_tflite.write_tflite`) and exits;
+2. a second process converts the SavedModel to ``.tflite`` (`to_tflite.write_tflite`) and exits; with
+   ``quantizer="ai-edge-quantizer"`` it writes fp32, and a third process, which imports no TensorFlow,
+   quantises that file to int8 (`keras_senet.export.ai_edge_int8`);
 3. this process, which never loads the Keras model, runs the file in LiteRT, compares it with the Keras
    outputs step 1 saved, and moves it into place when it passes, as `export` does.
 
@@ -21,6 +23,7 @@ an export".
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -31,11 +34,13 @@ from keras_senet.export import api
 from keras_senet.export.report import TOLERANCES, ExportReport
 
 FORMAT = "tflite"
+# The quantising process needs no backend: Keras on NumPy keeps TensorFlow (~130 MB) out of it.
+WITHOUT_TENSORFLOW = {"KERAS_BACKEND": "numpy"}
 
 
 def export_low_memory(model, path, *, weights="imagenet", input_size=None, calibration=None, quantize=None,
                       io_type=None, batch_size=None, include_preprocessing=False, tolerances=None, verify=True,
-                      overwrite=False, num_threads=None, reparameterize=True):
+                      overwrite=False, num_threads=None, reparameterize=True, quantizer="tensorflow"):
     """Export the registry name or ``.keras`` file `model` to a TFLite file at `path`, each step in its own
     process (module docstring); the arguments are `keras_senet.export.from_source.export_from_source`'s,
     which calls this with ``low_memory=True`` once it has checked them against the format.
@@ -45,6 +50,7 @@ def export_low_memory(model, path, *, weights="imagenet", input_size=None, calib
     """
     target = api.get_target(FORMAT)
     api.check_quantization(target, quantize, io_type)  # (int8 without `calibration`: refused by the caller)
+    api.check_quantizer(FORMAT, quantize, io_type, quantizer)
     api._check_installed(target, quantize, verify)
     path = api._check_destination(path, target, overwrite)
     io_type = io_type or ("int8" if quantize == "int8" else "float32")
@@ -56,12 +62,23 @@ def export_low_memory(model, path, *, weights="imagenet", input_size=None, calib
                                  weights=weights, input_size=input_size, calibration=calibration,
                                  include_preprocessing=include_preprocessing, batch_size=batch_size,
                                  reparameterize=reparameterize)
-        notes = _in_own_process("convert the SavedModel to TFLite", _convert, source["saved_model"], written,
-                                quantize, source["calibration"], io_type, source["weight_count"])
+        if quantize == "int8" and quantizer == "ai-edge-quantizer":
+            float_path = f"{written}.float.tflite"
+            _in_own_process("convert the SavedModel to fp32 TFLite", _convert, source["saved_model"], float_path,
+                            None, None, "float32", source["weight_count"])
+            shutil.rmtree(source["saved_model"])
+            notes = _in_own_process("quantise the fp32 TFLite to int8 with ai-edge-quantizer", _quantize_int8,
+                                    float_path, written, source["calibration"], io_type,
+                                    environment=WITHOUT_TENSORFLOW)
+            os.remove(float_path)
+        else:
+            notes = _in_own_process("convert the SavedModel to TFLite", _convert, source["saved_model"], written,
+                                    quantize, source["calibration"], io_type, source["weight_count"])
         report = ExportReport(path=path, format=FORMAT, quantize=quantize, io_type=io_type,
                               input_shape=source["input_shape"], merged_branches=source["merged_branches"],
                               tolerances=dict(TOLERANCES[quantize], **(tolerances or {})),
-                              widened_ranges=notes["widened_ranges"])
+                              widened_ranges=notes["widened_ranges"],
+                              quantizer=api._quantizer_used(quantize, quantizer))
         report.size_bytes = os.path.getsize(written)
         target.inspect(written, report)
         if verify:
@@ -89,17 +106,34 @@ def export_low_memory(model, path, *, weights="imagenet", input_size=None, calib
     return report
 
 
-def _in_own_process(step, function, *args, **kwargs):
+def _in_own_process(step, function, *args, environment=None, **kwargs):
     """``function(*args, **kwargs)`` in a new interpreter that exits afterwards (its memory goes back to the
     system); its exception is raised here, and a process that dies (the kernel's out-of-memory killer)
-    becomes an `ExportError` naming the step."""
+    becomes an `ExportError` naming the step. `environment`: variables set for the new interpreter only."""
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         try:
-            return pool.submit(function, *args, **kwargs).result()
+            with _environment(environment or {}):  # (the worker starts, and reads os.environ, at submit)
+                future = pool.submit(function, *args, **kwargs)
+            return future.result()
         except concurrent.futures.process.BrokenProcessPool as error:
             raise api.ExportError(f"the process that was to {step} died before it finished (killed by the "
                                   "system: out of memory?); nothing was written") from error
+
+
+@contextlib.contextmanager
+def _environment(variables):
+    """`variables` set in ``os.environ`` inside the block, the previous values restored after it."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _write_source(model, workdir, *, weights, input_size, calibration, include_preprocessing, batch_size,
@@ -140,3 +174,14 @@ def _convert(saved_model, written, quantize, calibration, io_type, weight_count)
     notes = write_tflite(saved_model, written, quantize, calibration, io_type,
                          buffer_offsets=uses_buffer_offsets(weight_count))
     return {"widened_ranges": notes["widened_ranges"]}
+
+
+def _quantize_int8(float_path, written, calibration, io_type):
+    """Step 2b (own process, Keras on NumPy: no TensorFlow): the fp32 ``.tflite`` quantised to int8 at
+    `written`; the notes say whether TensorFlow was loaded after all (``"tensorflow_loaded"``)."""
+    import sys
+
+    from keras_senet.export.ai_edge_int8 import quantize_int8
+
+    notes = quantize_int8(float_path, written, calibration, io_type)
+    return dict(notes, tensorflow_loaded="tensorflow" in sys.modules)

@@ -75,6 +75,7 @@ class ExportReport:
         merged_branches: with ``reparameterize=True``: how many ``Add`` layers of parallel linear branches
             (GhostNetV3's) the export holds as one convolution each (`keras_senet.reparameterize`); 0 when
             the model has none.
+        quantizer: int8 TFLite only: who quantised, ``"tensorflow"`` or ``"ai-edge-quantizer"``.
     """
 
     path: str
@@ -108,6 +109,7 @@ class ExportReport:
     accuracy: Optional[dict] = None
     widened_ranges: list = dataclasses.field(default_factory=list)
     merged_branches: int = 0
+    quantizer: Optional[str] = None
 
     @property
     def passed(self):
@@ -173,6 +175,10 @@ class ExportReport:
                 worst = max(features[n] for n in bad)
                 self.failures.append(f"relative RMS difference {worst:.3g} > {limit:g}"
                                      + (f" ({', '.join(bad)})" if len(self.outputs) > 1 else ""))
+        if self.quantize == "int8" and self.io_type != "float32" and self.non_int8_ops:
+            self.failures.append(f"ops left in float with io_type {self.io_type!r}: "
+                                 f"{', '.join(sorted(self.non_int8_ops))} (integer inputs and outputs need every "
+                                 "op integer; io_type='float32' allows float ops)")
         flex = sorted(op for op in self.ops if op.startswith("Flex") or op in ("CUSTOM", "DELEGATE"))
         if flex:
             self.failures.append(f"non-builtin TFLite ops {', '.join(flex)} (mobile runtimes lack them)")
@@ -181,6 +187,7 @@ class ExportReport:
     def rows(self):
         """(key, value) pairs for printing."""
         kind = self.format + (f" {self.quantize}" if self.quantize else "")
+        kind += f" (quantised by {self.quantizer})" if self.quantizer not in (None, "tensorflow") else ""
         rows = [("export", f"{kind} -> {self.path}"),
                 ("input", f"{self.input_shape} {self.io_type}"),
                 ("size", f"{self.size_bytes / 2**20:.2f} MiB")]

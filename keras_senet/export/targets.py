@@ -35,6 +35,7 @@ class ExportJob:
         edge: the TFLite accelerator profile (`keras_senet.export.edge.EdgeTarget`), None for the default.
         keep_float: int8 TFLite: op names or layer-name parts to leave in float (selective quantisation).
         debug_quantization: int8 TFLite: run the quantisation debugger (per-layer error).
+        quantizer: int8 TFLite: ``"tensorflow"`` or ``"ai-edge-quantizer"`` (`keras_senet.export.to_tflite`).
         weight_count: the number of weights of the model (the writers' size decisions: 0 when not counted).
         notes: what the writer measured on the way, for the report (``{"quantization_layers": [...],
             "widened_ranges": [...]}``).
@@ -52,6 +53,7 @@ class ExportJob:
     edge: object = None
     keep_float: tuple = ()
     debug_quantization: bool = False
+    quantizer: str = "tensorflow"
     notes: dict = dataclasses.field(default_factory=dict)
 
 
@@ -161,7 +163,8 @@ def _write_tflite(model, path, job):
                                    pixel_endpoint=False)
     job.notes.update(write_tflite(
         saved_model, path, job.quantize, job.calibration, job.io_type, keep_float=job.keep_float,
-        debug=job.debug_quantization, buffer_offsets=uses_buffer_offsets(job.weight_count)))
+        debug=job.debug_quantization, buffer_offsets=uses_buffer_offsets(job.weight_count),
+        quantizer=job.quantizer))
     return served if traced is model and job.edge is None else serving_model(model, job.input_shape, job.config)
 
 

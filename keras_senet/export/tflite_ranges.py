@@ -23,14 +23,15 @@ WIDENED_REQUANTIZATION = 128.0
 _WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")  # input 0: data, input 1: kernel
 
 
-def requantization_in_range(model_bytes):
+def requantization_in_range(model_bytes, reader="tensorflow"):
     """``(model_bytes, widened)``: the int8 TFLite model with every too-narrow output scale of a weighted
     op (conv, depthwise conv, fully connected) widened so that its requantisation scale is at most 128;
     `widened` lists ``{"op", "tensor", "scale_before", "scale_after"}``. The bytes are returned unchanged
-    when nothing needs widening."""
+    when nothing needs widening. `reader`: whose flatbuffer reader/writer, ``"tensorflow"`` or ``"litert"``
+    (`keras_senet._compat.tflite_flatbuffer`)."""
     from keras_senet import _compat
 
-    flatbuffer = _compat.tflite_flatbuffer()
+    flatbuffer = _compat.tflite_flatbuffer(reader)
     model = flatbuffer.read_model_from_bytearray(bytearray(model_bytes))
     names = {index: flatbuffer.opcode_to_name(model, index) for index in range(len(model.operatorCodes))}
     widened = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import os
 
 import numpy as np
 
@@ -53,8 +54,11 @@ def _converter(saved_model_dir, quantize, calibration_images, io_type, buffer_of
     return converter
 
 
+QUANTIZERS = ("tensorflow", "ai-edge-quantizer")
+
+
 def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type, keep_float=(), debug=False,
-                 buffer_offsets=False):
+                 buffer_offsets=False, quantizer="tensorflow"):
     """Convert the ``serve`` endpoint of a SavedModel to a ``.tflite`` file at `path`.
 
     `quantize`: None (fp32), ``"float16"`` (fp16 weights, for the GPU delegate), ``"dynamic"``
@@ -70,6 +74,9 @@ def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type, k
     int8 only: output ranges too narrow for XNNPACK (a tensor zero on every calibration image) are widened
     (`keras_senet.export.tflite_ranges`).
     `buffer_offsets`: write the weights after the FlatBuffer (models over 2 GiB: `uses_buffer_offsets`).
+    `quantizer`: who quantises int8: ``"tensorflow"`` (the converter's calibrator, default) or
+    ``"ai-edge-quantizer"`` (the converter writes fp32, `keras_senet.export.ai_edge_int8` quantises that
+    file: a lower peak; `io_type` int8 or float32, no `keep_float` / `debug`).
     Returns ``{"quantization_layers": the debugger's per-layer figures (worst first) or None when it did
     not run, "widened_ranges": the widened tensors}``.
     """
@@ -77,6 +84,17 @@ def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type, k
 
     from keras_senet._compat import release_freed_memory, tflite_stages_trimmed
 
+    if quantize == "int8" and quantizer == "ai-edge-quantizer":
+        from keras_senet.export.ai_edge_int8 import quantize_int8
+
+        float_path = f"{path}.float.tflite"
+        write_tflite(saved_model_dir, float_path, None, None, "float32", buffer_offsets=buffer_offsets)
+        try:
+            notes = quantize_int8(float_path, path, calibration_images, io_type)
+        finally:
+            os.remove(float_path)
+        release_freed_memory()
+        return dict(notes, quantization_layers=None)
     release_freed_memory()  # what tracing the SavedModel freed, before the converter's copies of the weights
     layers, model = None, None
     if quantize == "int8" and (debug or keep_float):
