@@ -30,7 +30,11 @@ import time
 
 MIB = 2**20
 FORMATS = ("saved_model", "tflite", "int8", "onnx")
-SUFFIX = {"saved_model": "", "tflite": ".tflite", "int8": ".tflite", "onnx": ".onnx"}
+# int8 quantised by ai-edge-quantizer (quantizer="ai-edge-quantizer"): a cell of its own, not in the default sweep
+AI_EDGE_INT8 = "int8-aeq"
+CELLS = FORMATS + (AI_EDGE_INT8,)
+SUFFIX = {"saved_model": "", "tflite": ".tflite", "int8": ".tflite", AI_EDGE_INT8: ".tflite", "onnx": ".onnx"}
+INT8_CELLS = ("int8", AI_EDGE_INT8)
 # the models of issue 17's tables
 NAMED = ("seresnet50", "seresnext26t_32x4d", "seresnext101_32x8d", "legacy_senet154", "seresnet269d",
          "seresnextaa201d_32x8d")
@@ -77,15 +81,16 @@ def _one(name, format, size, folder, weights_file=None):
     weights = sum(int(np.prod(w.shape)) * 4 for w in model.weights) / MIB
     before = _memory()["RssAnon"]
     options = {}
-    if format == "int8":
-        options = dict(quantize="int8", representative_data=images, tolerances=INT8_TOLERANCES)
+    if format in INT8_CELLS:
+        options = dict(quantize="int8", representative_data=images, tolerances=INT8_TOLERANCES,
+                       quantizer="ai-edge-quantizer" if format == AI_EDGE_INT8 else "tensorflow")
     peak = _AnonPeak()
-    entry, failure = _timed_export(lambda path: export(model, path, "tflite" if format == "int8" else format,
+    entry, failure = _timed_export(lambda path: export(model, path, "tflite" if format in INT8_CELLS else format,
                                                        overwrite=True, **options), name, format, size, folder)
     highest = peak.stop()
     entry.update(weights_mib=round(weights, 1), model_mib=round(before), peak_mib=round(highest),
                  extra=round((highest - before) / weights, 1))
-    if failure and format != "int8":  # how much of the difference is float32 round-off the network amplifies
+    if failure and format not in INT8_CELLS:  # how much of the difference is float32 round-off the network amplifies
         entry["keras_fp32_vs_fp64"] = _float32_error(model, size)
     return entry
 
@@ -102,12 +107,13 @@ def _one_low_memory(name, format, size, folder, weights_file):
     with open(weights_file + ".json") as f:
         weights = json.load(f)["weights_mib"]
     options = {}
-    if format == "int8":
+    if format in INT8_CELLS:
         calibration = os.path.join(folder, "calibration")
         for index, image in enumerate(smooth_images(8, size, size)):
             os.makedirs(os.path.join(calibration, str(index % 2)), exist_ok=True)
             PIL.Image.fromarray(image).save(os.path.join(calibration, str(index % 2), f"{index}.png"))
-        options = dict(quantize="int8", calibration=calibration, tolerances=INT8_TOLERANCES)
+        options = dict(quantize="int8", calibration=calibration, tolerances=INT8_TOLERANCES,
+                       quantizer="ai-edge-quantizer" if format == AI_EDGE_INT8 else "tensorflow")
     before = _memory()["RssAnon"]
     entry, _ = _timed_export(lambda path: export_from_source(name, path, "tflite", weights=weights_file, input_size=size,
                                                              low_memory=True, overwrite=True, **options),
@@ -286,7 +292,7 @@ def _cells(path):
 
 def _complete(entry):
     """A cell not to run again: measured, and a missed float32 verification has its float32 error beside it."""
-    missed = not entry.get("passed") and entry.get("format") != "int8"
+    missed = not entry.get("passed") and entry.get("format") not in INT8_CELLS
     return "error" not in entry and not (missed and "keras_fp32_vs_fp64" not in entry)
 
 
@@ -324,7 +330,7 @@ def summary(entries, large_mib=100, named=()):
     lines.append("")
     lines.append(f"ONNX export time / TFLite export time, per model: median / max {spread(ratios, 2)} "
                  f"({len(ratios)} models).")
-    missed = [e for e in by_cell.values() if not e["passed"] and e["format"] != "int8"]
+    missed = [e for e in by_cell.values() if not e["passed"] and e["format"] not in INT8_CELLS]
     scaled = [e["rel_diff"] / e["keras_fp32_vs_fp64"] for e in missed if e.get("keras_fp32_vs_fp64")]
     if missed:
         lines.append(f"Missed the 1e-4 verification tolerance: {len(missed)} cells "
@@ -348,7 +354,8 @@ def summary(entries, large_mib=100, named=()):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=["*"], help="registry names or globs (default: all)")
-    parser.add_argument("--formats", nargs="*", default=list(FORMATS), choices=FORMATS)
+    parser.add_argument("--formats", nargs="*", default=list(FORMATS), choices=CELLS,
+                        help=f"default: {' '.join(FORMATS)}; {AI_EDGE_INT8}: int8 quantised by ai-edge-quantizer")
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--json", help="append one line per cell here; cells already in it are skipped")
     parser.add_argument("--exclude", nargs="*", default=[], help="registry names or globs to leave out")
@@ -374,8 +381,8 @@ def main(argv=None):
         return _child(args.child[0], args.child[1], int(args.child[2]), args.baseline)
     if args.summary:
         return print(summary(latest(args.summary), named=NAMED))
-    if args.baseline == "low-memory" and set(args.formats) - {"tflite", "int8"}:
-        parser.error("--baseline low-memory exports TFLite only: pass --formats tflite int8")
+    if args.baseline == "low-memory" and set(args.formats) - {"tflite", *INT8_CELLS}:
+        parser.error(f"--baseline low-memory exports TFLite only: pass --formats tflite int8 {AI_EDGE_INT8}")
     import keras_senet as ks
     from benchmarks.edge_compat import smallest_first
 

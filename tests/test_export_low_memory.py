@@ -82,6 +82,8 @@ def test_cli_int8_calibrates_in_the_converting_process(saved, tmp_path, capsys):
     ("tflite", {"target": "gpu"}, "takes none of target"),
     ("tflite", {"eval_data": "folder"}, "takes none of eval_data"),
     ("tflite", {"quantize": "int8"}, "needs calibration images"),
+    ("tflite", {"quantize": "int8", "calibration": "x", "quantizer": "ai-edge-quantizer", "io_type": "uint8"},
+     "not io_type=.uint8."),
 ])
 def test_what_needs_the_keras_model_is_refused_before_any_work(saved, folder, format, options, message):
     with pytest.raises(ValueError, match=message):
@@ -95,3 +97,31 @@ def test_a_failing_step_raises_and_writes_nothing(folder):
         export_from_source(str(folder.parent / "missing.keras"), folder / "m.tflite", "tflite", weights=None,
                            low_memory=True)
     assert os.listdir(folder) == []
+
+
+def test_ai_edge_quantizer_quantises_in_a_process_without_tensorflow(saved, folder):
+    """``quantizer="ai-edge-quantizer"``: fp32 from the converter's process, int8 from a third one started with
+    Keras on NumPy, which never loads TensorFlow; the file is full-integer and verified against Keras."""
+    from keras_senet.export import low_memory
+
+    path, model = saved
+    calibration = folder.parent / "images"
+    for label in ("a", "b"):
+        (calibration / label).mkdir(parents=True)
+        import PIL.Image
+
+        for index, image in enumerate(smooth_images(8, SIZE, SIZE, seed=ord(label))):
+            PIL.Image.fromarray(image).save(calibration / label / f"{index}.png")
+    out = folder / "m.tflite"
+    report = export_from_source(path, out, "tflite", weights=None, low_memory=True, quantize="int8",
+                                quantizer="ai-edge-quantizer", calibration=str(calibration),
+                                tolerances={"top1_agreement": 0.9})
+    assert report.passed and report.quantizer == "ai-edge-quantizer" and report.non_int8_ops == {}
+    assert load_exported(str(out)).input_dtype == np.int8 and os.listdir(folder) == ["m.tflite"]
+    # the quantising step itself, as the export runs it: no TensorFlow in that process
+    float_path, again = folder / "fp32.tflite", folder / "again.tflite"
+    export_from_source(path, float_path, "tflite", weights=None, low_memory=True)
+    notes = low_memory._in_own_process("quantise", low_memory._quantize_int8, str(float_path), str(again),
+                                       normal_images(8, SIZE), "int8", environment=low_memory.WITHOUT_TENSORFLOW)
+    assert notes["tensorflow_loaded"] is False and again.exists()
+    assert "KERAS_BACKEND" not in os.environ or os.environ["KERAS_BACKEND"] != "numpy"  # restored here

@@ -22,6 +22,25 @@ from keras_senet.export.to_saved_model import SERVE
 
 # io_type values this quantiser writes ("uint8" inputs and outputs: TensorFlow's converter only).
 IO_TYPES = ("int8", "float32")
+# ai-edge-quantizer <= 0.10 quantises a weight over 32 MiB in chunks, and that path fails on per-channel
+# scales of a kernel of rank 3 or more ("input operand has more dimensions than allowed by the axis
+# remapping"): google-ai-edge/ai-edge-quantizer#512 (#472; fix proposed in PR #482). Such a model is refused
+# before any work: legacy_senet154 (its last 3x3 downsampling kernel, 72 MiB), the largest RegNets.
+LARGEST_KERNEL_BYTES = 32 * 2**20
+
+
+def check_kernels(model):
+    """Raise `ValueError`, naming them, when `model` has convolution kernels (weights of rank 3 or more) over
+    `LARGEST_KERNEL_BYTES` as float32: ai-edge-quantizer 0.10 cannot quantise them."""
+    import numpy as np
+
+    large = [(w.path, tuple(w.shape)) for w in model.weights
+             if len(w.shape) >= 3 and 4 * int(np.prod(w.shape)) > LARGEST_KERNEL_BYTES]
+    if large:
+        listed = ", ".join(f"{path} {shape}" for path, shape in large[:3]) + (" ..." if len(large) > 3 else "")
+        raise ValueError(f"quantizer='ai-edge-quantizer' cannot quantise {model.name!r}: {len(large)} convolution "
+                         f"kernels over {LARGEST_KERNEL_BYTES // 2**20} MiB ({listed}) fail in ai-edge-quantizer "
+                         "0.10's chunked path (google-ai-edge/ai-edge-quantizer#512). Use quantizer='tensorflow'.")
 
 
 def quantize_int8(float_path, path, calibration_images, io_type, num_threads=None):

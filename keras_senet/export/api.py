@@ -334,6 +334,10 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
     _check_int8_options(format, quantize, io_type, keep_float, quantization_report)
     check_quantizer(format, quantize, io_type, quantizer, keep_float=keep_float,
                     quantization_report=quantization_report)
+    if quantizer == "ai-edge-quantizer":
+        from keras_senet.export.ai_edge_int8 import check_kernels
+
+        check_kernels(model)
     if keep_float and io_type is None:
         io_type = "float32"  # float ops inside: a float interface
     options = {"opset": opset}  # format-only options: each target names those it takes

@@ -61,7 +61,7 @@ def export_low_memory(model, path, *, weights="imagenet", input_size=None, calib
         source = _in_own_process("load the model and write its SavedModel", _write_source, model, workdir,
                                  weights=weights, input_size=input_size, calibration=calibration,
                                  include_preprocessing=include_preprocessing, batch_size=batch_size,
-                                 reparameterize=reparameterize)
+                                 reparameterize=reparameterize, quantizer=quantizer)
         if quantize == "int8" and quantizer == "ai-edge-quantizer":
             float_path = f"{written}.float.tflite"
             _in_own_process("convert the SavedModel to fp32 TFLite", _convert, source["saved_model"], float_path,
@@ -137,7 +137,7 @@ def _environment(variables):
 
 
 def _write_source(model, workdir, *, weights, input_size, calibration, include_preprocessing, batch_size,
-                  reparameterize):
+                  reparameterize, quantizer="tensorflow"):
     """Step 1 (own process): the SavedModel, calibration images, verification images and the Keras model's
     outputs on them, as files in `workdir`; returns what the next steps need."""
     import tensorflow as tf
@@ -147,6 +147,10 @@ def _write_source(model, workdir, *, weights, input_size, calibration, include_p
     from keras_senet.export.serving import as_images, preprocessing_config, serving_model
 
     keras_model = load_model(model, weights=weights, input_size=input_size)
+    if quantizer == "ai-edge-quantizer":
+        from keras_senet.export.ai_edge_int8 import check_kernels
+
+        check_kernels(keras_model)
     config = preprocessing_config(keras_model, include_preprocessing)
     data = calibration_images(calibration, keras_model, config) if calibration else None
     saved_model = os.path.join(workdir, "saved_model")
