@@ -334,15 +334,15 @@ def export(model, path, format, *, quantize=None, representative_data=None, inpu
     _check_int8_options(format, quantize, io_type, keep_float, quantization_report)
     check_quantizer(format, quantize, io_type, quantizer, keep_float=keep_float,
                     quantization_report=quantization_report)
-    if quantizer == "ai-edge-quantizer":
-        from keras_senet.export.ai_edge_int8 import check_kernels
-
-        check_kernels(model)
     if keep_float and io_type is None:
         io_type = "float32"  # float ops inside: a float interface
     options = {"opset": opset}  # format-only options: each target names those it takes
     path = _check_arguments(model, path, target, quantize, representative_data, input_size, batch_size,
                             io_type, overwrite, verify, options)
+    if quantizer == "ai-edge-quantizer":
+        from keras_senet.export.ai_edge_int8 import check_kernels
+
+        check_kernels(model)
     batch_size = edge.check_arguments(profile, format, quantize, batch_size, io_type, model, input_size)
     names = _check_outputs(model, target, include_preprocessing)
     if evaluation_data is not None and names is not None:
