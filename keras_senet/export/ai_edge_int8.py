@@ -25,7 +25,8 @@ IO_TYPES = ("int8", "float32")
 # ai-edge-quantizer <= 0.10 quantises a weight over 32 MiB in chunks, and that path fails on per-channel
 # scales of a kernel of rank 3 or more ("input operand has more dimensions than allowed by the axis
 # remapping"): google-ai-edge/ai-edge-quantizer#512 (#472; fix proposed in PR #482). Such a model is refused
-# before any work (the error counts such kernels and names the first three): legacy_senet154 (its last 3x3 downsampling kernel, 72 MiB).
+# before any work (the error counts such kernels and names the first three): legacy_senet154, whose last 3x3
+# downsampling kernel is 72 MiB.
 LARGEST_KERNEL_BYTES = 32 * 2**20
 
 
