@@ -11,6 +11,7 @@ block ends, error or not.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import warnings
 
@@ -306,8 +307,6 @@ def tflite_flatbuffer(reader="tensorflow"):
     _warn_if_unverified(package, version, verified)
     span = "-".join(".".join(map(str, v)) for v in verified)
     try:
-        import importlib
-
         flatbuffer_utils = importlib.import_module(module_name)
     except ImportError as error:
         raise CompatError(f"{package} {version} has no {module_name} (verified on {span}): int8 ranges cannot be "

@@ -34,6 +34,17 @@ def folder(tmp_path):
     return path
 
 
+def _image_folder(root, per_class):
+    """`root` with class folders ``a`` and ``b`` of `per_class` smooth PNG pictures each (calibration images)."""
+    import PIL.Image
+
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True)
+        for index, image in enumerate(smooth_images(per_class, SIZE, SIZE, seed=ord(label))):
+            PIL.Image.fromarray(image).save(root / label / f"{index}.png")
+    return root
+
+
 def _not_in_this_process(*args, **kwargs):
     raise AssertionError("the low-memory export loaded the Keras model or ran the converter in the calling process")
 
@@ -57,15 +68,9 @@ def test_fp32_equals_keras_and_neither_model_nor_converter_is_in_this_process(sa
 def test_cli_int8_calibrates_in_the_converting_process(saved, tmp_path, capsys):
     """`keras-senet export FILE.keras --low-memory --quantize int8 --calibration DIR`: the images read by the
     first process calibrate the converter in the second; the file is full-integer and verified."""
-    import PIL.Image
-
     from keras_senet.cli import main
 
-    for label in ("a", "b"):
-        folder = tmp_path / "images" / label
-        folder.mkdir(parents=True)
-        for index, image in enumerate(smooth_images(6, SIZE, SIZE, seed=ord(label))):
-            PIL.Image.fromarray(image).save(folder / f"{index}.png")
+    _image_folder(tmp_path / "images", 6)
     out = tmp_path / "m.tflite"
     status = main(["export", saved[0], "--weights", "none", "--format", "tflite", "--low-memory", "--quantize",
                    "int8", "--calibration", str(tmp_path / "images"), "--out", str(out)])
@@ -105,13 +110,7 @@ def test_ai_edge_quantizer_quantises_in_a_process_without_tensorflow(saved, fold
     from keras_senet.export import low_memory
 
     path, model = saved
-    calibration = folder.parent / "images"
-    for label in ("a", "b"):
-        (calibration / label).mkdir(parents=True)
-        import PIL.Image
-
-        for index, image in enumerate(smooth_images(8, SIZE, SIZE, seed=ord(label))):
-            PIL.Image.fromarray(image).save(calibration / label / f"{index}.png")
+    calibration = _image_folder(folder.parent / "images", 8)
     out = folder / "m.tflite"
     report = export_from_source(path, out, "tflite", weights=None, low_memory=True, quantize="int8",
                                 quantizer="ai-edge-quantizer", calibration=str(calibration),

@@ -30,6 +30,11 @@ IO_TYPES = ("int8", "float32")
 LARGEST_KERNEL_BYTES = 32 * 2**20
 
 
+def float_path_for(path):
+    """Where the fp32 file that becomes the int8 file at `path` is written (beside it, removed afterwards)."""
+    return f"{path}.float.tflite"
+
+
 def check_kernels(model):
     """Raise `ValueError`, naming them, when `model` has convolution kernels (weights of rank 3 or more) over
     `LARGEST_KERNEL_BYTES` as float32: ai-edge-quantizer 0.10 cannot quantise them."""

@@ -63,7 +63,9 @@ def export_low_memory(model, path, *, weights="imagenet", input_size=None, calib
                                  include_preprocessing=include_preprocessing, batch_size=batch_size,
                                  reparameterize=reparameterize, quantizer=quantizer)
         if quantize == "int8" and quantizer == "ai-edge-quantizer":
-            float_path = f"{written}.float.tflite"
+            from keras_senet.export.ai_edge_int8 import float_path_for
+
+            float_path = float_path_for(written)
             _in_own_process("convert the SavedModel to fp32 TFLite", _convert, source["saved_model"], float_path,
                             None, None, "float32", source["weight_count"])
             shutil.rmtree(source["saved_model"])

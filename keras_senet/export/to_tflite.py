@@ -85,9 +85,9 @@ def write_tflite(saved_model_dir, path, quantize, calibration_images, io_type, k
     from keras_senet._compat import release_freed_memory, tflite_stages_trimmed
 
     if quantize == "int8" and quantizer == "ai-edge-quantizer":
-        from keras_senet.export.ai_edge_int8 import quantize_int8
+        from keras_senet.export.ai_edge_int8 import float_path_for, quantize_int8
 
-        float_path = f"{path}.float.tflite"
+        float_path = float_path_for(path)
         write_tflite(saved_model_dir, float_path, None, None, "float32", buffer_offsets=buffer_offsets)
         try:
             notes = quantize_int8(float_path, path, calibration_images, io_type)
