@@ -387,7 +387,12 @@ def tflite_stages_trimmed():
 # one more copy of every weight tensor (SE-ResNet-50: +107 MiB a pass, 3.5 GiB over the conversion;
 # measured in benchmarks/NOTES.md). The patch gives the node a fresh NodeProto before each update (the
 # attributes are rebuilt from the node's own dict either way): same proto, the old arena is freed.
-# No upstream issue was found for it.
+# No upstream issue was found for it. With `weights` given (the large-model route, whose final
+# `make_graph` update writes every constant again, to the external storage), a pass's update leaves a
+# constant's ``value`` out of its NodeProto: the tensor is read from the node's dict, and a second copy in
+# the proto is one more copy of every weight at the optimiser's peak. And `weights` is emptied once
+# `process_tf_graph` has made every constant a tensor of tf2onnx's graph (its only reader). ReXNet-300:
+# the conversion's peak +6.2x -> +5.2x the weight bytes, 5.7 -> 3.4 s (benchmarks/NOTES.md, session 10).
 # The other half: with `catch_errors` on, `tf2onnx.optimizer.optimize_graph` deep-copies the whole graph,
 # weights included, before each pass, so that a failing pass can be undone and skipped (the copies of
 # onnx/tensorflow-onnx#971 and #885's tracebacks). `_convert_common` turns it on unless `large_model`; its
@@ -431,7 +436,21 @@ def lean_tf2onnx(catch_errors=False, weights=None):
         fresh.input.extend(old.input)
         fresh.output.extend(old.output)
         self._op = fresh
-        original(self, external_tensor_storage)
+        value = None
+        if weights is not None and external_tensor_storage is None:
+            value = self._attr.pop("value", None)  # a pass's update: the tensor stays in the node's dict only
+        try:
+            original(self, external_tensor_storage)
+        finally:
+            if value is not None:
+                self._attr["value"] = value
+
+    original_process = getattr(convert, "process_tf_graph", None)
+
+    def process_tf_graph(*args, **kwargs):
+        graph = original_process(*args, **kwargs)
+        weights.clear()  # each is now a tensor of tf2onnx's graph: the bytes are not read again
+        return graph
 
     def optimize_graph(graph, catch_errors_asked=True, optimizers=None):  # the block's choice, not the caller's
         if catch_errors:
@@ -459,6 +478,7 @@ def lean_tf2onnx(catch_errors=False, weights=None):
     optimizer.optimize_graph = optimize_graph
     if weights is not None:
         convert.compress_graph_def = compress_graph_def
+        convert.process_tf_graph = process_tf_graph
     try:
         yield
     finally:
@@ -466,6 +486,7 @@ def lean_tf2onnx(catch_errors=False, weights=None):
         optimizer.optimize_graph = original_optimize
         if weights is not None:
             convert.compress_graph_def = original_compress
+            convert.process_tf_graph = original_process
 
 
 # The steps of `tf2onnx.convert.from_function` (tf2onnx 1.16-1.17), called one by one so that TensorFlow

@@ -15,6 +15,11 @@ from keras_senet.export.targets import FORMATS, QUANTIZE, TARGETS, ExportJob, ge
 IO_TYPES = ("int8", "uint8", "float32")
 CALIBRATION_IMAGES = 200  # representative images used for int8 calibration and for verification
 RANDOM_IMAGES = 16
+# Images per call when the Keras model and the export's runtime are run for verification (an export with a fixed
+# batch runs at its own). One at a time: the activations of a batch are held by TensorFlow and by the runtime's
+# arena at the export's peak, and a wide network's outweigh its weights (ReXNet-300's ONNX export: +12.4x the
+# weight bytes at batch 16, +8.2x at batch 2; benchmarks/NOTES.md). Verification is a few images: time is not lost.
+VERIFICATION_BATCH = 1
 
 
 class ExportError(RuntimeError):
@@ -197,7 +202,8 @@ def _named(outputs):
     return {"output": keras.ops.convert_to_numpy(outputs)}
 
 
-def _in_batches(run, images, batch=16):
+def _in_batches(run, images, batch=VERIFICATION_BATCH):
+    """``{name: array}`` of `run` over `images`, `batch` images per call."""
     parts = [_named(run(images[i:i + batch])) for i in range(0, len(images), batch)]
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
@@ -239,11 +245,18 @@ def compare_in_runtime(report, predict, expected, images):
     from keras_senet.export.runtimes import median_latency_ms
 
     report.runtime = predict.runtime
-    actual = _in_batches(predict, images)
+    actual = _in_batches(predict, images, _runtime_batch(predict))
     if len(expected) == 1 and len(actual) == 1:  # one output: its name differs by runtime ("output", ...)
         actual = {next(iter(expected)): next(iter(actual.values()))}
     report.compare(expected, actual)
     report.latency_ms = median_latency_ms(predict, images[:1])
+
+
+def _runtime_batch(predict):
+    """The batch a predictor is called with in verification: the export's fixed batch where it has one (a
+    predictor pads a shorter call to it), else `VERIFICATION_BATCH`."""
+    fixed = getattr(predict, "batch", None) or getattr(predict, "input_shape", (None,))[0]
+    return fixed or VERIFICATION_BATCH
 
 
 def _verify_pixel_endpoint(report, model, served, written, config, input_shape):

@@ -369,14 +369,16 @@ def debug_quantization(converter, images, keep_float=()):
     return layers, model
 
 
-def accuracy_change(reference, export_predict, images, labels):
-    """Top-1 of the Keras model and of the export on labelled held-out `images`, and their agreement.
+def accuracy_change(reference, export_predict, images, labels, batch=32):
+    """Top-1 of the Keras model and of the export on labelled held-out `images`, and their agreement; both are
+    run on `batch` images per call (default 32).
 
     Returns ``{"images", "keras_top1", "export_top1", "change" (points, export - Keras), "agreement"}``.
     """
     labels = np.asarray(labels).reshape(-1)
-    want = np.concatenate([np.asarray(reference(images[i:i + 32])) for i in range(0, len(images), 32)])
-    got = np.asarray(export_predict(images))
+    # in chunks, both: a runtime given every held-out image at once holds the activations of all of them
+    want = np.concatenate([np.asarray(reference(images[i:i + batch])) for i in range(0, len(images), batch)])
+    got = np.concatenate([np.asarray(export_predict(images[i:i + batch])) for i in range(0, len(images), batch)])
     keras_top1 = float(np.mean(want.argmax(-1) == labels))
     export_top1 = float(np.mean(got.argmax(-1) == labels))
     return {"images": int(len(images)), "keras_top1": keras_top1, "export_top1": export_top1,
