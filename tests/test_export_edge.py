@@ -223,3 +223,19 @@ def test_cli_target_quantization_report_and_eval_data(tmp_path, capsys):
     assert re.search(r"nnapi op table\s+ok", printed) and re.search(r"nnapi device run\s+not checked", printed)
     assert "int8 error per layer" in printed and "RMSE/scale" in printed
     assert "held-out accuracy" in printed and "on 12 images" in printed
+
+
+@pytest.mark.parametrize("target", ["edgetpu", "nnapi"])
+def test_ai_edge_quantizer_meets_the_int8_accelerator_profiles(target, tmp_path):
+    """The profiles' rewritten graph (pooled squeeze, relu6 hard-sigmoid, no hard-swish for the Edge TPU) quantised
+    by ai-edge-quantizer passes the same checks as TensorFlow's int8: the op tables, int8 tensors throughout (Edge
+    TPU), no requantising MEAN (NNAPI); what cannot run here stays "not checked"."""
+    model = _logits_model("lcnet_050")  # SE with hard-sigmoid gates, hard-swish activations
+    report = export(model, tmp_path / "m.tflite", "tflite", target=target, quantize="int8",
+                    quantizer="ai-edge-quantizer", representative_data=_images(32), tolerances={"top1_agreement": 0.5})
+    assert report.passed and report.quantizer == "ai-edge-quantizer" and report.input_shape[0] == 1
+    assert report.non_int8_ops == {} and "MEAN" not in report.ops
+    checks = {name: verdict for name, verdict in report.compatibility.items() if name.startswith(target)}
+    unchecked = {name for name, verdict in checks.items() if verdict.startswith("not checked")}
+    assert unchecked == {"edgetpu": {"edgetpu compiler"}, "nnapi": {"nnapi device run"}}[target]
+    assert all(checks[name].startswith("ok") for name in set(checks) - unchecked), checks
