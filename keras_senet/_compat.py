@@ -445,8 +445,6 @@ def lean_tf2onnx(catch_errors=False, weights=None):
             if value is not None:
                 self._attr["value"] = value
 
-    original_process = getattr(convert, "process_tf_graph", None)
-
     def process_tf_graph(*args, **kwargs):
         graph = original_process(*args, **kwargs)
         weights.clear()  # each is now a tensor of tf2onnx's graph: the bytes are not read again
@@ -462,9 +460,10 @@ def lean_tf2onnx(catch_errors=False, weights=None):
                 from error
 
     original_compress = getattr(convert, "compress_graph_def", None)
-    if weights is not None and original_compress is None:
-        raise CompatError(f"tf2onnx {tf2onnx.__version__}: tf2onnx.convert.compress_graph_def is gone (verified on "
-                          "1.16-1.17); pin tf2onnx to that range")
+    original_process = getattr(convert, "process_tf_graph", None)
+    if weights is not None and (original_compress is None or original_process is None):
+        raise CompatError(f"tf2onnx {tf2onnx.__version__}: tf2onnx.convert.compress_graph_def or process_tf_graph is "
+                          "gone (verified on 1.16-1.17); pin tf2onnx to that range")
 
     def compress_graph_def(graph_def):
         values = original_compress(graph_def)  # constants over 1000 bytes still in the GraphDef
