@@ -255,8 +255,7 @@ def compare_in_runtime(report, predict, expected, images):
 def _runtime_batch(predict):
     """The batch a predictor is called with in verification: the export's fixed batch where it has one (a
     predictor pads a shorter call to it), else `VERIFICATION_BATCH`."""
-    fixed = getattr(predict, "batch", None) or getattr(predict, "input_shape", (None,))[0]
-    return fixed or VERIFICATION_BATCH
+    return getattr(predict, "input_shape", (None,))[0] or VERIFICATION_BATCH  # None: a dynamic batch axis
 
 
 def _verify_pixel_endpoint(report, model, served, written, config, input_shape):

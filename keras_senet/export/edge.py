@@ -376,9 +376,11 @@ def accuracy_change(reference, export_predict, images, labels, batch=32):
     Returns ``{"images", "keras_top1", "export_top1", "change" (points, export - Keras), "agreement"}``.
     """
     labels = np.asarray(labels).reshape(-1)
-    # in chunks, both: a runtime given every held-out image at once holds the activations of all of them
-    want = np.concatenate([np.asarray(reference(images[i:i + batch])) for i in range(0, len(images), batch)])
-    got = np.concatenate([np.asarray(export_predict(images[i:i + batch])) for i in range(0, len(images), batch)])
+
+    def in_chunks(run):  # a runtime given every held-out image at once holds the activations of all of them
+        return np.concatenate([np.asarray(run(images[i:i + batch])) for i in range(0, len(images), batch)])
+
+    want, got = in_chunks(reference), in_chunks(export_predict)
     keras_top1 = float(np.mean(want.argmax(-1) == labels))
     export_top1 = float(np.mean(got.argmax(-1) == labels))
     return {"images": int(len(images)), "keras_top1": keras_top1, "export_top1": export_top1,
