@@ -77,3 +77,21 @@ def test_peak_is_polled_from_outside_over_the_process_tree_between_the_markers()
     assert 300 <= peak < 450, peak
     command, step_mib = list(per_process.values())  # which process held what: the step, not the command
     assert command < 100 and 300 <= step_mib < 350, per_process
+
+
+def test_peak_leaves_out_a_fork_that_has_not_exec_d():
+    """A process the export forks holds its parent's pages until it execs (``ctypes.util.find_library`` forks
+    ``/sbin/ldconfig -p`` inside the ONNX export): the poll counts that memory once, not twice."""
+    import sys
+
+    from benchmarks.export_memory import _polled
+
+    script = ("import os, time; b = b'x' * (400 * 2**20); print('EXPORT START', flush=True); pid = os.fork()\n"
+              "if pid == 0:\n    time.sleep(1.0); os._exit(0)\n"
+              "os.waitpid(pid, 0); print('EXPORT END', flush=True)")
+    per_process = {}
+    code, stdout, stderr, peak = _polled([sys.executable, "-c", script], None, None, timeout=120,
+                                         per_process=per_process)
+    assert code == 0 and stdout == ["EXPORT START", "EXPORT END"], stderr
+    assert 400 <= peak < 500, peak  # the fork's RssAnon reads 400 MiB too: 800 when it is counted
+    assert len(per_process) == 1, per_process
