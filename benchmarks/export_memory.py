@@ -210,20 +210,24 @@ def _forked_not_execed(pid):
     return bool(flags & _FORKED_NOT_EXECED)
 
 
-def _tree_anon_mib(pid, per_process=None):
+def _tree_anon_mib(pid, per_process=None, forks=None):
     """RssAnon (MiB) of process `pid` and all its descendants (the low-memory export's own processes; a fork that
     has not exec'd yet is left out, `_forked_not_execed`); with a dict `per_process`, each process's highest
-    reading so far is kept in it by pid (first seen first)."""
+    reading so far is kept in it by pid (first seen first); with a dict `forks`, each fork left out's highest
+    reading, by pid."""
     total, pending = 0, [pid]
     while pending:
         current = pending.pop()
         try:
             with open(f"/proc/{current}/task/{current}/children") as f:
                 pending += [int(child) for child in f.read().split()]
-            if current != pid and _forked_not_execed(current):
-                continue
+            left_out = current != pid and _forked_not_execed(current)
             with open(f"/proc/{current}/status") as f:
                 mib = next(int(line.split()[1]) for line in f if line.startswith("RssAnon")) / 1024
+            if left_out:
+                if forks is not None:
+                    forks[current] = max(forks.get(current, 0.0), mib)
+                continue
             total += mib
             if per_process is not None:
                 per_process[current] = max(per_process.get(current, 0.0), mib)
@@ -232,11 +236,12 @@ def _tree_anon_mib(pid, per_process=None):
     return total
 
 
-def _polled(command, cwd, env, timeout, interval=0.005, per_process=None):
+def _polled(command, cwd, env, timeout, interval=0.005, per_process=None, forks=None):
     """Run `command`; while it is between the lines ``EXPORT START`` and ``EXPORT END`` on its stdout, poll
     its process tree's RssAnon from here every `interval` s. Returns (returncode or None on timeout, stdout
     lines, stderr text, the highest MiB seen). A dict `per_process` gets each process's own highest MiB by pid
-    (the command first, then the processes it starts, in the order first seen).
+    (the command first, then the processes it starts, in the order first seen); a dict `forks` the forks left
+    out (`_tree_anon_mib`).
 
     Polled from outside: a thread polling inside the exporting process is not scheduled while a converter's
     C++ call holds the GIL. TensorFlow's TFLite conversion does: on regnety_2560 such a thread saw 9.0 GB
@@ -265,7 +270,7 @@ def _polled(command, cwd, env, timeout, interval=0.005, per_process=None):
             proc.wait()
             return None, stdout, "".join(stderr), state["peak"]
         if state["on"]:
-            state["peak"] = max(state["peak"], _tree_anon_mib(proc.pid, per_process))
+            state["peak"] = max(state["peak"], _tree_anon_mib(proc.pid, per_process, forks))
         time.sleep(interval)
     for reader in readers:
         reader.join()
@@ -281,8 +286,8 @@ def run_cell(name, format, size, baseline="calibrated", timeout=3600):
                PYTHONPATH=os.pathsep.join([os.path.join(root, "tests"), root, os.environ.get("PYTHONPATH", "")]))
     command = [sys.executable, "-m", "benchmarks.export_memory", "--child", name, format, str(size),
                "--baseline", baseline]
-    per_process = {}
-    returncode, stdout, stderr, outside = _polled(command, root, env, timeout, per_process=per_process)
+    per_process, forks = {}, {}
+    returncode, stdout, stderr, outside = _polled(command, root, env, timeout, per_process=per_process, forks=forks)
     if returncode is None:
         return {"model": name, "format": format, "size": size, "passed": False, "error": f"timeout {timeout} s"}
     lines = [line[7:] for line in stdout if line.startswith("RESULT ")]
@@ -297,6 +302,8 @@ def run_cell(name, format, size, baseline="calibrated", timeout=3600):
         entry["extra"] = round((entry["peak_mib"] - entry["model_mib"]) / entry["weights_mib"], 1)
     if len(per_process) > 1:  # the low-memory export's steps: which one sets the peak
         entry["peak_mib_per_process"] = [round(mib) for mib in per_process.values()]
+    if forks:  # what a poll summing every process would have added (the parent's pages, counted twice)
+        entry["forks_left_out_mib"] = [round(mib) for mib in forks.values()]
     return entry
 
 

@@ -89,9 +89,10 @@ def test_peak_leaves_out_a_fork_that_has_not_exec_d():
     script = ("import os, time; b = b'x' * (400 * 2**20); print('EXPORT START', flush=True); pid = os.fork()\n"
               "if pid == 0:\n    time.sleep(1.0); os._exit(0)\n"
               "os.waitpid(pid, 0); print('EXPORT END', flush=True)")
-    per_process = {}
+    per_process, forks = {}, {}
     code, stdout, stderr, peak = _polled([sys.executable, "-c", script], None, None, timeout=120,
-                                         per_process=per_process)
+                                         per_process=per_process, forks=forks)
     assert code == 0 and stdout == ["EXPORT START", "EXPORT END"], stderr
     assert 400 <= peak < 500, peak  # the fork's RssAnon reads 400 MiB too: 800 when it is counted
     assert len(per_process) == 1, per_process
+    assert len(forks) == 1 and 400 <= list(forks.values())[0] < 500, forks  # recorded as left out
