@@ -354,6 +354,58 @@ def release_freed_memory():
     trim(0)
 
 
+# `tensorflow.lite.python.lite.TFLiteSavedModelConverterV2` and the module's `_load` (private; TensorFlow 2.21).
+# `tf.lite.TFLiteConverter.from_saved_model` loads the SavedModel with `tf.saved_model.load` to find its
+# signatures, and the converter's `convert()` loads it once more, only to read its graph debug info; the MLIR
+# converter then imports the SavedModel a third time, in C++, which is the import the conversion needs. A
+# loaded SavedModel is not freed when it is dropped (tensorflow/tensorflow#45453, #40171): its function graphs
+# and the variables they capture stay in the process. EfficientNet-B5 (116.6 MiB of weights): +300 MiB per
+# load, a converter peak of 1582 MiB with both loads and 1058 MiB without (benchmarks/NOTES.md, session 11).
+# `tflite_converter_from_saved_model` builds the converter `from_saved_model` returns for such a directory,
+# without its load, and reads the debug info from the SavedModel's own file (`convert()` wants nothing else
+# from its load; the function names in that debug info are not renamed as a load would: the export writes
+# none). Where an internal is missing, the public `from_saved_model` is used.
+TFLITE_SAVED_MODEL_CONVERTER_VERIFIED = ((2, 21), (2, 21))
+
+
+def tflite_converter_from_saved_model(saved_model_dir, signature_key):
+    """`tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[signature_key])`, made and
+    converting without loading the SavedModel into this process (see above). A `signature_key` the SavedModel
+    does not have is a ValueError naming the ones it has, as from `from_saved_model`."""
+    import types
+
+    import tensorflow as tf
+    from tensorflow.lite.python import lite
+    from tensorflow.python.saved_model import loader_impl
+
+    _warn_if_unverified("tensorflow", tf.__version__, TFLITE_SAVED_MODEL_CONVERTER_VERIFIED)
+    tags = {tf.saved_model.SERVING}
+    if not (hasattr(lite, "TFLiteSavedModelConverterV2") and hasattr(lite, "_load")
+            and hasattr(lite, "conversion_metadata_fb")
+            and hasattr(lite.TFLiteConverterBase, "_set_original_model_type") and tf.executing_eagerly()):
+        return tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[signature_key])
+    proto, debug_info = loader_impl.parse_saved_model_with_debug_info(saved_model_dir)
+    signatures = sorted({key for graph in proto.meta_graphs for key in graph.signature_def})
+    if signature_key not in signatures:
+        raise ValueError(f"Invalid signature key '{signature_key}' found. Valid keys are '{','.join(signatures)}'.")
+    lite.TFLiteConverterBase._set_original_model_type(lite.conversion_metadata_fb.ModelType.TF_SAVED_MODEL)
+    converter = lite.TFLiteSavedModelConverterV2(saved_model_dir, tags, [signature_key])
+    if not converter.saved_model_dir:  # the importer refused it: the public route, which falls back itself
+        return tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[signature_key])
+    convert = converter.convert
+
+    def convert_without_loading():
+        original = lite._load
+        lite._load = lambda directory, tags=None, options=None: types.SimpleNamespace(graph_debug_info=debug_info)
+        try:
+            return convert()
+        finally:
+            lite._load = original
+
+    converter.convert = convert_without_loading
+    return converter
+
+
 # `TFLiteConverterBase._optimize_tflite_model` (private; TensorFlow 2.21): the step after the MLIR conversion
 # that calibrates and quantises (int8). The converter's memory at its peak is upstream's to cut
 # (tensorflow/tensorflow#63025: conversions killed for memory); `tflite_stages_trimmed` only hands back,

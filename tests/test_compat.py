@@ -413,3 +413,36 @@ def test_tflite_stages_trimmed_hooks_the_converter_only_within():
             raise RuntimeError("conversion failed")
     assert lite.TFLiteConverterBase._optimize_tflite_model is original
     _compat.release_freed_memory()  # glibc here: no error
+
+
+def test_tflite_converter_from_saved_model_writes_the_public_converters_file_without_loading_it(tmp_path,
+                                                                                              monkeypatch):
+    """`tflite_converter_from_saved_model`: the same bytes as `tf.lite.TFLiteConverter.from_saved_model`, and
+    the SavedModel is never loaded into the process (`tf.saved_model.load` keeps each load's graphs and
+    variables: tensorflow/tensorflow#45453); the converter module is left as it was; a signature the SavedModel
+    does not have is refused, naming the ones it has."""
+    from tensorflow.lite.python import lite
+
+    from keras_senet.export.to_saved_model import SERVE, write_saved_model
+
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(2)])
+    write_saved_model(model, str(tmp_path / "sm"), (8, 8, 3), None, None)
+    loads = []
+    original = lite._load
+    def spy(*args, **kwargs):
+        loads.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(lite, "_load", spy)
+
+    public = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "sm"), signature_keys=[SERVE])
+    assert public.convert() and len(loads) == 2  # what the public route costs: two loads
+    loads.clear()
+    converter = _compat.tflite_converter_from_saved_model(str(tmp_path / "sm"), SERVE)
+    written = converter.convert()
+    assert loads == [] and lite._load is spy  # restored after the conversion
+    public = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "sm"), signature_keys=[SERVE])
+    assert written == public.convert()
+    with pytest.raises(ValueError, match="Invalid signature key 'nope'.*serve"):
+        _compat.tflite_converter_from_saved_model(str(tmp_path / "sm"), "nope")

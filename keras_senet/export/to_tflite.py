@@ -28,7 +28,9 @@ def _converter(saved_model_dir, quantize, calibration_images, io_type, buffer_of
     """A TFLite converter of the SavedModel's ``serve`` endpoint set up for `quantize` / `io_type`."""
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[SERVE])
+    from keras_senet._compat import tflite_converter_from_saved_model
+
+    converter = tflite_converter_from_saved_model(saved_model_dir, SERVE)
     if buffer_offsets:
         from keras_senet._compat import tflite_buffer_offsets
 
