@@ -430,6 +430,7 @@ def test_tflite_converter_from_saved_model_writes_the_public_converters_file_wit
     write_saved_model(model, str(tmp_path / "sm"), (8, 8, 3), None, None)
     loads = []
     original = lite._load
+
     def spy(*args, **kwargs):
         loads.append(args)
         return original(*args, **kwargs)
