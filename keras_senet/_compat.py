@@ -406,6 +406,38 @@ def tflite_converter_from_saved_model(saved_model_dir, signature_key):
     return converter
 
 
+# `tensorflow.python.framework.ops._gradient_registry` (private; TensorFlow 2.21). `tf.custom_gradient` in graph
+# mode registers each call's gradient function in TensorFlow's global gradient registry under a fresh name
+# (``CustomGradient-<uid>``) and never removes it (tensorflow/tensorflow#27492, #97697; keras-team/tf-keras#898
+# proposes the same purge in `clear_session`). The function's closure holds the call's tensors, so the whole
+# graph traced around the call stays alive. `tf.nn.silu` (swish) is a custom gradient: every trace of an
+# EfficientNet stays, 4 graphs of 3723 ops (~90 MiB) after EfficientNet-B5's SavedModel was written
+# (benchmarks/NOTES.md, session 12). No public call unregisters a gradient. Where the registry is missing,
+# nothing is removed.
+_CUSTOM_GRADIENT_PREFIX = "CustomGradient-"
+
+
+@contextlib.contextmanager
+def custom_gradients_released():
+    """Within: functions traced and dropped before the block ends; on exit, the gradient functions
+    `tf.custom_gradient` registered inside the block are removed from TensorFlow's registry, so the graphs
+    their closures hold can be freed. Only for traces that do not outlive the block: a function traced inside
+    and kept could no longer be differentiated through those calls (the export's traces are inference only), nor
+    could one traced by another thread meanwhile."""
+    from tensorflow.python.framework import ops
+
+    entries = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    if not isinstance(entries, dict):
+        yield
+        return
+    before = set(entries)
+    try:
+        yield
+    finally:
+        for name in [n for n in entries if n not in before and str(n).startswith(_CUSTOM_GRADIENT_PREFIX)]:
+            del entries[name]
+
+
 # `TFLiteConverterBase._optimize_tflite_model` (private; TensorFlow 2.21): the step after the MLIR conversion
 # that calibrates and quantises (int8). The converter's memory at its peak is upstream's to cut
 # (tensorflow/tensorflow#63025: conversions killed for memory); `tflite_stages_trimmed` only hands back,

@@ -160,28 +160,15 @@ def convert(served, spec, opset):
 
 
 def _convert(served, spec, opset, catch_errors):
+    import tensorflow as tf
     from onnx import TensorProto
     from onnx.external_data_helper import uses_external_data
 
-    from keras_senet import folding
-
     steps = _compat.tf2onnx_steps()
-    source = served
-    if folding.foldable_pairs(served):
-        try:
-            source = folding.fold_batchnorm(served)[0]
-        except ValueError:  # a model Keras cannot copy: converted as it is
-            pass
-    concrete = steps.keras_function(source, [spec]).get_concrete_function(spec)
-    import tensorflow as tf
-
-    inputs = [t.name for t in concrete.inputs if t.dtype != tf.dtypes.resource]
-    outputs = [t.name for t in concrete.outputs if t.dtype != tf.dtypes.resource]
-    renames = steps.output_names(concrete, inputs, outputs)
-    name = concrete.name
+    with _compat.custom_gradients_released():  # the trace dies once frozen (swish: tensorflow#27492)
+        frozen, inputs, outputs, renames, name = _frozen(served, spec, steps)
+    gc.collect()  # the traced graph, a web of reference cycles
     with tf.device("/cpu:0"):
-        frozen = steps.fix_freezing(steps.freeze(concrete))
-        del concrete, source
         with tf.Graph().as_default():
             graph_def = steps.grappler(inputs, outputs, _weights_as_placeholders(frozen))
         weights = _weights_back(graph_def, frozen, inputs)
@@ -205,6 +192,28 @@ def _convert(served, spec, opset, catch_errors):
     gc.collect()
     _compat.release_freed_memory()
     return model
+
+
+def _frozen(served, spec, steps):
+    """`served` (BatchNorm folded into a copy where it can be) traced at `spec` and frozen to a GraphDef;
+    returns it with the input and output names, tf2onnx's output renames and the function's name."""
+    import tensorflow as tf
+
+    from keras_senet import folding
+
+    source = served
+    if folding.foldable_pairs(served):
+        try:
+            source = folding.fold_batchnorm(served)[0]
+        except ValueError:  # a model Keras cannot copy: converted as it is
+            pass
+    concrete = steps.keras_function(source, [spec]).get_concrete_function(spec)
+    inputs = [t.name for t in concrete.inputs if t.dtype != tf.dtypes.resource]
+    outputs = [t.name for t in concrete.outputs if t.dtype != tf.dtypes.resource]
+    renames = steps.output_names(concrete, inputs, outputs)
+    with tf.device("/cpu:0"):
+        frozen = steps.fix_freezing(steps.freeze(concrete))
+    return frozen, inputs, outputs, renames, concrete.name
 
 
 def _is_weight(node):

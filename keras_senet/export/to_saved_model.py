@@ -20,6 +20,17 @@ def write_saved_model(model, path, input_shape, batch_size, config, pixel_endpoi
         when the model outputs logits). Otherwise ``serving_default`` is ``serve``.
     `batch_size` None gives a dynamic batch dimension.
     """
+    import gc
+
+    from keras_senet._compat import custom_gradients_released
+
+    with custom_gradients_released():  # the endpoints' traces die with the archive (swish: tensorflow#27492)
+        served = _write_archive(model, path, input_shape, batch_size, config, pixel_endpoint)
+    gc.collect()  # the traced graphs are webs of reference cycles
+    return served
+
+
+def _write_archive(model, path, input_shape, batch_size, config, pixel_endpoint):
     import keras
     import tensorflow as tf
 
