@@ -216,9 +216,8 @@ def _verify(report, served, written, images, num_threads):
     """Run the export at `written` in its runtime and compare every output, by name, with `served`."""
     import tensorflow as tf
 
-    from keras_senet.export.runtimes import median_latency_ms
-
     from keras_senet._compat import custom_gradients_released
+    from keras_senet.export.runtimes import median_latency_ms
 
     predict = load_in_runtime(written, images, num_threads)
     with custom_gradients_released():  # the Keras side's trace is dropped here (swish: tensorflow#27492)
@@ -522,10 +521,9 @@ def _accuracy(served, written, evaluation, num_threads):
     """Top-1 of the Keras model and of the export on the labelled held-out data (`edge.accuracy_change`)."""
     import tensorflow as tf
 
+    from keras_senet._compat import custom_gradients_released
     from keras_senet.export.edge import accuracy_change
     from keras_senet.export.targets import load_exported
-
-    from keras_senet._compat import custom_gradients_released
 
     images, labels = evaluation
     with custom_gradients_released():  # the Keras side's trace is dropped here (swish: tensorflow#27492)
