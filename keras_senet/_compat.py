@@ -415,6 +415,7 @@ def tflite_converter_from_saved_model(saved_model_dir, signature_key):
 # (benchmarks/NOTES.md, session 12). No public call unregisters a gradient. Where the registry is missing,
 # nothing is removed.
 _CUSTOM_GRADIENT_PREFIX = "CustomGradient-"
+CUSTOM_GRADIENT_REGISTRY_VERIFIED = ((2, 21), (2, 21))
 
 
 @contextlib.contextmanager
@@ -424,8 +425,10 @@ def custom_gradients_released():
     their closures hold can be freed. Only for traces that do not outlive the block: a function traced inside
     and kept could no longer be differentiated through those calls (the export's traces are inference only), nor
     could one traced by another thread meanwhile."""
+    import tensorflow as tf
     from tensorflow.python.framework import ops
 
+    _warn_if_unverified("tensorflow", tf.__version__, CUSTOM_GRADIENT_REGISTRY_VERIFIED)
     entries = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
     if not isinstance(entries, dict):
         yield
