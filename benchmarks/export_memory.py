@@ -210,11 +210,16 @@ def _forked_not_execed(pid):
     return bool(flags & _FORKED_NOT_EXECED)
 
 
+# A process's anonymous memory: resident (RssAnon) and swapped out (VmSwap; 0 without swap). With a swap file a
+# cell shows what the export needs, not only what the machine's RAM held of it.
+_ANON_FIELDS = ("RssAnon", "VmSwap")
+
+
 def _tree_anon_mib(pid, per_process=None, forks=None):
-    """RssAnon (MiB) of process `pid` and all its descendants (the low-memory export's own processes; a fork that
-    has not exec'd yet is left out, `_forked_not_execed`); with a dict `per_process`, each process's highest
-    reading so far is kept in it by pid (first seen first); with a dict `forks`, each fork left out's highest
-    reading, by pid."""
+    """Anonymous memory (RssAnon + VmSwap, MiB) of process `pid` and all its descendants (the low-memory
+    export's own processes; a fork that has not exec'd yet is left out, `_forked_not_execed`); with a dict
+    `per_process`, each process's highest reading so far is kept in it by pid (first seen first); with a dict
+    `forks`, each fork left out's highest reading, by pid."""
     total, pending = 0, [pid]
     while pending:
         current = pending.pop()
@@ -223,7 +228,8 @@ def _tree_anon_mib(pid, per_process=None, forks=None):
                 pending += [int(child) for child in f.read().split()]
             left_out = current != pid and _forked_not_execed(current)
             with open(f"/proc/{current}/status") as f:
-                mib = next(int(line.split()[1]) for line in f if line.startswith("RssAnon")) / 1024
+                fields = dict(line.split(":", 1) for line in f if line.startswith(_ANON_FIELDS))
+            mib = sum(int(fields[k].split()[0]) for k in _ANON_FIELDS) / 1024
             if left_out:
                 if forks is not None:
                     forks[current] = max(forks.get(current, 0.0), mib)
@@ -231,7 +237,7 @@ def _tree_anon_mib(pid, per_process=None, forks=None):
             total += mib
             if per_process is not None:
                 per_process[current] = max(per_process.get(current, 0.0), mib)
-        except (OSError, StopIteration, ValueError):  # a process that has just exited
+        except (OSError, KeyError, ValueError):  # a process that has just exited
             pass
     return total
 
@@ -277,6 +283,12 @@ def _polled(command, cwd, env, timeout, interval=0.005, per_process=None, forks=
     return proc.returncode, stdout, "".join(stderr), state["peak"]
 
 
+def _swap_total_mib():
+    """The machine's swap space in MiB (/proc/meminfo's SwapTotal; 0 without swap)."""
+    with open("/proc/meminfo") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("SwapTotal")) // 1024
+
+
 def run_cell(name, format, size, baseline="calibrated", timeout=3600):
     """`_child` in a fresh process (memory figures of one export alone); the figures as a dict. ``peak_mib``
     is the highest of what this process polled from outside and what the child polled inside
@@ -288,18 +300,22 @@ def run_cell(name, format, size, baseline="calibrated", timeout=3600):
                "--baseline", baseline]
     per_process, forks = {}, {}
     returncode, stdout, stderr, outside = _polled(command, root, env, timeout, per_process=per_process, forks=forks)
+    # a machine with swap: the peak may be over its RAM (the poll counts swapped-out memory)
+    swap = {"swap_total_mib": _swap_total_mib()} if _swap_total_mib() else {}
     if returncode is None:
-        return {"model": name, "format": format, "size": size, "passed": False, "error": f"timeout {timeout} s"}
+        return {"model": name, "format": format, "size": size, "passed": False, "error": f"timeout {timeout} s",
+                **swap}
     lines = [line[7:] for line in stdout if line.startswith("RESULT ")]
     if not lines:  # killed (out of memory: -9) or crashed before it could report
         tail = " ".join(stderr.strip().splitlines()[-3:])[-400:]
         return {"model": name, "format": format, "size": size, "passed": False,
-                "error": f"exit code {returncode}: {tail}", "peak_mib_before_it_ended": round(outside)}
+                "error": f"exit code {returncode}: {tail}", "peak_mib_before_it_ended": round(outside), **swap}
     entry = json.loads(lines[-1])
     if "peak_mib" in entry:
         entry["peak_mib_inside"] = entry["peak_mib"]
         entry["peak_mib"] = round(max(outside, entry["peak_mib"]))
         entry["extra"] = round((entry["peak_mib"] - entry["model_mib"]) / entry["weights_mib"], 1)
+    entry.update(swap)
     if len(per_process) > 1:  # the low-memory export's steps: which one sets the peak
         entry["peak_mib_per_process"] = [round(mib) for mib in per_process.values()]
     if forks:  # what a poll summing every process would have added (the parent's pages, counted twice)
