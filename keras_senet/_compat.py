@@ -318,6 +318,85 @@ def tflite_flatbuffer(reader="tensorflow"):
     return flatbuffer_utils
 
 
+# `ai_edge_quantizer.algorithms.uniform_quantize.uniform_quantize_tensor.uniform_quantize` (ai-edge-quantizer 0.10,
+# verified on 0.10.0 and the 0.10.0.dev20261027 nightly, which has the same code). A weight over 32 MiB is
+# quantised in chunks: the weight is reshaped to 2-D, ``(-1, last dimension)``, and its scales are broadcast to
+# that shape, which fails for per-channel scales of a kernel of rank 3 or more (``(O, 1, 1, 1)`` against
+# ``(O*H*W, I)``: "input operand has more dimensions than allowed by the axis remapping";
+# google-ai-edge/ai-edge-quantizer#512, #472; fixes proposed in PRs #513 and #482, open). Within
+# `ai_edge_large_kernels_quantized` such a weight is handed to that function as the matrix ``(channels, rest)``
+# with scales ``(channels, 1)``, which its chunked path quantises, and the result is put back in the kernel's
+# shape: the same arithmetic, per element, as its path for smaller weights.
+AI_EDGE_QUANTIZER_CHUNKS_VERIFIED = ((0, 10), (0, 10))
+AI_EDGE_QUANTIZER_CHUNK_BYTES = 32 * 2**20  # its threshold for the chunked path, and each chunk's size
+
+
+def _ai_edge_quantize_module():
+    """ai-edge-quantizer's `uniform_quantize_tensor` module, or None where it or its function is missing."""
+    try:
+        module = importlib.import_module("ai_edge_quantizer.algorithms.uniform_quantize.uniform_quantize_tensor")
+    except ImportError:
+        return None
+    return module if callable(getattr(module, "uniform_quantize", None)) else None
+
+
+def _distribution_version(*names):
+    """The installed version of the first of the distributions `names` that is installed (``"0"``: none is)."""
+    from importlib import metadata
+
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return "0"
+
+
+def ai_edge_large_kernels_quantizable():
+    """Whether `ai_edge_large_kernels_quantized` can apply its fix here (the internal it wraps is there)."""
+    return _ai_edge_quantize_module() is not None
+
+
+@contextlib.contextmanager
+def ai_edge_large_kernels_quantized():
+    """Within: ai-edge-quantizer quantises per-channel kernels of rank 3 or more over 32 MiB (see above); every
+    other call goes to its own function unchanged. Not thread-safe: the module's function is swapped while the
+    block runs."""
+    import dataclasses
+
+    import numpy as np
+
+    module = _ai_edge_quantize_module()
+    if module is None:
+        raise CompatError("ai-edge-quantizer has no algorithms.uniform_quantize.uniform_quantize_tensor."
+                          "uniform_quantize: pin ai-edge-quantizer to 0.10")
+    _warn_if_unverified("ai-edge-quantizer", _distribution_version("ai-edge-quantizer", "ai-edge-quantizer-nightly"),
+                        AI_EDGE_QUANTIZER_CHUNKS_VERIFIED)
+    original = module.uniform_quantize
+
+    def uniform_quantize(tensor_data, quantization_params, is_blockwise_quant=False):
+        axis = quantization_params.quantized_dimension
+        scale = np.asarray(quantization_params.scale)
+        plain = (is_blockwise_quant or getattr(quantization_params, "block_size", 0)
+                 or getattr(quantization_params, "hadamard", None) is not None)
+        if (plain or tensor_data.ndim < 3 or tensor_data.nbytes <= AI_EDGE_QUANTIZER_CHUNK_BYTES or axis is None
+                or scale.size != tensor_data.shape[axis]
+                or tensor_data.nbytes // tensor_data.shape[axis] > AI_EDGE_QUANTIZER_CHUNK_BYTES):
+            return original(tensor_data, quantization_params, is_blockwise_quant)
+        moved = np.moveaxis(tensor_data, axis, 0)
+        matrix = moved.reshape(moved.shape[0], -1)
+        as_column = {"scale": scale.reshape(-1, 1), "quantized_dimension": 0,
+                     "zero_point": np.asarray(quantization_params.zero_point).reshape(-1, 1)}
+        quantized = original(matrix, dataclasses.replace(quantization_params, **as_column))
+        return np.moveaxis(quantized.reshape(moved.shape), 0, axis)
+
+    module.uniform_quantize = uniform_quantize
+    try:
+        yield
+    finally:
+        module.uniform_quantize = original
+
+
 # `TFLiteConverter._experimental_use_buffer_offset` (in TensorFlow since 2.14; verified on 2.21): a FlatBuffer
 # addresses at most 2 GiB, so a model whose weights are larger can only be written with its buffers
 # after the FlatBuffer, addressed by 64-bit offsets (LiteRT reads such files; TFLite Micro and

@@ -5,6 +5,7 @@ A failure here means Keras or TensorFlow moved an internal: read the entry in ke
 check the upstream issue it links, and adapt or drop the workaround before widening the verified range.
 """
 
+import dataclasses
 import inspect
 import os
 import types
@@ -526,3 +527,34 @@ def test_export_tracing_leaves_no_traced_graph_behind(tmp_path, write):
     gc.collect()
     assert sum(isinstance(o, func_graph.FuncGraph) for o in gc.get_objects()) == graphs
     assert set(ops._gradient_registry._registry) == entries
+
+
+@pytest.mark.parametrize("axis", [0, 3], ids=["conv-OHWI", "depthwise-1HWC"])
+def test_ai_edge_large_kernels_quantized_as_ai_edge_quantizer_quantises_smaller_ones(axis):
+    """ai-edge-quantizer's `uniform_quantize` on a 76 MiB kernel with per-channel scales along `axis`: alone it
+    still fails (google-ai-edge/ai-edge-quantizer#512; when this part fails, upstream fixed it: drop the entry),
+    within `ai_edge_large_kernels_quantized` every element equals round(w / scale) clipped to [-127, 127] in
+    float32, as its own path computes a kernel under 32 MiB; the function is restored after the block."""
+    from ai_edge_quantizer import qtyping
+    from ai_edge_quantizer.algorithms.uniform_quantize import uniform_quantize_tensor
+
+    kernel = np.random.default_rng(0).standard_normal((2100, 3, 3, 1010)).astype("float32")
+    assert kernel.nbytes > _compat.AI_EDGE_QUANTIZER_CHUNK_BYTES
+    others = tuple(a for a in range(4) if a != axis)
+    scale = (np.abs(kernel).max(axis=others, keepdims=True) / 127).astype("float32")
+    params = qtyping.UniformQuantParams(num_bits=8, quantized_dimension=axis, scale=scale,
+                                        zero_point=np.zeros(scale.shape, np.int32), symmetric=True)
+    expected = np.clip(np.round(kernel / scale), -127, 127).astype(np.int8)
+    upstream = uniform_quantize_tensor.uniform_quantize
+    with pytest.raises(ValueError, match="axis remapping"):
+        upstream(kernel, params)
+    with _compat.ai_edge_large_kernels_quantized():
+        quantized = uniform_quantize_tensor.uniform_quantize(kernel, params)
+    assert uniform_quantize_tensor.uniform_quantize is upstream
+    assert quantized.dtype == np.int8 and quantized.shape == kernel.shape
+    np.testing.assert_array_equal(quantized, expected)
+    # the reference is ai-edge-quantizer's own arithmetic: its unchunked path on a slice under 32 MiB agrees
+    part = [slice(None)] * 4
+    part[axis] = slice(0, 8)
+    sliced = dataclasses.replace(params, scale=scale[tuple(part)], zero_point=params.zero_point[tuple(part)])
+    np.testing.assert_array_equal(upstream(kernel[tuple(part)], sliced), expected[tuple(part)])

@@ -24,9 +24,11 @@ from keras_senet.export.to_saved_model import SERVE
 IO_TYPES = ("int8", "float32")
 # ai-edge-quantizer <= 0.10 quantises a weight over 32 MiB in chunks, and that path fails on per-channel
 # scales of a kernel of rank 3 or more ("input operand has more dimensions than allowed by the axis
-# remapping"): google-ai-edge/ai-edge-quantizer#512 (#472; fix proposed in PR #482). Such a model is refused
-# before any work (the error counts such kernels and names the first three): legacy_senet154, whose last 3x3
-# downsampling kernel is 72 MiB.
+# remapping"): google-ai-edge/ai-edge-quantizer#512 (#472; fixes proposed in PRs #513, #482). The quantisation
+# runs inside `keras_senet._compat.ai_edge_large_kernels_quantized`, which quantises such kernels; only where
+# that fix cannot apply (the internal it wraps is gone) is such a model refused before any work (the error
+# counts such kernels and names the first three). 7 of the 157 registered models have such kernels:
+# legacy_senet154 and senet154 (the last 3x3 downsampling kernel, 72 MiB), regnety_160/320/640/1280/2560.
 LARGEST_KERNEL_BYTES = 32 * 2**20
 
 
@@ -37,8 +39,14 @@ def float_path_for(path):
 
 def check_kernels(model):
     """Raise `ValueError`, naming them, when `model` has convolution kernels (weights of rank 3 or more) over
-    `LARGEST_KERNEL_BYTES` as float32: ai-edge-quantizer 0.10 cannot quantise them."""
+    `LARGEST_KERNEL_BYTES` as float32 and the fix for ai-edge-quantizer#512 cannot apply here: ai-edge-quantizer
+    0.10 alone cannot quantise them."""
     import numpy as np
+
+    from keras_senet._compat import ai_edge_large_kernels_quantizable
+
+    if ai_edge_large_kernels_quantizable():
+        return
 
     large = [(w.path, tuple(w.shape)) for w in model.weights
              if len(w.shape) >= 3 and 4 * int(np.prod(w.shape)) > LARGEST_KERNEL_BYTES]
@@ -46,7 +54,8 @@ def check_kernels(model):
         listed = ", ".join(f"{path} {shape}" for path, shape in large[:3]) + (" ..." if len(large) > 3 else "")
         raise ValueError(f"quantizer='ai-edge-quantizer' cannot quantise {model.name!r}: {len(large)} convolution "
                          f"kernels over {LARGEST_KERNEL_BYTES // 2**20} MiB ({listed}) fail in ai-edge-quantizer "
-                         "0.10's chunked path (google-ai-edge/ai-edge-quantizer#512). Use quantizer='tensorflow'.")
+                         "0.10's chunked path (google-ai-edge/ai-edge-quantizer#512), and the internal keras-senet's "
+                         "fix wraps is not in this ai-edge-quantizer. Use quantizer='tensorflow'.")
 
 
 def quantize_int8(float_path, path, calibration_images, io_type, num_threads=None):
@@ -64,6 +73,7 @@ def quantize_int8(float_path, path, calibration_images, io_type, num_threads=Non
     from ai_edge_quantizer import qtyping, quantizer, recipe
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
 
+    from keras_senet._compat import ai_edge_large_kernels_quantized
     from keras_senet.export.tflite_ranges import requantization_in_range
 
     tool = quantizer.Quantizer(float_path)
@@ -75,7 +85,8 @@ def quantize_int8(float_path, path, calibration_images, io_type, num_threads=Non
     calibration = _calibrate(tool, float_path, {SERVE: [{input_name: image[None].astype("float32")}
                                                         for image in calibration_images]},
                              num_threads or os.cpu_count() or 1)
-    result = tool.quantize(calibration, enable_progress_report=False)
+    with ai_edge_large_kernels_quantized():  # kernels over 32 MiB (ai-edge-quantizer#512)
+        result = tool.quantize(calibration, enable_progress_report=False)
     del calibration, tool
     model, widened = requantization_in_range(bytes(result.quantized_model), reader="litert")
     del result
