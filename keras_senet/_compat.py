@@ -374,15 +374,15 @@ def ai_edge_large_kernels_quantized():
                         AI_EDGE_QUANTIZER_CHUNKS_VERIFIED)
     original = module.uniform_quantize
 
-    def uniform_quantize(tensor_data, quantization_params, is_blockwise_quant=False):
+    def uniform_quantize(tensor_data, quantization_params, *args, **kwargs):
         axis = quantization_params.quantized_dimension
         scale = np.asarray(quantization_params.scale)
-        plain = (is_blockwise_quant or getattr(quantization_params, "block_size", 0)
-                 or getattr(quantization_params, "hadamard", None) is not None)
-        if (plain or tensor_data.ndim < 3 or tensor_data.nbytes <= AI_EDGE_QUANTIZER_CHUNK_BYTES or axis is None
+        other = (any(args) or any(kwargs.values()) or getattr(quantization_params, "block_size", 0)
+                 or getattr(quantization_params, "hadamard", None) is not None)  # blockwise, Hadamard: as they are
+        if (other or tensor_data.ndim < 3 or tensor_data.nbytes <= AI_EDGE_QUANTIZER_CHUNK_BYTES or axis is None
                 or scale.size != tensor_data.shape[axis]
                 or tensor_data.nbytes // tensor_data.shape[axis] > AI_EDGE_QUANTIZER_CHUNK_BYTES):
-            return original(tensor_data, quantization_params, is_blockwise_quant)
+            return original(tensor_data, quantization_params, *args, **kwargs)
         moved = np.moveaxis(tensor_data, axis, 0)
         matrix = moved.reshape(moved.shape[0], -1)
         as_column = {"scale": scale.reshape(-1, 1), "quantized_dimension": 0,
