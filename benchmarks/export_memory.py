@@ -301,7 +301,7 @@ def run_cell(name, format, size, baseline="calibrated", timeout=3600):
     per_process, forks = {}, {}
     returncode, stdout, stderr, outside = _polled(command, root, env, timeout, per_process=per_process, forks=forks)
     # a machine with swap: the peak may be over its RAM (the poll counts swapped-out memory)
-    swap = {"swap_total_mib": _swap_total_mib()} if _swap_total_mib() else {}
+    swap = {"swap_total_mib": mib for mib in [_swap_total_mib()] if mib}
     if returncode is None:
         return {"model": name, "format": format, "size": size, "passed": False, "error": f"timeout {timeout} s",
                 **swap}
