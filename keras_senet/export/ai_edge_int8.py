@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 
+from keras_senet import _compat
 from keras_senet.export.to_saved_model import SERVE
 
 # io_type values this quantiser writes ("uint8" inputs and outputs: TensorFlow's converter only).
@@ -29,7 +30,7 @@ IO_TYPES = ("int8", "float32")
 # that fix cannot apply (the internal it wraps is gone) is such a model refused before any work (the error
 # counts such kernels and names the first three). 7 of the 157 registered models have such kernels:
 # legacy_senet154 and senet154 (the last 3x3 downsampling kernel, 72 MiB), regnety_160/320/640/1280/2560.
-LARGEST_KERNEL_BYTES = 32 * 2**20
+LARGEST_KERNEL_BYTES = _compat.AI_EDGE_QUANTIZER_CHUNK_BYTES
 
 
 def float_path_for(path):
@@ -43,9 +44,7 @@ def check_kernels(model):
     0.10 alone cannot quantise them."""
     import numpy as np
 
-    from keras_senet._compat import ai_edge_large_kernels_quantizable
-
-    if ai_edge_large_kernels_quantizable():
+    if _compat.ai_edge_large_kernels_quantizable():
         return
 
     large = [(w.path, tuple(w.shape)) for w in model.weights
@@ -73,7 +72,6 @@ def quantize_int8(float_path, path, calibration_images, io_type, num_threads=Non
     from ai_edge_quantizer import qtyping, quantizer, recipe
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
 
-    from keras_senet._compat import ai_edge_large_kernels_quantized
     from keras_senet.export.tflite_ranges import requantization_in_range
 
     tool = quantizer.Quantizer(float_path)
@@ -85,7 +83,7 @@ def quantize_int8(float_path, path, calibration_images, io_type, num_threads=Non
     calibration = _calibrate(tool, float_path, {SERVE: [{input_name: image[None].astype("float32")}
                                                         for image in calibration_images]},
                              num_threads or os.cpu_count() or 1)
-    with ai_edge_large_kernels_quantized():  # kernels over 32 MiB (ai-edge-quantizer#512)
+    with _compat.ai_edge_large_kernels_quantized():  # kernels over 32 MiB (ai-edge-quantizer#512)
         result = tool.quantize(calibration, enable_progress_report=False)
     del calibration, tool
     model, widened = requantization_in_range(bytes(result.quantized_model), reader="litert")
