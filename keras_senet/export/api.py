@@ -208,20 +208,27 @@ def _in_batches(run, images, batch=VERIFICATION_BATCH):
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 
+def inference_function(served):
+    """`served` (a Keras model) called with ``training=False``, as one ``tf.function`` that traces once for
+    any batch size (``reduce_retracing``): the Keras reference of verification, of the accuracy check and of
+    the low-memory export's source step."""
+    import tensorflow as tf
+
+    return tf.function(lambda x: served(x, training=False), reduce_retracing=True)
+
+
 class _RuntimeRefused(Exception):
     """The export's own runtime refused the written file (raised by `_verify`, reported as an ExportError)."""
 
 
 def _verify(report, served, written, images, num_threads):
     """Run the export at `written` in its runtime and compare every output, by name, with `served`."""
-    import tensorflow as tf
-
     from keras_senet._compat import custom_gradients_released
     from keras_senet.export.runtimes import median_latency_ms
 
     predict = load_in_runtime(written, images, num_threads)
     with custom_gradients_released():  # the Keras side's trace is dropped here (swish: tensorflow#27492)
-        compiled = tf.function(lambda x: served(x, training=False), reduce_retracing=True)
+        compiled = inference_function(served)
         compare_in_runtime(report, predict, _in_batches(compiled, images), images)
         report.keras_latency_ms = median_latency_ms(lambda x: _named(compiled(x)), images[:1])
 
@@ -519,15 +526,13 @@ def _labelled(data, input_shape):
 
 def _accuracy(served, written, evaluation, num_threads):
     """Top-1 of the Keras model and of the export on the labelled held-out data (`edge.accuracy_change`)."""
-    import tensorflow as tf
-
     from keras_senet._compat import custom_gradients_released
     from keras_senet.export.edge import accuracy_change
     from keras_senet.export.targets import load_exported
 
     images, labels = evaluation
     with custom_gradients_released():  # the Keras side's trace is dropped here (swish: tensorflow#27492)
-        compiled = tf.function(lambda x: served(x, training=False), reduce_retracing=True)
+        compiled = inference_function(served)
         return accuracy_change(lambda x: np.asarray(compiled(x)), load_exported(written, num_threads=num_threads),
                                images, labels)
 

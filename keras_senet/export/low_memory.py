@@ -142,8 +142,6 @@ def _write_source(model, workdir, *, weights, input_size, calibration, include_p
                   reparameterize, quantizer="tensorflow"):
     """Step 1 (own process): the SavedModel, calibration images, verification images and the Keras model's
     outputs on them, as files in `workdir`; returns what the next steps need."""
-    import tensorflow as tf
-
     from keras_senet.export.source_data import calibration_images, load_model
     from keras_senet.export.runtimes import median_latency_ms
     from keras_senet.export.serving import as_images, preprocessing_config, serving_model
@@ -163,7 +161,7 @@ def _write_source(model, workdir, *, weights, input_size, calibration, include_p
     calibration = as_images(data, api.CALIBRATION_IMAGES)
     images, described = api._verification_inputs(calibration, input_shape, config is not None)
     served = serving_model(keras_model, input_shape, config)
-    compiled = tf.function(lambda x: served(x, training=False), reduce_retracing=True)
+    compiled = api.inference_function(served)
     files = {"images": os.path.join(workdir, "images.npy"), "expected": os.path.join(workdir, "expected.npz")}
     np.save(files["images"], images)
     np.savez(files["expected"], **api._in_batches(compiled, images))
