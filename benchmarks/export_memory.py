@@ -337,27 +337,32 @@ def _complete(entry):
     return "error" not in entry and not (missed and "keras_fp32_vs_fp64" not in entry)
 
 
-def latest(path):
-    """The last entry per (model, format, size) of a ``--json`` file (a rerun cell replaces its earlier line)."""
+def latest(*paths):
+    """The last entry per (model, format, size) of one or more ``--json`` files, in order (a rerun cell, or the
+    same cell in a later file, replaces the earlier line)."""
     cells = {}
-    with open(path) as f:
-        for entry in map(json.loads, f):
-            cells[(entry["model"], entry["format"], entry["size"])] = entry
+    for path in paths:
+        with open(path) as f:
+            for entry in map(json.loads, f):
+                cells[(entry["model"], entry["format"], entry["size"])] = entry
     return list(cells.values())
 
 
 def summary(entries, large_mib=100, named=()):
     """Markdown: per format, the cells and how they ended, ``extra`` (x weights) and seconds (median / max),
     over all models and over those with at least `large_mib` MiB of weights; ONNX time / TFLite time per
-    model; then one row per model in `named`."""
+    model; then one row per model in `named`. The formats: `FORMATS`, and ai-edge-quantizer's int8 where a
+    cell of it is in `entries`."""
     import statistics
+
+    formats = FORMATS + ((AI_EDGE_INT8,) if any(e["format"] == AI_EDGE_INT8 for e in entries) else ())
 
     def spread(values, digits=1):
         return f"{statistics.median(values):.{digits}f} / {max(values):.{digits}f}" if values else "-"
 
     lines = [f"| format | cells | exported and verified | failed verification | failed | extra x weights, median / max "
              f"| same, models >= {large_mib} MiB | seconds, median / max |", "|---|---|---|---|---|---|---|---|"]
-    for format in FORMATS:
+    for format in formats:
         cells = [e for e in entries if e["format"] == format]
         measured = [e for e in cells if "error" not in e]
         large = [e["extra"] for e in measured if e["weights_mib"] >= large_mib]
@@ -379,10 +384,10 @@ def summary(entries, large_mib=100, named=()):
                      f"float32-vs-float64 difference on the same inputs: median / max {spread(scaled, 2)} "
                      f"({len(scaled)} measured, {len(missed) - len(scaled)} not checked).")
     if named:
-        lines += ["", "| model | weights MiB | " + " | ".join(f"{f}: peak MiB (+x), s" for f in FORMATS) + " |",
-                  "|---|---|" + "---|" * len(FORMATS)]
+        lines += ["", "| model | weights MiB | " + " | ".join(f"{f}: peak MiB (+x), s" for f in formats) + " |",
+                  "|---|---|" + "---|" * len(formats)]
         for model in named:
-            row = [by_cell.get((model, f)) for f in FORMATS]
+            row = [by_cell.get((model, f)) for f in formats]
             if not any(row):
                 continue
             weights = next(e["weights_mib"] for e in row if e)
@@ -402,7 +407,9 @@ def main(argv=None):
     parser.add_argument("--exclude", nargs="*", default=[], help="registry names or globs to leave out")
     parser.add_argument("--largest-first", action="store_true",
                         help="largest models first (a second worker on the same --json file meets the first)")
-    parser.add_argument("--summary", metavar="JSON", help="only print the README tables of a --json file")
+    parser.add_argument("--summary", nargs="+", metavar="JSON",
+                        help="only print the README tables of --json files (a cell in a later file replaces the "
+                             "same cell in an earlier one)")
     parser.add_argument("--baseline", choices=("calibrated", "loaded", "low-memory"), default="calibrated",
                         help="the model the export starts from: built and BatchNorm-calibrated in the measured "
                              "process (default, the sweep of 2026-12-03), or built and loaded from a weights file "
@@ -421,7 +428,7 @@ def main(argv=None):
     if args.child:
         return _child(args.child[0], args.child[1], int(args.child[2]), args.baseline)
     if args.summary:
-        return print(summary(latest(args.summary), named=NAMED))
+        return print(summary(latest(*args.summary), named=NAMED))
     if args.baseline == "low-memory" and set(args.formats) - {"tflite", *INT8_CELLS}:
         parser.error(f"--baseline low-memory exports TFLite only: pass --formats tflite int8 {AI_EDGE_INT8}")
     import keras_senet as ks

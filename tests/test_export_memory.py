@@ -43,6 +43,20 @@ def test_sweep_file_keeps_the_latest_cell_and_the_summary_counts_outcomes(tmp_pa
     assert rows["onnx"].startswith("| onnx | 2 | 1 | 0 | 1 |")
     assert "median / max 1.50 / 1.50 (1 models)" in table
     assert "| a | 100.0 | not run | 1500 (+5.0x), 10.0 | not run | 1500 (+5.0x), 15.0 |" in table
+    assert "int8-aeq" not in table  # its row and column only where such a cell was run
+
+    # several files (`--summary A B`): a cell in a later file replaces the same cell in an earlier one; an
+    # ai-edge-quantizer int8 cell adds its row and its column
+    later = tmp_path / "later.jsonl"
+    later.write_text(json.dumps(dict(cell("a", "tflite", 12.0), peak_mib=1400, extra=4.0)) + "\n"
+                     + json.dumps(cell("a", "int8-aeq", 8.0)) + "\n")
+    table = summary(latest(path, later), named=("a",))
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()}
+    assert rows["tflite"].startswith("| tflite | 2 | 1 | 1 | 0 | 4.5 / 5.0 |")
+    assert rows["int8-aeq"].startswith("| int8-aeq | 1 | 1 | 0 | 0 | 5.0 / 5.0 |")
+    assert "median / max 1.25 / 1.25 (1 models)" in table
+    assert ("| a | 100.0 | not run | 1400 (+4.0x), 12.0 | not run | 1500 (+5.0x), 15.0 | 1500 (+5.0x), 8.0 |"
+            in table)
 
 
 def test_loaded_baseline_exports_the_same_network_from_a_weights_file():
