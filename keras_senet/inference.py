@@ -2,7 +2,7 @@
 
 Measured on a 2-core AVX-512 CPU (TensorFlow 2.21, oneDNN; `python -m benchmarks.run`,
 `python -m benchmarks.fastpath_memory`, see `benchmarks/NOTES.md`): SE-ResNet-50 with its BatchNorms
-folded into the convolutions is ~15% faster than a plain ``tf.function`` at batch 16 and ~2x faster
+folded into the convolutions is ~10% faster than a plain ``tf.function`` at batch 16 and ~2x faster
 than ``model.predict`` at batch 1; XLA (``jit_compile=True``) is slower on CPU, so it is off by default.
 """
 
@@ -37,7 +37,7 @@ def compile_predict(model, *, freeze=True, jit_compile=False, precision="float32
       SE-ResNeXt-101 32x8d: +6.8 GB in issue 17). Kept for models the fold cannot copy.
     - ``True`` (default): ``"fold"`` for a functional or Sequential model with a foldable pair
       (every keras-senet model), else ``"graph"``.
-    - ``False``: the model's live variables, nothing folded (~15% slower at batch 16); weights
+    - ``False``: the model's live variables, nothing folded (~10% slower at batch 16); weights
       changed later (training, `load_weights`) are seen.
 
     A snapshot does not see weights changed after the call -- call `compile_predict` again.
