@@ -175,11 +175,13 @@ def test_applications_check_arguments_too():
         ks.SENet154(input_shape=(224, 224, 4))
 
 
-def test_weights_file_round_trip(tmp_path):
-    model = ks.create_model("seresnet18", input_shape=SMALL, classes=3)
-    path = tmp_path / "seresnet18.weights.h5"
+@pytest.mark.parametrize("name", ["seresnet18", "rexnet_100"])  # rexnet_100: a Dropout head (its seed is a
+def test_weights_file_round_trip(tmp_path, name):                  # variable, not a saved weight)
+    """A model's own ``model.save_weights`` file loads back through ``weights=`` to the same outputs."""
+    model = ks.create_model(name, input_shape=SMALL, classes=3)
+    path = tmp_path / f"{name}.weights.h5"
     model.save_weights(path)
-    loaded = ks.create_model("seresnet18", weights=str(path), input_shape=SMALL, classes=3)
+    loaded = ks.create_model(name, weights=str(path), input_shape=SMALL, classes=3)
     images = np.random.default_rng(0).normal(size=(2, *SMALL)).astype("float32")
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(images)),
                                   keras.ops.convert_to_numpy(loaded(images)))

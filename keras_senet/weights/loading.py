@@ -267,7 +267,8 @@ def load_keras_weights(model, path, label, skippable=()):
     every variable is put back bit for bit before the error is raised.
     """
     in_file = len(_weighted_layers_in_h5(path, label))
-    wanted = sum(1 for layer in model.layers if layer.variables)
+    # layer.weights, not layer.variables: a Dropout's random-seed state is a variable Keras does not save
+    wanted = sum(1 for layer in model.layers if layer.weights)
     if not wanted <= in_file <= wanted + len(skippable):
         raise CheckpointMismatchError(f"{label}: holds the weights of {in_file} layers, model {model.name!r} has "
                                       f"{wanted} layers with weights; is it weights of another architecture? No "
