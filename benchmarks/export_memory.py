@@ -57,7 +57,7 @@ def _random_model(name, size):
     return model, images
 
 
-def _one(name, format, size, folder, weights_file=None):
+def _one(name, format, size, folder, weights_file=None, io_type=None):
     """One cell, in this (fresh) process: returns the figures as a dict. With `weights_file` (the network's
     weights, saved by another process) the model is built and loaded from it, as a user holds a model
     loaded from a checkpoint; without it, it is built and calibrated here (the BatchNorm calibration's
@@ -83,7 +83,7 @@ def _one(name, format, size, folder, weights_file=None):
     options = {}
     if format in INT8_CELLS:
         options = dict(quantize="int8", representative_data=images, tolerances=INT8_TOLERANCES,
-                       quantizer="ai-edge-quantizer" if format == AI_EDGE_INT8 else "tensorflow")
+                       quantizer="ai-edge-quantizer" if format == AI_EDGE_INT8 else "tensorflow", io_type=io_type)
     peak = _AnonPeak()
     entry, failure = _timed_export(lambda path: export(model, path, "tflite" if format in INT8_CELLS else format,
                                                        overwrite=True, **options), name, format, size, folder)
@@ -95,7 +95,7 @@ def _one(name, format, size, folder, weights_file=None):
     return entry
 
 
-def _one_low_memory(name, format, size, folder, weights_file):
+def _one_low_memory(name, format, size, folder, weights_file, io_type=None):
     """One cell through `export_from_source(..., low_memory=True)`: this process never holds the model (loaded
     from `weights_file` in the export's first process); int8 calibrates on 8 smooth pictures in a folder."""
     import PIL.Image
@@ -113,7 +113,7 @@ def _one_low_memory(name, format, size, folder, weights_file):
             os.makedirs(os.path.join(calibration, str(index % 2)), exist_ok=True)
             PIL.Image.fromarray(image).save(os.path.join(calibration, str(index % 2), f"{index}.png"))
         options = dict(quantize="int8", calibration=calibration, tolerances=INT8_TOLERANCES,
-                       quantizer="ai-edge-quantizer" if format == AI_EDGE_INT8 else "tensorflow")
+                       quantizer="ai-edge-quantizer" if format == AI_EDGE_INT8 else "tensorflow", io_type=io_type)
     before = _memory()["RssAnon"]
     entry, _ = _timed_export(lambda path: export_from_source(name, path, "tflite", weights=weights_file, input_size=size,
                                                              low_memory=True, overwrite=True, **options),
@@ -172,7 +172,7 @@ def _float32_error(model, size):
     return float(np.abs(actual - expected).max() / np.abs(expected).max())
 
 
-def _child(name, format, size, baseline="calibrated"):
+def _child(name, format, size, baseline="calibrated", io_type=None):
     with tempfile.TemporaryDirectory(prefix="export_memory_") as folder:
         try:
             weights_file = None
@@ -181,10 +181,12 @@ def _child(name, format, size, baseline="calibrated"):
                 subprocess.run([sys.executable, "-m", "benchmarks.export_memory", "--save-network", name, str(size),
                                 weights_file], check=True, capture_output=True)
             if baseline == "low-memory":
-                entry = _one_low_memory(name, format, size, folder, weights_file)
+                entry = _one_low_memory(name, format, size, folder, weights_file, io_type)
             else:
-                entry = _one(name, format, size, folder, weights_file)
+                entry = _one(name, format, size, folder, weights_file, io_type)
             entry["baseline"] = baseline
+            if io_type is not None:
+                entry["io_type"] = io_type
         except Exception as error:  # say which cell failed and why; the sweep goes on
             lines = str(error).strip().splitlines()
             entry = {"model": name, "format": format, "size": size, "passed": False,
@@ -289,15 +291,16 @@ def _swap_total_mib():
         return next(int(line.split()[1]) for line in f if line.startswith("SwapTotal")) // 1024
 
 
-def run_cell(name, format, size, baseline="calibrated", timeout=3600):
+def run_cell(name, format, size, baseline="calibrated", timeout=3600, io_type=None):
     """`_child` in a fresh process (memory figures of one export alone); the figures as a dict. ``peak_mib``
     is the highest of what this process polled from outside and what the child polled inside
-    (``peak_mib_inside``, kept to show what an inside poll misses)."""
+    (``peak_mib_inside``, kept to show what an inside poll misses). `io_type`: the int8 cells' I/O (None: the
+    export's default, int8)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
                PYTHONPATH=os.pathsep.join([os.path.join(root, "tests"), root, os.environ.get("PYTHONPATH", "")]))
     command = [sys.executable, "-m", "benchmarks.export_memory", "--child", name, format, str(size),
-               "--baseline", baseline]
+               "--baseline", baseline] + (["--io-type", io_type] if io_type else [])
     per_process, forks = {}, {}
     returncode, stdout, stderr, outside = _polled(command, root, env, timeout, per_process=per_process, forks=forks)
     # a machine with swap: the peak may be over its RAM (the poll counts swapped-out memory)
@@ -416,6 +419,9 @@ def main(argv=None):
                              "another process saved (as a user's checkpoint: less memory held before the export), "
                              "or (tflite, int8) that file exported with low_memory=True: the measured process never "
                              "holds the model, the peak is over the export's own processes")
+    parser.add_argument("--io-type", choices=("int8", "uint8", "float32"),
+                        help="the int8 cells' input and output type (default: the export's, int8); ai-edge-quantizer "
+                             "leaves some families' ops in float, which needs float32")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "FORMAT", "SIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--save-network", nargs=3, metavar=("MODEL", "SIZE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -426,7 +432,7 @@ def main(argv=None):
             json.dump({"weights_mib": round(sum(w.numpy().nbytes for w in model.weights) / MIB, 1)}, f)
         return None
     if args.child:
-        return _child(args.child[0], args.child[1], int(args.child[2]), args.baseline)
+        return _child(args.child[0], args.child[1], int(args.child[2]), args.baseline, args.io_type)
     if args.summary:
         return print(summary(latest(*args.summary), named=NAMED))
     if args.baseline == "low-memory" and set(args.formats) - {"tflite", *INT8_CELLS}:
@@ -448,7 +454,7 @@ def main(argv=None):
         for format in args.formats:
             if (name, format, args.size) in done or (args.json and (name, format, args.size) in _cells(args.json)):
                 continue
-            entry = run_cell(name, format, args.size, args.baseline)
+            entry = run_cell(name, format, args.size, args.baseline, io_type=args.io_type)
             if "error" in entry:
                 print(f"{name:28s} {format:11s} FAILED {entry['error']}", flush=True)
             else:
