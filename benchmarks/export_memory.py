@@ -57,6 +57,13 @@ def _random_model(name, size):
     return model, images
 
 
+def _int8_options(format, io_type, **calibration):
+    """`export` options of an int8 cell: its quantiser, `io_type` (None: the export's default) and its
+    calibration data (``representative_data=`` or ``calibration=``)."""
+    return dict(quantize="int8", tolerances=INT8_TOLERANCES, io_type=io_type,
+                quantizer="ai-edge-quantizer" if format == AI_EDGE_INT8 else "tensorflow", **calibration)
+
+
 def _one(name, format, size, folder, weights_file=None, io_type=None):
     """One cell, in this (fresh) process: returns the figures as a dict. With `weights_file` (the network's
     weights, saved by another process) the model is built and loaded from it, as a user holds a model
@@ -82,8 +89,7 @@ def _one(name, format, size, folder, weights_file=None, io_type=None):
     before = _memory()["RssAnon"]
     options = {}
     if format in INT8_CELLS:
-        options = dict(quantize="int8", representative_data=images, tolerances=INT8_TOLERANCES,
-                       quantizer="ai-edge-quantizer" if format == AI_EDGE_INT8 else "tensorflow", io_type=io_type)
+        options = _int8_options(format, io_type, representative_data=images)
     peak = _AnonPeak()
     entry, failure = _timed_export(lambda path: export(model, path, "tflite" if format in INT8_CELLS else format,
                                                        overwrite=True, **options), name, format, size, folder)
@@ -112,8 +118,7 @@ def _one_low_memory(name, format, size, folder, weights_file, io_type=None):
         for index, image in enumerate(smooth_images(8, size, size)):
             os.makedirs(os.path.join(calibration, str(index % 2)), exist_ok=True)
             PIL.Image.fromarray(image).save(os.path.join(calibration, str(index % 2), f"{index}.png"))
-        options = dict(quantize="int8", calibration=calibration, tolerances=INT8_TOLERANCES,
-                       quantizer="ai-edge-quantizer" if format == AI_EDGE_INT8 else "tensorflow", io_type=io_type)
+        options = _int8_options(format, io_type, calibration=calibration)
     before = _memory()["RssAnon"]
     entry, _ = _timed_export(lambda path: export_from_source(name, path, "tflite", weights=weights_file, input_size=size,
                                                              low_memory=True, overwrite=True, **options),

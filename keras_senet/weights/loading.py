@@ -261,7 +261,7 @@ def load_keras_weights(model, path, label, skippable=()):
     """Load a Keras ``.weights.h5`` into `model`, all or nothing.
 
     Keras addresses a file's layers by class and position (``layers/conv2d_3``), assigns them one by one
-    and reports a mismatch only at the end. So the number of layers holding variables is compared first
+    and reports a mismatch only at the end. So the number of layers holding weights is compared first
     (another count: another architecture; the file may hold the `skippable` layers, such as the
     classifier of a model saved with its top, in addition), and if Keras still fails (a shape differs)
     every variable is put back bit for bit before the error is raised.
