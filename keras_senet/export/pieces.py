@@ -1,0 +1,118 @@
+"""A functional Keras model cut into consecutive pieces, so that a converter never holds the whole of it.
+
+A *cut* is a tensor that every path from the model's input to its outputs goes through: a stem's output,
+each residual block's output, each stage's output. Running the pieces one after the other, each on the
+previous one's output, is running the model; `split` returns them as Keras models sharing the model's
+layers (no weights are copied). The low-memory TFLite export converts each piece in its own process and
+joins the files (`keras_senet.export.tflite_merge`), so the converter's copies of the weights (about 5x
+the weight bytes at its peak: benchmarks/NOTES.md) are a piece's, not the model's.
+
+Cuts are found from the graph's public structure: `model.operations` (in the order Keras runs them) and
+each operation's ``input`` / ``output`` tensors. A layer called more than once (a shared layer) has no
+single input, and such a model is refused.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# The weight bytes one piece holds at most when `pieces` is chosen automatically. TensorFlow's converter
+# peaks at about +5x a SavedModel's weight bytes (README, "Memory and time of an export"): 1 GiB pieces
+# keep each converting process near 6 GB, whatever the model's size.
+PIECE_BYTES = 2 ** 30
+
+
+def automatic_pieces(model):
+    """How many pieces the low-memory export cuts `model` into when not told: 1 up to `PIECE_BYTES` of
+    weights, then one per `PIECE_BYTES` (at most as many as the model has cuts + 1)."""
+    wanted = max(1, math.ceil(_weight_bytes(model.weights) / PIECE_BYTES))
+    return 1 if wanted == 1 else min(wanted, len(cuts(model)) + 1)
+
+
+def cuts(model):
+    """The model's cut tensors, in order, as ``(position, tensor, weight bytes before it)``; `position` is
+    the index in ``model.operations`` of the operation that produces it.
+
+    Of a run of consecutive cuts (a chain such as conv -> BatchNorm -> ReLU, or a residual ``Add`` and its
+    ReLU), only the last is kept: a cut inside the run would split what a converter fuses into one op.
+    """
+    operations = list(model.operations)
+    inputs = [_tensors(_input_of(op, model)) for op in operations]
+    outputs = [_tensors(op.output) for op in operations]
+    last_use = {}
+    for position, tensors in enumerate(inputs):
+        for tensor in tensors:
+            last_use[id(tensor)] = position
+    for tensor in _tensors(model.output):  # the model's outputs are used after the last operation
+        last_use[id(tensor)] = len(operations)
+    model_outputs = {id(tensor) for tensor in _tensors(model.output)}
+    live, found, weight_bytes = {}, [], 0
+    for position, op in enumerate(operations):
+        for tensor in inputs[position]:
+            if last_use.get(id(tensor)) == position:
+                live.pop(id(tensor), None)
+        for tensor in outputs[position]:
+            if last_use.get(id(tensor), -1) > position:
+                live[id(tensor)] = tensor
+        weight_bytes += _weight_bytes(getattr(op, "weights", []))
+        if len(live) == 1 and position < len(operations) - 1:
+            (tensor,) = live.values()
+            if id(tensor) in model_outputs:
+                continue
+            if found and found[-1][0] == position - 1:
+                found.pop()  # the run goes on: keep only its last cut
+            found.append((position, tensor, weight_bytes))
+    return [cut for cut in found if cut[0] > 0]  # (the input itself is not a cut worth making)
+
+
+def split(model, pieces):
+    """`model` as `pieces` Keras models run one after the other: piece 0 takes the model's input, each
+    next one the previous one's output, the last one gives the model's outputs (their names kept).
+
+    The cuts are chosen so that each piece holds about the same weight bytes (`cuts`). Raises
+    `ValueError` when `pieces` is not a positive integer or the model has fewer cuts than it needs.
+    """
+    import keras
+
+    if isinstance(pieces, bool) or not isinstance(pieces, int) or pieces < 1:
+        raise ValueError(f"pieces={pieces!r}: give a positive whole number of pieces (1: the whole model)")
+    if pieces == 1:
+        return [model]
+    available = cuts(model)
+    if len(available) < pieces - 1:
+        raise ValueError(f"pieces={pieces}: {model.name!r} can be cut into at most {len(available) + 1} pieces (it "
+                         f"has {len(available)} tensors every path goes through)")
+    total = _weight_bytes(model.weights)
+    chosen = []
+    for j in range(1, pieces):  # the cut nearest to j/pieces of the weights, after the one chosen before
+        after = [cut for cut in available if not chosen or cut[0] > chosen[-1][0]]
+        after = after[: len(after) - (pieces - 1 - j)]  # leave a cut for each piece still to come
+        chosen.append(min(after, key=lambda cut: abs(cut[2] - total * j / pieces)))
+    boundaries = [model.input] + [tensor for _, tensor, _ in chosen] + [model.output]
+    return [keras.Model(boundaries[i], boundaries[i + 1], name=f"{model.name}_piece{i}")
+            for i in range(pieces)]
+
+
+def _input_of(op, model):
+    """The input tensor(s) of `op` (none for the model's input layer)."""
+    import keras
+
+    if isinstance(op, keras.layers.InputLayer):
+        return []
+    try:
+        return op.input
+    except (AttributeError, ValueError) as error:
+        raise ValueError(f"{model.name!r} cannot be cut into pieces: its operation {op.name!r} has no single "
+                         f"input ({error}); export it whole (pieces=1)") from None
+
+
+def _tensors(structure):
+    import keras
+
+    return [t for t in keras.tree.flatten(structure) if t is not None]
+
+
+def _weight_bytes(weights):
+    return sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in weights)
