@@ -149,6 +149,8 @@ def _timed_export(run, name, format, size, folder):
              "file_mib": round(report.size_bytes / MIB, 1), "rel_diff": report.rel_diff, "passed": report.passed}
     if failure:
         entry["verification"] = failure
+    if getattr(report, "pieces", 1) > 1:
+        entry["pieces"] = report.pieces
     return entry, failure
 
 

@@ -248,7 +248,7 @@ def _cmd_export(args):
                                 target=args.target, keep_float=args.keep_float,
                                 quantization_report=args.quantization_report, eval_data=args.eval_data,
                                 reparameterize=not args.no_reparameterize, low_memory=args.low_memory,
-                                quantizer=args.quantizer)
+                                pieces=args.pieces, quantizer=args.quantizer)
     print(report.table())
     return 0
 
@@ -286,8 +286,11 @@ def _add_export_parser(sub):
                    help="export GhostNetV3's re-parameterisable branches as trained (default: merged into "
                         "one convolution each, as timm's reparameterize_model)")
     p.add_argument("--low-memory", action="store_true",
-                   help="TFLite: load the model, convert and verify each in its own process, so that the Keras "
+                   help="TFLite, ONNX: load the model, convert and verify each in its own process, so that the Keras "
                         "model and the converter never share memory (for models of several GB, e.g. regnety_2560)")
+    p.add_argument("--pieces", type=int, default=None, metavar="N",
+                   help="with --low-memory: convert the model in N pieces (cut at block outputs), each in its own "
+                        "process, joined into one file (default: one per GiB of weights)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--out", required=True, help="output: " + ", ".join(
         f"{target.describe_path.replace(' (with saved_model.pb)', '')} ({name})" for name, target in TARGETS.items()))

@@ -82,7 +82,9 @@ def test_cli_int8_calibrates_in_the_converting_process(saved, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("format, options, message", [
-    ("onnx", {}, "writes format='tflite' only"),
+    ("saved_model", {}, "writes format 'tflite' or 'onnx', not 'saved_model'"),
+    ("onnx", {"opset": 99}, "opset=99 is not supported"),
+    ("tflite", {"opset": 17}, "opset applies to format='onnx' only"),
     ("tflite", {"keep_float": ("MEAN",)}, "takes none of keep_float"),
     ("tflite", {"target": "gpu"}, "takes none of target"),
     ("tflite", {"eval_data": "folder"}, "takes none of eval_data"),

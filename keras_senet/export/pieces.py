@@ -35,8 +35,9 @@ def cuts(model):
     """The model's cut tensors, in order, as ``(position, tensor, weight bytes before it)``; `position` is
     the index in ``model.operations`` of the operation that produces it.
 
-    Of a run of consecutive cuts (a chain such as conv -> BatchNorm -> ReLU, or a residual ``Add`` and its
-    ReLU), only the last is kept: a cut inside the run would split what a converter fuses into one op.
+    A tensor read next by a BatchNormalization or by a weightless op that keeps its shape (an activation,
+    a dropout) is not a cut worth making: converters fuse those into the op before (conv -> BatchNorm ->
+    ReLU, a residual ``Add`` and its ReLU), and a cut between them would keep them apart.
     """
     operations = list(model.operations)
     inputs = [_tensors(_input_of(op, model)) for op in operations]
@@ -59,10 +60,8 @@ def cuts(model):
         weight_bytes += _weight_bytes(getattr(op, "weights", []))
         if len(live) == 1 and position < len(operations) - 1:
             (tensor,) = live.values()
-            if id(tensor) in model_outputs:
+            if id(tensor) in model_outputs or _fused_into_the_op_before(operations[position + 1], tensor):
                 continue
-            if found and found[-1][0] == position - 1:
-                found.pop()  # the run goes on: keep only its last cut
             found.append((position, tensor, weight_bytes))
     return [cut for cut in found if cut[0] > 0]  # (the input itself is not a cut worth making)
 
@@ -93,6 +92,18 @@ def split(model, pieces):
     boundaries = [model.input] + [tensor for _, tensor, _ in chosen] + [model.output]
     return [keras.Model(boundaries[i], boundaries[i + 1], name=f"{model.name}_piece{i}")
             for i in range(pieces)]
+
+
+def _fused_into_the_op_before(op, tensor):
+    """Whether `op`, which reads `tensor`, is what converters fuse into the op that made it."""
+    import keras
+
+    if isinstance(op, keras.layers.BatchNormalization):
+        return True
+    if getattr(op, "weights", None):
+        return False
+    outputs = _tensors(op.output)
+    return len(outputs) == 1 and tuple(outputs[0].shape) == tuple(tensor.shape)
 
 
 def _input_of(op, model):

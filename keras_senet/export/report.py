@@ -76,6 +76,8 @@ class ExportReport:
             (GhostNetV3's) the export holds as one convolution each (`keras_senet.reparameterize`); 0 when
             the model has none.
         quantizer: int8 TFLite only: who quantised, ``"tensorflow"`` or ``"ai-edge-quantizer"``.
+        pieces: low-memory TFLite only: how many pieces the model was converted in, each in its own process,
+            and joined into the file (`keras_senet.export.pieces`); 1 when it was converted whole.
     """
 
     path: str
@@ -110,6 +112,7 @@ class ExportReport:
     widened_ranges: list = dataclasses.field(default_factory=list)
     merged_branches: int = 0
     quantizer: Optional[str] = None
+    pieces: int = 1
 
     @property
     def passed(self):
@@ -191,6 +194,8 @@ class ExportReport:
         rows = [("export", f"{kind} -> {self.path}"),
                 ("input", f"{self.input_shape} {self.io_type}"),
                 ("size", f"{self.size_bytes / 2**20:.2f} MiB")]
+        if self.pieces > 1:
+            rows.append(("converted in", f"{self.pieces} pieces, each in its own process, joined into one file"))
         if self.merged_branches:
             rows.append(("re-parameterised", f"{self.merged_branches} sums of parallel branches, one convolution each"))
         if self.verified:
