@@ -120,11 +120,18 @@ def _one_low_memory(name, format, size, folder, weights_file, io_type=None):
             PIL.Image.fromarray(image).save(os.path.join(calibration, str(index % 2), f"{index}.png"))
         options = _int8_options(format, io_type, calibration=calibration)
     before = _memory()["RssAnon"]
-    entry, _ = _timed_export(lambda path: export_from_source(name, path, "tflite", weights=weights_file, input_size=size,
-                                                             low_memory=True, overwrite=True, **options),
-                             name, format, size, folder)
+    target = "onnx" if format == "onnx" else "tflite"
+    entry, failure = _timed_export(lambda path: export_from_source(name, path, target, weights=weights_file,
+                                                                   input_size=size, low_memory=True, overwrite=True,
+                                                                   **options),
+                                   name, format, size, folder)
     # peak_mib and extra: from the parent's poll over the process tree (`run_cell`)
     entry.update(weights_mib=weights, model_mib=round(before), peak_mib=round(before), extra=0.0, low_memory=True)
+    if failure and format not in INT8_CELLS:  # after the export (not polled): the model's own float32 round-off
+        import keras_senet as ks
+
+        model = ks.create_model(name, weights=weights_file, input_shape=(size, size, 3))  # (the CLI's head, as exported)
+        entry["keras_fp32_vs_fp64"] = _float32_error(model, size)
     return entry
 
 
@@ -424,7 +431,7 @@ def main(argv=None):
                         help="the model the export starts from: built and BatchNorm-calibrated in the measured "
                              "process (default, the sweep of 2026-12-03), or built and loaded from a weights file "
                              "another process saved (as a user's checkpoint: less memory held before the export), "
-                             "or (tflite, int8) that file exported with low_memory=True: the measured process never "
+                             "or (tflite, int8, onnx) that file exported with low_memory=True: the measured process never "
                              "holds the model, the peak is over the export's own processes")
     parser.add_argument("--io-type", choices=("int8", "uint8", "float32"),
                         help="the int8 cells' input and output type (default: the export's, int8); ai-edge-quantizer "
@@ -442,8 +449,8 @@ def main(argv=None):
         return _child(args.child[0], args.child[1], int(args.child[2]), args.baseline, args.io_type)
     if args.summary:
         return print(summary(latest(*args.summary), named=NAMED))
-    if args.baseline == "low-memory" and set(args.formats) - {"tflite", *INT8_CELLS}:
-        parser.error(f"--baseline low-memory exports TFLite only: pass --formats tflite int8 {AI_EDGE_INT8}")
+    if args.baseline == "low-memory" and set(args.formats) - {"tflite", "onnx", *INT8_CELLS}:
+        parser.error(f"--baseline low-memory exports TFLite and ONNX only: pass --formats tflite int8 {AI_EDGE_INT8} onnx")
     import keras_senet as ks
     from benchmarks.edge_compat import smallest_first
 
