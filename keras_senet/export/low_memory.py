@@ -24,8 +24,9 @@ process of its own and a further process, without TensorFlow, joins the files
 (`keras_senet.export.tflite_merge`: the same ops as the whole model's conversion;
 `keras_senet.export.onnx_merge`). The converter then holds a piece's weights, not the model's:
 ``regnety_2560`` (4.9 GB of weights) needs 24.5 GB converted whole to TFLite and 31 GB to ONNX; in pieces
-both fit on a 24 GB machine (README). TensorFlow's int8 calibrates the whole model at once and is not cut;
-ai-edge-quantizer's int8 quantises the joined fp32 file.
+both fit on a 24 GB machine (README). For TensorFlow's int8 each piece is calibrated on the Keras outputs of the
+pieces before it (step 1 computes them), and where two pieces' scales at a join differ a QUANTIZE op
+requantises; ai-edge-quantizer's int8 quantises the joined fp32 file.
 
 Each step is a fresh interpreter (``multiprocessing``'s spawn start method: no TensorFlow state is
 inherited). Accelerator profiles, selective quantisation, the quantisation report and held-out accuracy
@@ -61,8 +62,7 @@ def export_low_memory(model, path, *, format="tflite", weights="imagenet", input
     has checked them against the format.
 
     `pieces`: how many pieces to convert the model in (module docstring); None (default) -> one per
-    `keras_senet.export.pieces.PIECE_BYTES` of weights (1 for all but the largest models), and 1 for
-    TensorFlow's int8, which calibrates the whole model.
+    `keras_senet.export.pieces.PIECE_BYTES` of weights (1 for all but the largest models).
 
     Returns the `ExportReport`; raises `keras_senet.export.ExportError` when a step fails or verification
     does, with nothing written to `path`.
@@ -74,7 +74,7 @@ def export_low_memory(model, path, *, format="tflite", weights="imagenet", input
     api.check_quantizer(format, quantize, io_type, quantizer)
     api._format_options(target, {"opset": opset})
     api._check_installed(target, quantize, verify)
-    _check_pieces(pieces, quantize, quantizer)
+    _check_pieces(pieces)
     path = api._check_destination(path, target, overwrite)
     io_type = io_type or ("int8" if quantize == "int8" else "float32")
 
@@ -85,7 +85,7 @@ def export_low_memory(model, path, *, format="tflite", weights="imagenet", input
                                  workdir, format=format, weights=weights, input_size=input_size,
                                  calibration=calibration, include_preprocessing=include_preprocessing,
                                  batch_size=batch_size, reparameterize=reparameterize, quantizer=quantizer,
-                                 pieces=1 if quantize == "int8" and quantizer == "tensorflow" else pieces)
+                                 pieces=pieces, calibrate_pieces=quantize == "int8" and quantizer == "tensorflow")
         if format == "onnx":
             notes = _convert_onnx_pieces(source, written, quantize, opset, batch_size)
         elif quantize == "int8" and quantizer == "ai-edge-quantizer":
@@ -133,17 +133,13 @@ def export_low_memory(model, path, *, format="tflite", weights="imagenet", input
     return report
 
 
-def _check_pieces(pieces, quantize, quantizer):
+def _check_pieces(pieces):
     """Refuse a `pieces` value the export cannot take, before any work."""
     if pieces is None:
         return
     if isinstance(pieces, bool) or not isinstance(pieces, int) or pieces < 1:
         raise ValueError(f"pieces={pieces!r}: give a positive whole number of pieces (1: convert the model whole), "
                          "or None to choose by the weights' size")
-    if pieces > 1 and quantize == "int8" and quantizer == "tensorflow":
-        raise ValueError(f"pieces={pieces}: TensorFlow's int8 calibrates the whole model in one converter, so it is "
-                         "not converted in pieces; use quantizer='ai-edge-quantizer' (--quantizer "
-                         "ai-edge-quantizer), which quantises the joined fp32 file, or pieces=1")
 
 
 def _convert_pieces(source, written, quantize, io_type):
@@ -156,17 +152,22 @@ def _convert_pieces(source, written, quantize, io_type):
                                 source["calibration"], io_type, piece["weight_count"])
         shutil.rmtree(piece["saved_model"])
         return notes
-    piece_paths = []
+    piece_paths, widened = [], []
     for index, piece in enumerate(pieces):
         piece_paths.append(f"{written}.piece{index}")
-        _in_own_process(f"convert piece {index} of {len(pieces)} to TFLite", _convert, piece["saved_model"],
-                        piece_paths[-1], quantize, None, io_type, piece["weight_count"])
+        calibration = source["calibration"] if index == 0 else piece.get("calibration")
+        notes = _in_own_process(f"convert piece {index} of {len(pieces)} to TFLite", _convert, piece["saved_model"],
+                                piece_paths[-1], quantize, calibration, io_type, piece["weight_count"])
+        widened += notes["widened_ranges"]
         shutil.rmtree(piece["saved_model"])
     _in_own_process(f"join the {len(piece_paths)} TFLite pieces", _merge, piece_paths, written,
                     environment=WITHOUT_TENSORFLOW)
     for piece_path in piece_paths:
         os.remove(piece_path)
-    return {"widened_ranges": []}
+    for piece in pieces:
+        if piece.get("calibration"):
+            os.remove(piece["calibration"])
+    return {"widened_ranges": widened}
 
 
 def _convert_onnx_pieces(source, written, quantize, opset, batch_size):
@@ -223,7 +224,7 @@ def _environment(variables):
 
 
 def _write_source(model, workdir, *, format, weights, input_size, calibration, include_preprocessing, batch_size,
-                  reparameterize, quantizer="tensorflow", pieces=None):
+                  reparameterize, quantizer="tensorflow", pieces=None, calibrate_pieces=False):
     """Step 1 (own process): what the converter reads, one a piece (`keras_senet.export.pieces`), the calibration
     images, the verification images and the Keras model's outputs on them, as files in `workdir`; returns
     what the next steps need (``pieces``: a dict a piece, in order: `_write_pieces`)."""
@@ -239,9 +240,10 @@ def _write_source(model, workdir, *, format, weights, input_size, calibration, i
     config = preprocessing_config(keras_model, include_preprocessing)
     data = calibration_images(calibration, keras_model, config) if calibration else None
     input_shape = api._input_shape(keras_model, input_size)
-    written, merged_branches = _write_pieces(keras_model, workdir, format, pieces, data, input_size, batch_size,
-                                             include_preprocessing, config, reparameterize)
     calibration = as_images(data, api.CALIBRATION_IMAGES)
+    written, merged_branches = _write_pieces(keras_model, workdir, format, pieces, data, input_size, batch_size,
+                                             include_preprocessing, config, reparameterize,
+                                             calibration if calibrate_pieces else None)
     images, described = api._verification_inputs(calibration, input_shape, config is not None)
     served = serving_model(keras_model, input_shape, config)
     compiled = api.inference_function(served)
@@ -254,12 +256,14 @@ def _write_source(model, workdir, *, format, weights, input_size, calibration, i
 
 
 def _write_pieces(keras_model, workdir, format, pieces, data, input_size, batch_size, include_preprocessing,
-                  config, reparameterize):
+                  config, reparameterize, calibration=None):
     """What step 2 converts, a dict a piece of the model's inference form: TFLite, a SavedModel
     (``saved_model``: the first takes the model's input, preprocessing included; the last gives its named
     outputs); ONNX, the piece's architecture (JSON) and weights (``.weights.h5``) with the ``input_shape`` and
-    ``config`` its serving form takes. A whole model's TFLite source goes through `export` (its checks and
-    serving form). Returns (the dicts, merged branches)."""
+    ``config`` its serving form takes. With `calibration` (TensorFlow's int8), each piece after the first also
+    gets ``calibration``: a ``.npy`` of the pieces before it run on those images, to calibrate on. A whole
+    model's TFLite source goes through `export` (its checks and serving form). Returns (the dicts, merged
+    branches)."""
     import keras
 
     from keras_senet.export import pieces as model_pieces
@@ -275,10 +279,18 @@ def _write_pieces(keras_model, workdir, format, pieces, data, input_size, batch_
     api._check_outputs(keras_model, api.get_target(format), include_preprocessing)
     source, merged_branches = api._inference_form(keras_model, reparameterize)
     shape = api._input_shape(keras_model, input_size)
-    written = []
+    written, images = [], calibration
     for index, piece in enumerate(model_pieces.split(source, count)):
         piece_config = config if index == 0 else None
         entry = {"weight_count": api._weight_count(piece)}
+        if images is not None and index > 0:
+            entry["calibration"] = os.path.join(workdir, f"calibration_piece{index}.npy")
+            np.save(entry["calibration"], images)
+        if images is not None and index < count - 1:  # what the next piece reads, as Keras computes it
+            from keras_senet.export.serving import serving_model
+
+            images = api._in_batches(api.inference_function(serving_model(piece, shape, piece_config)),
+                                     images)["output"]
         if format == "tflite":
             entry["saved_model"] = os.path.join(workdir, f"saved_model_piece{index}")
             write_saved_model(piece, entry["saved_model"], shape, batch_size, piece_config, pixel_endpoint=False)
@@ -297,9 +309,12 @@ def _write_pieces(keras_model, workdir, format, pieces, data, input_size, batch_
 
 
 def _convert(saved_model, written, quantize, calibration, io_type, weight_count):
-    """Step 2 (own process): the SavedModel's ``serve`` endpoint converted to a ``.tflite`` at `written`."""
+    """Step 2 (own process): the SavedModel's ``serve`` endpoint converted to a ``.tflite`` at `written`;
+    `calibration`: int8's images, or the path of a piece's (`_write_pieces`)."""
     from keras_senet.export.to_tflite import uses_buffer_offsets, write_tflite
 
+    if isinstance(calibration, str):  # a piece's calibration inputs, saved by step 1
+        calibration = np.load(calibration)
     notes = write_tflite(saved_model, written, quantize, calibration, io_type,
                          buffer_offsets=uses_buffer_offsets(weight_count))
     return {"widened_ranges": notes["widened_ranges"]}

@@ -1,6 +1,7 @@
 """TFLite files of consecutive model pieces joined into one file, as if the whole model had been converted.
 
-`merge_tflite(piece_paths, path)`: piece k's input tensor becomes piece k-1's output tensor; the pieces'
+`merge_tflite(piece_paths, path)`: piece k's input tensor becomes piece k-1's output tensor (int8 pieces
+calibrated apart: a QUANTIZE op requantises the one into the other where their scales differ); the pieces'
 tensors, operators, operator codes and buffers are appended to the first one's (indices renumbered), the
 signature keeps the first piece's input names and takes the last piece's output names, and the file's
 ``min_runtime_version`` is the highest the pieces need. Pieces are read with LiteRT's own FlatBuffer tools
@@ -58,19 +59,30 @@ def _append(merged, piece, index, path):
     (joined_input,) = addition.inputs
     (joined_output,) = graph.outputs
     _check_join(graph.tensors[joined_output], addition.tensors[joined_input], index, path)
+    requantize = _quantization(graph.tensors[joined_output]) != _quantization(addition.tensors[joined_input])
     codes = [_code_index(merged, code) for code in piece.operatorCodes]
     buffers = [0] + list(range(len(merged.buffers), len(merged.buffers) + len(piece.buffers) - 1))
     merged.buffers.extend(piece.buffers[1:])  # (buffer 0 is every model's empty buffer)
     names = {tensor.name for tensor in graph.tensors}
     tensors = {-1: -1, joined_input: joined_output}  # (-1: an optional input left out)
     for number, tensor in enumerate(addition.tensors):
-        if number == joined_input:
+        if number == joined_input and not requantize:
             continue
         tensor.buffer = buffers[tensor.buffer]
         if tensor.name in names:  # names stay unique: quantisers and debuggers key tensors by name
             tensor.name = f"piece{index}/".encode() + tensor.name
         tensors[number] = len(graph.tensors)
         graph.tensors.append(tensor)
+    if requantize:  # int8 pieces calibrated apart: the output's scale and the next input's differ slightly
+        from ai_edge_litert import schema_py_generated as schema
+
+        quantize = schema.OperatorCodeT()
+        quantize.builtinCode = quantize.deprecatedBuiltinCode = schema.BuiltinOperator.QUANTIZE
+        quantize.version = 2  # (int8 -> int8 requantisation)
+        operator = schema.OperatorT()
+        operator.opcodeIndex = _code_index(merged, quantize)
+        operator.inputs, operator.outputs = [joined_output], [tensors[joined_input]]
+        graph.operators.append(operator)
     for operator in addition.operators:
         operator.opcodeIndex = codes[operator.opcodeIndex]
         operator.inputs = [tensors[i] for i in operator.inputs]
@@ -88,13 +100,23 @@ def _append(merged, piece, index, path):
 
 def _check_join(output, input, index, path):
     def described(tensor):
-        quantization = tensor.quantization
-        scales = None if quantization is None or quantization.scale is None else list(quantization.scale)
-        return list(tensor.shape), int(tensor.type), scales
+        return list(tensor.shape), int(tensor.type)
 
     if described(output) != described(input):
-        raise ValueError(f"piece {index} ({path}) takes (shape, type, scales) {described(input)}, the piece before "
-                         f"gives {described(output)}: the pieces are not consecutive pieces of one model")
+        raise ValueError(f"piece {index} ({path}) takes (shape, type) {described(input)}, the piece before gives "
+                         f"{described(output)}: the pieces are not consecutive pieces of one model")
+    if _quantization(output) != _quantization(input) and (None in (_quantization(output), _quantization(input))
+                                                          or len(_quantization(output)[0]) != 1):
+        raise ValueError(f"piece {index} ({path}) takes quantisation {_quantization(input)}, the piece before gives "
+                         f"{_quantization(output)}: only per-tensor scales can be requantised at a join")
+
+
+def _quantization(tensor):
+    """(scales, zero points) of a quantised tensor, None for a float one."""
+    quantization = tensor.quantization
+    if quantization is None or quantization.scale is None or not len(quantization.scale):
+        return None
+    return [float(x) for x in quantization.scale], [int(x) for x in quantization.zeroPoint]
 
 
 def _code_index(merged, code):
