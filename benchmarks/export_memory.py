@@ -165,22 +165,33 @@ def _float32_error(model, size):
     """Max |float32 - float64| / max |float64| of the Keras model's own logits on the export's 16 seeded
     verification inputs (`keras_senet.export.api` draws them so): the round-off a deep network with random
     weights amplifies, the scale against which an export's difference is read (tests/timm_reference.py
-    does the same with timm)."""
+    does the same with timm). The float64 copy is made a piece at a time (`keras_senet.export.pieces`, one per
+    GiB of float32 weights), so that a model over a third of the machine's memory fits beside it."""
+    import gc
+
     import keras
     import numpy as np
 
     from keras_senet.export.api import RANDOM_IMAGES
+    from keras_senet.export.pieces import automatic_pieces, split
 
     images = np.random.default_rng(0).standard_normal((RANDOM_IMAGES, size, size, 3))
+
     def float64(layer):
         config = layer.get_config()
         if "dtype" in config:
             config["dtype"] = "float64"
         return layer.__class__.from_config(config)
 
-    wide = keras.models.clone_model(model, clone_function=float64)
-    wide.set_weights([np.asarray(w, "float64") for w in model.get_weights()])
-    expected = np.concatenate([np.asarray(wide(images[i:i + 4], training=False)) for i in range(0, len(images), 4)])
+    expected = images
+    for piece in split(model, automatic_pieces(model)):
+        wide = keras.models.clone_model(piece, clone_function=float64,  # (a float64 input, not the piece's float32)
+                                        input_tensors=keras.Input(piece.input.shape[1:], dtype="float64"))
+        wide.set_weights([np.asarray(w, "float64") for w in piece.get_weights()])
+        expected = np.concatenate([np.asarray(wide(expected[i:i + 4], training=False))
+                                   for i in range(0, len(expected), 4)])
+        del wide
+        gc.collect()
     actual = np.concatenate([np.asarray(model(images[i:i + 4].astype("float32"), training=False))
                              for i in range(0, len(images), 4)])
     return float(np.abs(actual - expected).max() / np.abs(expected).max())
