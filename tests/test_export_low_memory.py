@@ -1,5 +1,6 @@
 """Low-memory TFLite export (issue 17): the Keras model is loaded, and the SavedModel converted, in processes of
-their own; the file that comes back equals the Keras model in LiteRT and is moved into place only then."""
+their own; the file that comes back equals the Keras model in LiteRT and is moved into place only then. (The
+same in pieces, and ONNX: tests/test_export_pieces.py.)"""
 
 import os
 import re
@@ -7,23 +8,18 @@ import re
 import numpy as np
 import pytest
 
-from export_models import small_model
-from images import normal_images, smooth_images
+from images import normal_images
 from keras_senet.export import from_source, load_exported, to_tflite
 from keras_senet.export.from_source import export_from_source
-from randomise import randomise_weights
+from low_memory_exports import SIZE, image_folder, saved_seresnet
 
 pytestmark = pytest.mark.xdist_group("export_low_memory")
-SIZE = 32
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """A small SE-ResNet (random weights, logits out) saved as ``.keras``, and the model itself."""
-    model = randomise_weights(small_model("seresnet18", size=SIZE, classes=4, classifier_activation=None))
-    path = tmp_path_factory.mktemp("low_memory") / "m.keras"
-    model.save(path)
-    return str(path), model
+    return saved_seresnet(tmp_path_factory.mktemp("low_memory"))
 
 
 @pytest.fixture
@@ -32,17 +28,6 @@ def folder(tmp_path):
     path = tmp_path / "exports"
     path.mkdir()
     return path
-
-
-def _image_folder(root, per_class):
-    """`root` with class folders ``a`` and ``b`` of `per_class` smooth PNG pictures each (calibration images)."""
-    import PIL.Image
-
-    for label in ("a", "b"):
-        (root / label).mkdir(parents=True)
-        for index, image in enumerate(smooth_images(per_class, SIZE, SIZE, seed=ord(label))):
-            PIL.Image.fromarray(image).save(root / label / f"{index}.png")
-    return root
 
 
 def _not_in_this_process(*args, **kwargs):
@@ -70,7 +55,7 @@ def test_cli_int8_calibrates_in_the_converting_process(saved, tmp_path, capsys):
     first process calibrate the converter in the second; the file is full-integer and verified."""
     from keras_senet.cli import main
 
-    _image_folder(tmp_path / "images", 6)
+    image_folder(tmp_path / "images", 6)
     out = tmp_path / "m.tflite"
     status = main(["export", saved[0], "--weights", "none", "--format", "tflite", "--low-memory", "--quantize",
                    "int8", "--calibration", str(tmp_path / "images"), "--out", str(out)])
@@ -112,7 +97,7 @@ def test_ai_edge_quantizer_quantises_in_a_process_without_tensorflow(saved, fold
     from keras_senet.export import low_memory
 
     path, model = saved
-    calibration = _image_folder(folder.parent / "images", 8)
+    calibration = image_folder(folder.parent / "images", 8)
     out = folder / "m.tflite"
     report = export_from_source(path, out, "tflite", weights=None, low_memory=True, quantize="int8",
                                 quantizer="ai-edge-quantizer", calibration=str(calibration),

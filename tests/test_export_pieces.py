@@ -14,19 +14,16 @@ from keras_senet.export import load_exported, pieces
 from keras_senet.export.from_source import export_from_source
 from keras_senet.export.tflite_merge import merge_tflite
 from keras_senet.export.to_tflite import op_census
+from low_memory_exports import SIZE, image_folder, saved_seresnet
 from randomise import randomise_weights
 
 pytestmark = pytest.mark.xdist_group("export_low_memory")
-SIZE = 32
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """A small SE-ResNet (random weights, logits out) saved as ``.keras``, and the model itself."""
-    model = randomise_weights(small_model("seresnet18", size=SIZE, classes=4, classifier_activation=None))
-    path = tmp_path_factory.mktemp("pieces") / "m.keras"
-    model.save(path)
-    return str(path), model
+    return saved_seresnet(tmp_path_factory.mktemp("pieces"))
 
 
 @pytest.fixture(scope="module")
@@ -108,25 +105,12 @@ def test_a_join_over_2_gib_layout_runs_the_same(saved, tmp_path):
     assert not (tmp_path / "wrong.tflite").exists()
 
 
-def _calibration_folder(root):
-    """Class folders ``a`` and ``b`` of 8 smooth PNG pictures each under `root` (int8 calibration images)."""
-    import PIL.Image
-
-    from images import smooth_images
-
-    for label in ("a", "b"):
-        (root / label).mkdir(parents=True)
-        for index, image in enumerate(smooth_images(8, SIZE, SIZE, seed=ord(label))):
-            PIL.Image.fromarray(image).save(root / label / f"{index}.png")
-    return root
-
-
 def test_tensorflow_int8_in_pieces_is_as_close_to_keras_as_the_whole(saved, tmp_path):
     """TensorFlow's int8 in three pieces, each calibrated on the Keras outputs of the pieces before it: every op
     int8, a QUANTIZE at most at each join (the two sides' scales differ slightly), and an error against Keras
     within 1.25x of the whole model's int8 on other images."""
     path, model = saved
-    images = _calibration_folder(tmp_path / "images")
+    images = image_folder(tmp_path / "images", 8)
     options = dict(weights=None, low_memory=True, quantize="int8", calibration=str(images),
                    tolerances={"top1_agreement": 0.9})
     whole = export_from_source(path, tmp_path / "m1.tflite", "tflite", pieces=1, **options)
@@ -147,7 +131,7 @@ def test_tensorflow_int8_in_pieces_is_as_close_to_keras_as_the_whole(saved, tmp_
 def test_ai_edge_int8_quantises_the_joined_file(saved, tmp_path):
     """``pieces=2, quantize="int8", quantizer="ai-edge-quantizer"``: fp32 in two pieces, joined, quantised to
     int8 as one file (calibrated on an image folder), verified against Keras."""
-    images = _calibration_folder(tmp_path / "images")
+    images = image_folder(tmp_path / "images", 8)
     out = tmp_path / "m.tflite"
     report = export_from_source(saved[0], out, "tflite", weights=None, low_memory=True, pieces=2, quantize="int8",
                                 quantizer="ai-edge-quantizer", calibration=str(images),
