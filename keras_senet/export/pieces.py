@@ -3,9 +3,12 @@
 A *cut* is a tensor that every path from the model's input to its outputs goes through: a stem's output,
 each residual block's output, each stage's output. Running the pieces one after the other, each on the
 previous one's output, is running the model; `split` returns them as Keras models sharing the model's
-layers (no weights are copied). The low-memory TFLite export converts each piece in its own process and
-joins the files (`keras_senet.export.tflite_merge`), so the converter's copies of the weights (about 5x
-the weight bytes at its peak: benchmarks/NOTES.md) are a piece's, not the model's.
+layers (no weights are copied). The low-memory export converts each piece in its own process and joins the
+files (`keras_senet.export.tflite_merge`, `keras_senet.export.onnx_merge`), so the converter's copies of the
+weights (about 5x the weight bytes at its peak: benchmarks/NOTES.md) are a piece's, not the model's.
+
+A model with several outputs (a feature pyramid) is cut only before its first output: the last piece gives them
+all.
 
 Cuts are found from the graph's public structure: `model.operations` (in the order Keras runs them) and
 each operation's ``input`` / ``output`` tensors. A layer called more than once (a shared layer) has no
