@@ -17,7 +17,7 @@ from keras_senet.export.to_tflite import op_census
 from low_memory_exports import SIZE, image_folder, saved_seresnet
 from randomise import randomise_weights
 
-pytestmark = pytest.mark.xdist_group("export_low_memory")
+pytestmark = pytest.mark.xdist_group("export_pieces")  # (its module fixtures export once, on one worker)
 
 
 @pytest.fixture(scope="module")
