@@ -119,6 +119,24 @@ def flatten_layers(model):
     return layers
 
 
+def functional_calls(model):
+    """``{id(operation): [its calls in `model`]}`` for a functional `model`: each call a Keras ``Node`` with
+    ``input_tensors`` and ``output_tensors``.
+
+    Keras 3's public API lists a model's operations (``model.operations``) but not their calls, and an
+    operation's public ``input`` / ``output`` name its first call anywhere, which after
+    ``keras.Model(intermediate_tensor, ...)`` (a sub-model: `keras_senet.export.pieces`) is not always one of this
+    model's. The Functional keeps its own calls in ``_nodes_by_depth`` (private, Keras 3.0-3.15 at least); no
+    upstream issue proposes a public walk. Used to cut a model into pieces.
+    """
+    nodes_by_depth = _private(model, "_nodes_by_depth", "Cutting a model into pieces", "Functional")
+    calls = {}
+    for nodes in nodes_by_depth.values():
+        for node in nodes:
+            calls.setdefault(id(node.operation), []).append(node)
+    return calls
+
+
 @contextlib.contextmanager
 def multi_worker_fit(model, strategy):
     """Within the block, ``model.fit`` works under `tf.distribute.MultiWorkerMirroredStrategy`.
@@ -284,13 +302,15 @@ TFLITE_FLATBUFFER_VERIFIED = ((2, 16), (2, 21))
 LITERT_FLATBUFFER_VERIFIED = ((2, 0), (2, 3))
 _FLATBUFFER_FUNCTIONS = ("read_model_from_bytearray", "convert_bytearray_to_object", "convert_object_to_bytearray",
                          "opcode_to_name")
+_LITERT_FLATBUFFER_FUNCTIONS = ("read_model", "update_packed_buffer")  # (LiteRT's only: joining pieces)
 
 
 def tflite_flatbuffer(reader="tensorflow"):
     """The `tensorflow.lite.tools.flatbuffer_utils` module (`reader` ``"tensorflow"``) or LiteRT's
     `ai_edge_litert.tools.flatbuffer_utils` (``"litert"``: no TensorFlow import), with
     ``read_model_from_bytearray``, ``convert_bytearray_to_object`` (buffers stored after the FlatBuffer
-    left there), ``convert_object_to_bytearray`` and ``opcode_to_name``."""
+    left there), ``convert_object_to_bytearray`` and ``opcode_to_name``; LiteRT's also with ``read_model`` and
+    ``update_packed_buffer`` (`keras_senet.export.tflite_merge`)."""
     if reader == "litert":
         import ai_edge_litert
 
@@ -311,7 +331,7 @@ def tflite_flatbuffer(reader="tensorflow"):
     except ImportError as error:
         raise CompatError(f"{package} {version} has no {module_name} (verified on {span}): int8 ranges cannot be "
                           f"widened for XNNPACK; pin {package} to that range") from error
-    for name in _FLATBUFFER_FUNCTIONS:
+    for name in _FLATBUFFER_FUNCTIONS + (_LITERT_FLATBUFFER_FUNCTIONS if reader == "litert" else ()):
         if not hasattr(flatbuffer_utils, name):
             raise CompatError(f"{package} {version}: {module_name}.{name} is gone (verified on {span}); pin "
                               f"{package} to that range")

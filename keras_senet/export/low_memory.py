@@ -7,7 +7,8 @@ many (the frozen graph, Grappler's, the ONNX graph, its serialised form). Beside
 converter never share a process:
 
 1. a process loads the model (registry name or ``.keras`` file), writes its SavedModel through `export`
-   (the same checks, re-parameterisation and serving form), reads the calibration images, runs the Keras
+   (the same checks, re-parameterisation and serving form; in pieces or for ONNX, the same serving form and
+   re-parameterisation), reads the calibration images, runs the Keras
    model on the verification images, saves the outputs and exits, giving its memory back;
 2. a second process converts the SavedModel to ``.tflite`` (`to_tflite.write_tflite`) and exits; with
    ``quantizer="ai-edge-quantizer"`` it writes fp32, and a third process, which imports no TensorFlow,
@@ -21,7 +22,8 @@ Keras model, not a SavedModel), step 2 loads and converts them, step 3 runs the 
 A model over `keras_senet.export.pieces.PIECE_BYTES` of weights (or `pieces` > 1) is cut into pieces at
 tensors every path goes through (block outputs): step 1 writes one source a piece, step 2 converts each in a
 process of its own and a further process, without TensorFlow, joins the files
-(`keras_senet.export.tflite_merge`: the same ops as the whole model's conversion;
+(`keras_senet.export.tflite_merge`: fp32 has the same ops as the whole model's conversion, int8 a QUANTIZE
+where a join's two scales differ, and with float32 I/O a DEQUANTIZE/QUANTIZE pair at each join;
 `keras_senet.export.onnx_merge`). The converter then holds a piece's weights, not the model's:
 ``regnety_2560`` (4.9 GB of weights) needs 24.5 GB converted whole to TFLite and 31 GB to ONNX; in pieces
 both fit on a 24 GB machine (README). For TensorFlow's int8 each piece is calibrated on the Keras outputs of the
@@ -75,6 +77,8 @@ def export_low_memory(model, path, *, format="tflite", weights="imagenet", input
     api._format_options(target, {"opset": opset})
     api._check_installed(target, quantize, verify)
     _check_pieces(pieces)
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be None (dynamic) or a positive integer, got {batch_size!r}")
     path = api._check_destination(path, target, overwrite)
     io_type = io_type or ("int8" if quantize == "int8" else "float32")
 
@@ -189,7 +193,8 @@ def _convert_onnx_pieces(source, written, quantize, opset, batch_size):
                         environment=WITHOUT_TENSORFLOW)
         for piece_path in piece_paths:
             os.remove(piece_path)
-            os.remove(external_data_path(piece_path))
+            if os.path.exists(external_data_path(piece_path)):  # (a piece without weights has none)
+                os.remove(external_data_path(piece_path))
     return {"widened_ranges": []}
 
 
@@ -295,7 +300,7 @@ def _write_pieces(keras_model, workdir, format, pieces, data, input_size, batch_
             entry["saved_model"] = os.path.join(workdir, f"saved_model_piece{index}")
             write_saved_model(piece, entry["saved_model"], shape, batch_size, piece_config, pixel_endpoint=False)
         else:
-            plain = keras.Model(piece.inputs, piece.outputs, name=piece.name)  # (a plain Functional: its JSON)
+            plain = keras.Model(piece.input, piece.output, name=piece.name)  # (a plain Functional: its JSON)
             entry.update(architecture=os.path.join(workdir, f"piece{index}.json"),
                          weights=os.path.join(workdir, f"piece{index}.weights.h5"), input_shape=shape,
                          config=piece_config)
@@ -303,8 +308,8 @@ def _write_pieces(keras_model, workdir, format, pieces, data, input_size, batch_
                 f.write(plain.to_json())
             plain.save_weights(entry["weights"])
         written.append(entry)
-        # the next piece's input: this one's output at the export's size (fixed even where the model's is not)
-        shape = tuple(piece.compute_output_spec(keras.KerasTensor((1,) + shape)).shape[1:])
+        if index < count - 1:  # the next piece's input: this one's output at the export's size
+            shape = tuple(piece.compute_output_spec(keras.KerasTensor((1,) + shape)).shape[1:])
     return written, merged_branches
 
 

@@ -10,9 +10,9 @@ weights (about 5x the weight bytes at its peak: benchmarks/NOTES.md) are a piece
 A model with several outputs (a feature pyramid) is cut only before its first output: the last piece gives them
 all.
 
-Cuts are found from the graph's public structure: `model.operations` (in the order Keras runs them) and
-each operation's ``input`` / ``output`` tensors. A layer called more than once (a shared layer) has no
-single input, and such a model is refused.
+Cuts are found from the graph's structure: `model.operations` (in the order Keras runs them) and each
+operation's call in this model (`keras_senet._compat.functional_calls`: the tensors it reads and makes). A model
+with a layer called more than once (a shared layer) is refused.
 """
 
 from __future__ import annotations
@@ -42,9 +42,17 @@ def cuts(model):
     a dropout) is not a cut worth making: converters fuse those into the op before (conv -> BatchNorm ->
     ReLU, a residual ``Add`` and its ReLU), and a cut between them would keep them apart.
     """
+    from keras_senet._compat import functional_calls
+
     operations = list(model.operations)
-    inputs = [_tensors(_input_of(op, model)) for op in operations]
-    outputs = [_tensors(op.output) for op in operations]
+    calls = functional_calls(model)
+    shared = [op.name for op in operations if len(calls.get(id(op), ())) != 1]
+    if shared:
+        raise ValueError(f"{model.name!r} cannot be cut into pieces: {', '.join(shared[:3])} "
+                         f"{'is' if len(shared) == 1 else 'are'} called more than once (shared layers); export it "
+                         "whole (pieces=1)")
+    inputs = [_tensors(calls[id(op)][0].input_tensors) for op in operations]
+    outputs = [_tensors(calls[id(op)][0].output_tensors) for op in operations]
     last_use = {}
     for position, tensors in enumerate(inputs):
         for tensor in tensors:
@@ -63,7 +71,8 @@ def cuts(model):
         weight_bytes += _weight_bytes(getattr(op, "weights", []))
         if len(live) == 1 and position < len(operations) - 1:
             (tensor,) = live.values()
-            if id(tensor) in model_outputs or _fused_into_the_op_before(operations[position + 1], tensor):
+            if id(tensor) in model_outputs or _fused_into_the_op_before(operations[position + 1],
+                                                                        outputs[position + 1], tensor):
                 continue
             found.append((position, tensor, weight_bytes))
     return [cut for cut in found if cut[0] > 0]  # (the input itself is not a cut worth making)
@@ -97,29 +106,15 @@ def split(model, pieces):
             for i in range(pieces)]
 
 
-def _fused_into_the_op_before(op, tensor):
-    """Whether `op`, which reads `tensor`, is what converters fuse into the op that made it."""
+def _fused_into_the_op_before(op, outputs, tensor):
+    """Whether `op` (making `outputs`), which reads `tensor`, is what converters fuse into the op that made it."""
     import keras
 
     if isinstance(op, keras.layers.BatchNormalization):
         return True
     if getattr(op, "weights", None):
         return False
-    outputs = _tensors(op.output)
     return len(outputs) == 1 and tuple(outputs[0].shape) == tuple(tensor.shape)
-
-
-def _input_of(op, model):
-    """The input tensor(s) of `op` (none for the model's input layer)."""
-    import keras
-
-    if isinstance(op, keras.layers.InputLayer):
-        return []
-    try:
-        return op.input
-    except (AttributeError, ValueError) as error:
-        raise ValueError(f"{model.name!r} cannot be cut into pieces: its operation {op.name!r} has no single "
-                         f"input ({error}); export it whole (pieces=1)") from None
 
 
 def _tensors(structure):

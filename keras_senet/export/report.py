@@ -76,7 +76,7 @@ class ExportReport:
             (GhostNetV3's) the export holds as one convolution each (`keras_senet.reparameterize`); 0 when
             the model has none.
         quantizer: int8 TFLite only: who quantised, ``"tensorflow"`` or ``"ai-edge-quantizer"``.
-        pieces: low-memory TFLite only: how many pieces the model was converted in, each in its own process,
+        pieces: low-memory TFLite and ONNX only: how many pieces the model was converted in, each in its own process,
             and joined into the file (`keras_senet.export.pieces`); 1 when it was converted whole.
     """
 

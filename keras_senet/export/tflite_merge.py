@@ -5,7 +5,7 @@ calibrated apart: a QUANTIZE op requantises the one into the other where their s
 tensors, operators, operator codes and buffers are appended to the first one's (indices renumbered), the
 signature keeps the first piece's input names and takes the last piece's output names, and the file's
 ``min_runtime_version`` is the highest the pieces need. Pieces are read with LiteRT's own FlatBuffer tools
-(`ai_edge_litert.tools.flatbuffer_utils`, memory-mapped: their weights are not copied) and a file over
+(`ai_edge_litert.tools.flatbuffer_utils`, through `keras_senet._compat.tflite_flatbuffer`; memory-mapped: their weights are not copied) and a file over
 2 GiB is written with its buffers after the FlatBuffer, addressed by 64-bit offsets (the layout TensorFlow's
 converter writes with ``_experimental_use_buffer_offset`` and ai-edge-quantizer writes for large models).
 
@@ -28,11 +28,15 @@ def merge_tflite(piece_paths, path, buffer_offsets=None):
     output) into one file at `path`. `buffer_offsets`: None -> only when the weights reach 2 GiB; True /
     False to choose. Raises `ValueError` when a piece has several subgraphs or inputs, or when a piece's
     input does not match the previous piece's output (shape, type, quantisation)."""
-    from ai_edge_litert.tools import flatbuffer_utils
+    from keras_senet._compat import tflite_flatbuffer
 
-    models = [flatbuffer_utils.read_model(str(piece)) for piece in piece_paths]
+    models = [tflite_flatbuffer("litert").read_model(str(piece)) for piece in piece_paths]
     if not models:
         raise ValueError("merge_tflite needs at least one piece")
+    for model in models:  # a piece written with buffer offsets reads as memoryviews: packed inline, one byte a step
+        for buffer in model.buffers:
+            if buffer.data is not None and not isinstance(buffer.data, np.ndarray):
+                buffer.data = np.frombuffer(buffer.data, np.uint8)
     for index, model in enumerate(models):
         _check_piece(model, index, piece_paths[index], last=index == len(models) - 1)
     merged = models[0]
@@ -40,7 +44,8 @@ def merge_tflite(piece_paths, path, buffer_offsets=None):
         _append(merged, piece, index, piece_paths[index])
     _set_min_runtime_version(merged, max(_min_runtime_version(model) for model in models))
     size = sum(len(buffer.data) for buffer in merged.buffers if buffer.data is not None)
-    _write(merged, path, size >= FLATBUFFER_LIMIT if buffer_offsets is None else buffer_offsets)
+    # (the FlatBuffer's own tables and alignment come on top of the weights: 64 MiB of margin)
+    _write(merged, path, size >= FLATBUFFER_LIMIT - 2 ** 26 if buffer_offsets is None else buffer_offsets)
 
 
 def _check_piece(model, index, path, last):
@@ -154,8 +159,10 @@ def _write(model, path, buffer_offsets):
     """`model` (a ``ModelT``) to `path`; with `buffer_offsets`, its large buffers after the FlatBuffer,
     streamed from the pieces' memory maps (no copy of the weights is held)."""
     from ai_edge_litert import schema_py_generated as schema
-    from ai_edge_litert.tools import flatbuffer_utils
 
+    from keras_senet._compat import tflite_flatbuffer
+
+    flatbuffer_utils = tflite_flatbuffer("litert")
     if not buffer_offsets:
         with open(path, "wb") as f:
             f.write(flatbuffer_utils.convert_object_to_bytearray(model))
