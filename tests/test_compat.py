@@ -165,6 +165,21 @@ def test_flatten_layers_reaches_sublayers_of_custom_layers():
     assert {"nested_bn", "top"} <= set(names) and "inner_bn" not in names
 
 
+def test_functional_calls_are_the_models_own_calls_also_after_a_sub_model():
+    """Each operation maps to its one call in the model, with the tensors it reads and makes; a sub-model built
+    from an intermediate tensor adds calls to the same layers, which are not the model's."""
+    inputs = keras.Input((4,), name="x")
+    hidden = keras.layers.Dense(3, name="a")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="b")(hidden))
+    keras.Model(hidden, model.output)  # (re-calls "b" on a new input)
+    calls = _compat.functional_calls(model)
+    assert {op.name: len(calls[id(op)]) for op in model.operations} == {"x": 1, "a": 1, "b": 1}
+    (call,) = calls[id(model.get_layer("b"))]
+    assert call.input_tensors[0] is hidden and call.output_tensors[0] is model.output
+    with pytest.raises(_compat.CompatError, match="_nodes_by_depth"):
+        _compat.functional_calls(types.SimpleNamespace())
+
+
 # --- inference ---
 
 def test_freeze_bakes_variables_into_constants():
