@@ -66,6 +66,12 @@ def _weight_count(model):
     return sum(int(np.prod(w.shape)) for w in model.weights)
 
 
+def check_batch_size(batch_size):
+    """Refuse a `batch_size` other than None (dynamic) or a positive integer."""
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be None (dynamic) or a positive integer, got {batch_size!r}")
+
+
 def _check_arguments(model, path, target, quantize, representative_data, input_size, batch_size,
                      io_type, overwrite, verify, options):
     import keras
@@ -77,8 +83,7 @@ def _check_arguments(model, path, target, quantize, representative_data, input_s
         raise ValueError("quantize='int8' needs representative_data: a few hundred real images (an array, "
                          "tf.data.Dataset or iterable of batches in the model's input space) to calibrate the "
                          "activation ranges; without them int8 accuracy is unpredictable.")
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be None (dynamic) or a positive integer, got {batch_size!r}")
+    check_batch_size(batch_size)
     if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 32):
         raise ValueError(f"input_size must be an integer >= 32 (square side in pixels), got {input_size!r}")
     _format_options(target, options)

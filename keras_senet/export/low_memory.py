@@ -47,6 +47,7 @@ import shutil
 import numpy as np
 
 from keras_senet.export import api
+from keras_senet.export.pieces import check_count
 from keras_senet.export.report import TOLERANCES, ExportReport
 
 FORMATS = ("tflite", "onnx")
@@ -76,9 +77,9 @@ def export_low_memory(model, path, *, format="tflite", weights="imagenet", input
     api.check_quantizer(format, quantize, io_type, quantizer)
     api._format_options(target, {"opset": opset})
     api._check_installed(target, quantize, verify)
-    _check_pieces(pieces)
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be None (dynamic) or a positive integer, got {batch_size!r}")
+    if pieces is not None:
+        check_count(pieces)
+    api.check_batch_size(batch_size)
     path = api._check_destination(path, target, overwrite)
     io_type = io_type or ("int8" if quantize == "int8" else "float32")
 
@@ -135,15 +136,6 @@ def export_low_memory(model, path, *, format="tflite", weights="imagenet", input
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return report
-
-
-def _check_pieces(pieces):
-    """Refuse a `pieces` value the export cannot take, before any work."""
-    if pieces is None:
-        return
-    if isinstance(pieces, bool) or not isinstance(pieces, int) or pieces < 1:
-        raise ValueError(f"pieces={pieces!r}: give a positive whole number of pieces (1: convert the model whole), "
-                         "or None to choose by the weights' size")
 
 
 def _convert_pieces(source, written, quantize, io_type):

@@ -78,6 +78,13 @@ def cuts(model):
     return [cut for cut in found if cut[0] > 0]  # (the input itself is not a cut worth making)
 
 
+def check_count(pieces):
+    """Refuse a number of pieces that is not a positive integer."""
+    if isinstance(pieces, bool) or not isinstance(pieces, int) or pieces < 1:
+        raise ValueError(f"pieces={pieces!r}: give a positive whole number of pieces (1: the whole model), or None "
+                         "to choose by the weights' size")
+
+
 def split(model, pieces):
     """`model` as `pieces` Keras models run one after the other: piece 0 takes the model's input, each
     next one the previous one's output, the last one gives the model's outputs (their names kept).
@@ -87,8 +94,7 @@ def split(model, pieces):
     """
     import keras
 
-    if isinstance(pieces, bool) or not isinstance(pieces, int) or pieces < 1:
-        raise ValueError(f"pieces={pieces!r}: give a positive whole number of pieces (1: the whole model)")
+    check_count(pieces)
     if pieces == 1:
         return [model]
     available = cuts(model)
