@@ -156,7 +156,9 @@ def _convert_pieces(source, written, quantize, io_type):
                                 piece_paths[-1], quantize, calibration, io_type, piece["weight_count"])
         widened += notes["widened_ranges"]
         shutil.rmtree(piece["saved_model"])
-    _in_own_process(f"join the {len(piece_paths)} TFLite pieces", _merge, piece_paths, written,
+    from keras_senet.export.tflite_merge import merge_tflite
+
+    _in_own_process(f"join the {len(piece_paths)} TFLite pieces", merge_tflite, piece_paths, written,
                     environment=WITHOUT_TENSORFLOW)
     for piece_path in piece_paths:
         os.remove(piece_path)
@@ -181,7 +183,9 @@ def _convert_onnx_pieces(source, written, quantize, opset, batch_size):
         os.remove(piece["architecture"])
         os.remove(piece["weights"])
     if len(pieces) > 1:
-        _in_own_process(f"join the {len(pieces)} ONNX pieces", _merge_onnx, piece_paths, written, external_data,
+        from keras_senet.export.onnx_merge import merge_onnx
+
+        _in_own_process(f"join the {len(pieces)} ONNX pieces", merge_onnx, piece_paths, written, external_data,
                         environment=WITHOUT_TENSORFLOW)
         for piece_path in piece_paths:
             os.remove(piece_path)
@@ -330,20 +334,6 @@ def _convert_onnx(piece, written, batch_size, opset, quantize, external_data):
     served = serving_model(model, piece["input_shape"], piece["config"])
     write_onnx(served, written, piece["input_shape"], batch_size, opset or DEFAULT_OPSET, quantize,
                external_data=external_data)
-
-
-def _merge_onnx(piece_paths, written, external_data):
-    """Step 2c (ONNX, own process, no TensorFlow): the pieces joined into one model at `written`."""
-    from keras_senet.export.onnx_merge import merge_onnx
-
-    merge_onnx(piece_paths, written, external_data)
-
-
-def _merge(piece_paths, written):
-    """Step 2c (own process, no TensorFlow): the pieces' files joined into one at `written`."""
-    from keras_senet.export.tflite_merge import merge_tflite
-
-    merge_tflite(piece_paths, written)
 
 
 def _quantize_int8(float_path, written, calibration, io_type):
