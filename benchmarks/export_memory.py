@@ -101,9 +101,10 @@ def _one(name, format, size, folder, weights_file=None, io_type=None):
     return entry
 
 
-def _one_low_memory(name, format, size, folder, weights_file, io_type=None):
-    """One cell through `export_from_source(..., low_memory=True)`: this process never holds the model (loaded
-    from `weights_file` in the export's first process); int8 calibrates on 8 smooth pictures in a folder."""
+def _one_low_memory(name, format, size, folder, weights_file, io_type=None, pieces=None):
+    """One cell through `export_from_source(..., low_memory=True, pieces=pieces)`: this process never holds the
+    model (loaded from `weights_file` in the export's first process); int8 calibrates on 8 smooth pictures in a
+    folder. `pieces`: how many pieces to convert in (None: the export's automatic choice)."""
     import PIL.Image
 
     from benchmarks.fastpath_memory import _memory
@@ -123,7 +124,7 @@ def _one_low_memory(name, format, size, folder, weights_file, io_type=None):
     target = "onnx" if format == "onnx" else "tflite"
     entry, failure = _timed_export(lambda path: export_from_source(name, path, target, weights=weights_file,
                                                                    input_size=size, low_memory=True, overwrite=True,
-                                                                   **options),
+                                                                   pieces=pieces, **options),
                                    name, format, size, folder)
     # peak_mib and extra: from the parent's poll over the process tree (`run_cell`)
     entry.update(weights_mib=weights, model_mib=round(before), peak_mib=round(before), extra=0.0, low_memory=True)
@@ -197,7 +198,7 @@ def _float32_error(model, size):
     return float(np.abs(actual - expected).max() / np.abs(expected).max())
 
 
-def _child(name, format, size, baseline="calibrated", io_type=None):
+def _child(name, format, size, baseline="calibrated", io_type=None, pieces=None):
     with tempfile.TemporaryDirectory(prefix="export_memory_") as folder:
         try:
             weights_file = None
@@ -206,12 +207,14 @@ def _child(name, format, size, baseline="calibrated", io_type=None):
                 subprocess.run([sys.executable, "-m", "benchmarks.export_memory", "--save-network", name, str(size),
                                 weights_file], check=True, capture_output=True)
             if baseline == "low-memory":
-                entry = _one_low_memory(name, format, size, folder, weights_file, io_type)
+                entry = _one_low_memory(name, format, size, folder, weights_file, io_type, pieces)
             else:
                 entry = _one(name, format, size, folder, weights_file, io_type)
             entry["baseline"] = baseline
             if io_type is not None:
                 entry["io_type"] = io_type
+            if pieces is not None:
+                entry["pieces_asked"] = pieces
         except Exception as error:  # say which cell failed and why; the sweep goes on
             lines = str(error).strip().splitlines()
             entry = {"model": name, "format": format, "size": size, "passed": False,
@@ -316,16 +319,17 @@ def _swap_total_mib():
         return next(int(line.split()[1]) for line in f if line.startswith("SwapTotal")) // 1024
 
 
-def run_cell(name, format, size, baseline="calibrated", timeout=3600, io_type=None):
+def run_cell(name, format, size, baseline="calibrated", timeout=3600, io_type=None, pieces=None):
     """`_child` in a fresh process (memory figures of one export alone); the figures as a dict. ``peak_mib``
     is the highest of what this process polled from outside and what the child polled inside
     (``peak_mib_inside``, kept to show what an inside poll misses). `io_type`: the int8 cells' I/O (None: the
-    export's default, int8)."""
+    export's default, int8). `pieces`: the low-memory baseline's number of pieces (None: automatic)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
                PYTHONPATH=os.pathsep.join([os.path.join(root, "tests"), root, os.environ.get("PYTHONPATH", "")]))
     command = [sys.executable, "-m", "benchmarks.export_memory", "--child", name, format, str(size),
-               "--baseline", baseline] + (["--io-type", io_type] if io_type else [])
+               "--baseline", baseline] + (["--io-type", io_type] if io_type else []) + (
+                   ["--pieces", str(pieces)] if pieces else [])
     per_process, forks = {}, {}
     returncode, stdout, stderr, outside = _polled(command, root, env, timeout, per_process=per_process, forks=forks)
     # a machine with swap: the peak may be over its RAM (the poll counts swapped-out memory)
@@ -447,6 +451,9 @@ def main(argv=None):
     parser.add_argument("--io-type", choices=("int8", "uint8", "float32"),
                         help="the int8 cells' input and output type (default: the export's, int8); ai-edge-quantizer "
                              "leaves some families' ops in float, which needs float32")
+    parser.add_argument("--pieces", type=int,
+                        help="with --baseline low-memory: convert in this many pieces (default: the export's "
+                             "automatic choice, one per GiB of weights); use a --json file of its own")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "FORMAT", "SIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--save-network", nargs=3, metavar=("MODEL", "SIZE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -457,11 +464,13 @@ def main(argv=None):
             json.dump({"weights_mib": round(sum(w.numpy().nbytes for w in model.weights) / MIB, 1)}, f)
         return None
     if args.child:
-        return _child(args.child[0], args.child[1], int(args.child[2]), args.baseline, args.io_type)
+        return _child(args.child[0], args.child[1], int(args.child[2]), args.baseline, args.io_type, args.pieces)
     if args.summary:
         return print(summary(latest(*args.summary), named=NAMED))
     if args.baseline == "low-memory" and set(args.formats) - {"tflite", "onnx", *INT8_CELLS}:
         parser.error(f"--baseline low-memory exports TFLite and ONNX only: pass --formats tflite int8 {AI_EDGE_INT8} onnx")
+    if args.pieces is not None and args.baseline != "low-memory":
+        parser.error(f"--pieces {args.pieces} needs --baseline low-memory (only the low-memory export converts in pieces)")
     import keras_senet as ks
     from benchmarks.edge_compat import smallest_first
 
@@ -479,7 +488,7 @@ def main(argv=None):
         for format in args.formats:
             if (name, format, args.size) in done or (args.json and (name, format, args.size) in _cells(args.json)):
                 continue
-            entry = run_cell(name, format, args.size, args.baseline, io_type=args.io_type)
+            entry = run_cell(name, format, args.size, args.baseline, io_type=args.io_type, pieces=args.pieces)
             if "error" in entry:
                 print(f"{name:28s} {format:11s} FAILED {entry['error']}", flush=True)
             else:
