@@ -229,3 +229,14 @@ def test_more_pieces_than_cuts_is_refused_and_writes_nothing(saved, tmp_path):
         export_from_source(saved[0], folder / "m.tflite", "tflite", weights=None, low_memory=True,
                            pieces=available + 2)
     assert os.listdir(folder) == []
+
+
+def test_automatic_pieces_are_one_per_piece_bytes_of_weights(saved):
+    """Without `pieces`, the low-memory export cuts one piece per `piece_bytes` of weights (1 GiB; TensorFlow's
+    int8 256 MiB), never more than the model's cuts allow."""
+    model = saved[1]
+    total = sum(np.asarray(w.numpy()).nbytes for w in model.weights)
+    assert pieces.automatic_pieces(model) == 1 and pieces.automatic_pieces(model, total) == 1
+    assert pieces.automatic_pieces(model, total // 2 + 1) == 2
+    assert pieces.automatic_pieces(model, total // 3 + 1) == 3
+    assert pieces.automatic_pieces(model, 1) == len(pieces.cuts(model)) + 1

@@ -25,12 +25,16 @@ import numpy as np
 # peaks at about +5x a SavedModel's weight bytes (README, "Memory and time of an export"): 1 GiB pieces
 # keep each converting process near 6 GB, whatever the model's size.
 PIECE_BYTES = 2 ** 30
+# The same for TensorFlow's int8, whose calibrator holds about 8x a piece's weight bytes: cut at 256 MiB, a
+# model's converting processes together never need more than its fp32 conversion does (SE-ResNeXt-101 32x8d,
+# 358 MiB, in 2 pieces: +3.2x the weights over the held model instead of +6.9x whole; benchmarks/NOTES.md).
+INT8_PIECE_BYTES = 2 ** 28
 
 
-def automatic_pieces(model):
-    """How many pieces the low-memory export cuts `model` into when not told: 1 up to `PIECE_BYTES` of
-    weights, then one per `PIECE_BYTES` (at most as many as the model has cuts + 1)."""
-    wanted = max(1, math.ceil(_weight_bytes(model.weights) / PIECE_BYTES))
+def automatic_pieces(model, piece_bytes=PIECE_BYTES):
+    """How many pieces the low-memory export cuts `model` into when not told: 1 up to `piece_bytes` of
+    weights, then one per `piece_bytes` (at most as many as the model has cuts + 1)."""
+    wanted = max(1, math.ceil(_weight_bytes(model.weights) / piece_bytes))
     return 1 if wanted == 1 else min(wanted, len(cuts(model)) + 1)
 
 
