@@ -290,8 +290,8 @@ def _add_export_parser(sub):
                         "model and the converter never share memory (for models of several GB, e.g. regnety_2560)")
     p.add_argument("--pieces", type=int, default=None, metavar="N",
                    help="with --low-memory: convert the model in N pieces (cut at block outputs), each in its own "
-                        "process, joined into one file (default: one per GiB of weights; TensorFlow's int8 one per "
-                        "256 MiB)")
+                        "process, joined into one file (default: one per GiB of weights; TensorFlow's int8 at least 3 "
+                        "from 100 MiB)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--out", required=True, help="output: " + ", ".join(
         f"{target.describe_path.replace(' (with saved_model.pb)', '')} ({name})" for name, target in TARGETS.items()))

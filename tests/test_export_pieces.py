@@ -231,12 +231,17 @@ def test_more_pieces_than_cuts_is_refused_and_writes_nothing(saved, tmp_path):
     assert os.listdir(folder) == []
 
 
-def test_automatic_pieces_are_one_per_piece_bytes_of_weights(saved):
-    """Without `pieces`, the low-memory export cuts one piece per `piece_bytes` of weights (1 GiB; TensorFlow's
-    int8 256 MiB), never more than the model's cuts allow."""
+def test_automatic_pieces_follow_the_weight_bytes(saved, monkeypatch):
+    """Without `pieces`, the low-memory export cuts one piece per `PIECE_BYTES` of weights; TensorFlow's int8
+    at least `INT8_MIN_PIECES` from `INT8_PIECES_FROM` of weights; never more than the model's cuts allow."""
     model = saved[1]
     total = sum(np.asarray(w.numpy()).nbytes for w in model.weights)
-    assert pieces.automatic_pieces(model) == 1 and pieces.automatic_pieces(model, total) == 1
-    assert pieces.automatic_pieces(model, total // 2 + 1) == 2
-    assert pieces.automatic_pieces(model, total // 3 + 1) == 3
-    assert pieces.automatic_pieces(model, 1) == len(pieces.cuts(model)) + 1
+    assert pieces.automatic_pieces(model) == 1 and pieces.automatic_pieces(model, calibrated_int8=True) == 1
+    monkeypatch.setattr(pieces, "PIECE_BYTES", total // 2 + 1)
+    assert pieces.automatic_pieces(model) == 2 and pieces.automatic_pieces(model, calibrated_int8=True) == 2
+    monkeypatch.setattr(pieces, "INT8_PIECES_FROM", total)
+    assert pieces.automatic_pieces(model) == 2 and pieces.automatic_pieces(model, calibrated_int8=True) == 3
+    monkeypatch.setattr(pieces, "PIECE_BYTES", total // 4 + 1)
+    assert pieces.automatic_pieces(model, calibrated_int8=True) == 4
+    monkeypatch.setattr(pieces, "PIECE_BYTES", 1)
+    assert pieces.automatic_pieces(model) == len(pieces.cuts(model)) + 1

@@ -24,8 +24,8 @@ def export_from_source(model, path, format, *, weights="imagenet", input_size=No
     Keras model and the converter never hold memory at the same time (`keras_senet.export.low_memory`: for
     models whose weights are several GB, e.g. ``regnety_2560``).
     `pieces` (with `low_memory` only): convert the model in that many pieces, each in its own process, joined
-    into one file; None (default): one piece per GiB of weights, for TensorFlow's int8 one per 256 MiB
-    (`keras_senet.export.pieces`)."""
+    into one file; None (default): one piece per GiB of weights, for TensorFlow's int8 at least 3 from
+    100 MiB of weights (`keras_senet.export.pieces`)."""
     from keras_senet.export.serving import preprocessing_config
 
     if kwargs.get("quantize") == "int8" and not calibration:

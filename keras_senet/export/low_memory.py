@@ -19,8 +19,8 @@ converter never share a process:
 ONNX follows the same steps: step 1 writes the model's architecture and weights (tf2onnx converts a traced
 Keras model, not a SavedModel), step 2 loads and converts them, step 3 runs the file in onnxruntime.
 
-A model over `keras_senet.export.pieces.PIECE_BYTES` of weights (TensorFlow's int8: `INT8_PIECE_BYTES`), or
-with `pieces` > 1, is cut into pieces at
+A model over `keras_senet.export.pieces.PIECE_BYTES` of weights (TensorFlow's int8: from 100 MiB, in at least
+3), or with `pieces` > 1, is cut into pieces at
 tensors every path goes through (block outputs): step 1 writes one source a piece, step 2 converts each in a
 process of its own and a further process, without TensorFlow, joins the files
 (`keras_senet.export.tflite_merge`: fp32 has the same ops as the whole model's conversion, int8 a QUANTIZE
@@ -66,8 +66,8 @@ def export_low_memory(model, path, *, format="tflite", weights="imagenet", input
     has checked them against the format.
 
     `pieces`: how many pieces to convert the model in (module docstring); None (default) -> one per
-    `keras_senet.export.pieces.PIECE_BYTES` (1 GiB) of weights, 1 for all but the largest models; for
-    TensorFlow's int8, one per `INT8_PIECE_BYTES` (256 MiB): its calibrator holds about 8x a piece's weights.
+    `keras_senet.export.pieces.PIECE_BYTES` (1 GiB) of weights, 1 for all but the largest models; TensorFlow's
+    int8 at least 3 from 100 MiB of weights (`INT8_MIN_PIECES`): its calibrator holds about 8x a piece's weights.
 
     Returns the `ExportReport`; raises `keras_senet.export.ExportError` when a step fails or verification
     does, with nothing written to `path`.
@@ -272,9 +272,8 @@ def _write_pieces(keras_model, workdir, format, pieces, data, input_size, batch_
     from keras_senet.export import pieces as model_pieces
     from keras_senet.export.to_saved_model import write_saved_model
 
-    # TensorFlow's int8 (the pieces calibrated here) in smaller pieces: its calibrator holds more of them
-    piece_bytes = model_pieces.INT8_PIECE_BYTES if calibration is not None else model_pieces.PIECE_BYTES
-    count = model_pieces.automatic_pieces(keras_model, piece_bytes) if pieces is None else pieces
+    # (TensorFlow's int8, whose pieces are calibrated here, in more pieces: its calibrator holds more)
+    count = model_pieces.automatic_pieces(keras_model, calibration is not None) if pieces is None else pieces
     if format == "tflite" and count == 1:
         folder = os.path.join(workdir, "saved_model")
         written = api.export(keras_model, folder, "saved_model", representative_data=data, input_size=input_size,

@@ -25,16 +25,23 @@ import numpy as np
 # peaks at about +5x a SavedModel's weight bytes (README, "Memory and time of an export"): 1 GiB pieces
 # keep each converting process near 6 GB, whatever the model's size.
 PIECE_BYTES = 2 ** 30
-# The same for TensorFlow's int8, whose calibrator holds about 8x a piece's weight bytes: cut at 256 MiB, a
-# model's converting processes together never need more than its fp32 conversion does (SE-ResNeXt-101 32x8d,
-# 358 MiB, in 2 pieces: +3.2x the weights over the held model instead of +6.9x whole; benchmarks/NOTES.md).
-INT8_PIECE_BYTES = 2 ** 28
+# TensorFlow's int8: its calibrator holds about 8x the weight bytes it converts, where the export's first
+# process, which loads the Keras model, holds about 3x. So a model of `INT8_PIECES_FROM` or more of weights
+# is cut in at least `INT8_MIN_PIECES`: each converting process then holds about what the first one does
+# (SE-ResNeXt-101 32x8d, 358 MiB: +1.7x the weights over the held model in 3 pieces, +6.9x whole;
+# benchmarks/NOTES.md, "TensorFlow's int8 in three pieces"). Below it the converter's fixed ~0.5 GB dominates.
+INT8_MIN_PIECES = 3
+INT8_PIECES_FROM = 100 * 2 ** 20
 
 
-def automatic_pieces(model, piece_bytes=PIECE_BYTES):
-    """How many pieces the low-memory export cuts `model` into when not told: 1 up to `piece_bytes` of
-    weights, then one per `piece_bytes` (at most as many as the model has cuts + 1)."""
-    wanted = max(1, math.ceil(_weight_bytes(model.weights) / piece_bytes))
+def automatic_pieces(model, calibrated_int8=False):
+    """How many pieces the low-memory export cuts `model` into when not told: 1 up to `PIECE_BYTES` of
+    weights, then one per `PIECE_BYTES`; for TensorFlow's int8 (`calibrated_int8`) at least
+    `INT8_MIN_PIECES` from `INT8_PIECES_FROM` of weights. Never more than the model's cuts + 1."""
+    weight_bytes = _weight_bytes(model.weights)
+    wanted = max(1, math.ceil(weight_bytes / PIECE_BYTES))
+    if calibrated_int8 and weight_bytes >= INT8_PIECES_FROM:
+        wanted = max(wanted, INT8_MIN_PIECES)
     return 1 if wanted == 1 else min(wanted, len(cuts(model)) + 1)
 
 
