@@ -98,7 +98,8 @@ def _keras_model(case):
 
 
 def run_keras(case):
-    """Keras inference on one batch: `path` is fast (compile_predict), function, xla or predict."""
+    """Keras inference on one batch: `path` is fast (compile_predict), fused (``fused_se=True``), function, xla or
+    predict."""
     keras = _keras_setup(case)
     from keras_senet.inference import compile_predict
 
@@ -107,6 +108,8 @@ def run_keras(case):
     path = case["path"]
     if path == "fast":
         predict = compile_predict(model)
+    elif path == "fused":
+        predict = compile_predict(model, fused_se=True)
     elif path == "function":
         predict = compile_predict(model, freeze=False)
     elif path == "xla":
