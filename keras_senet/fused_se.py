@@ -7,7 +7,7 @@ In an SE residual block the SE layer's output goes to the residual ``Add`` and t
 `fuse_se_residual` returns a copy of a model in which each such chain is one `SqueezeExciteResidual` layer: the
 squeeze, the excitation's two small matrix products, the scale, the residual add and the ReLU in one C++ op
 (`keras_senet/kernels/se_residual.cc`). TensorFlow runs them as eight ops, three of them passes over the block's
-output; on the 2-core AVX-512 machine SE-ResNet-50's time over ResNet-50's falls from 1.07-1.08 to 1.00-1.04
+output; on the 2-core AVX-512 machine SE-ResNet-50's time over ResNet-50's falls from 1.07-1.09 to 1.00-1.04
 (README, "Performance"). The fused chain must be the plain SE of SENet and timm's SE-ResNets: average squeeze,
 ReLU, sigmoid gate, biases, no BatchNorm, channels last, float32; any other layer is copied as it is.
 """
@@ -37,7 +37,7 @@ class SqueezeExciteResidual(keras.layers.Layer):
         super().__init__(**kwargs)
         if isinstance(se, dict):  # from get_config
             se = keras.layers.deserialize(se)
-        if not fusable(se):
+        if not _plain_form(se):
             raise ValueError(f"SqueezeExciteResidual fuses a plain SqueezeExcite (squeeze='avg', activation='relu', "
                              f"gate='sigmoid', use_bias=True, use_norm=False, channels_last, float32); got "
                              f"{getattr(se, 'name', se)!r}")
@@ -63,7 +63,11 @@ class SqueezeExciteResidual(keras.layers.Layer):
 
 def fusable(layer):
     """Whether `layer` is a built SqueezeExcite that the fused op computes exactly."""
-    return (type(layer) is SqueezeExcite and layer.built and layer.squeeze == "avg" and layer.activation == "relu"
+    return _plain_form(layer) and layer.built
+
+
+def _plain_form(layer):
+    return (type(layer) is SqueezeExcite and layer.squeeze == "avg" and layer.activation == "relu"
             and layer.gate == "sigmoid" and layer.use_bias and not layer.use_norm
             and layer.data_format == "channels_last" and layer.compute_dtype == "float32")
 

@@ -51,7 +51,7 @@ def compile_predict(model, *, freeze=True, jit_compile=False, precision="float32
     ``fused_se=True`` (TensorFlow, float32, ``freeze=True`` or ``"fold"``) also runs each SE-ResNet block's
     tail -- squeeze, excitation, scale, residual add, ReLU -- as one C++ op
     (`keras_senet.fused_se.fuse_se_residual`): SE-ResNet-50 then costs 1.00-1.04x ResNet-50's time instead
-    of 1.07-1.08x (README, "Performance"). The op is compiled on first use with the C++ compiler in ``$CXX``
+    of 1.07-1.09x (README, "Performance"). The op is compiled on first use with the C++ compiler in ``$CXX``
     (default ``g++``; about 15 s, then cached); without one it raises RuntimeError. ``predict.fused_se``
     lists the SE layers fused (blocks of another shape run as before).
 

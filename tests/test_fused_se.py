@@ -96,6 +96,16 @@ def test_only_the_plain_chain_is_fused_and_the_model_is_unchanged():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(copy(x)), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_the_fused_copy_saves_and_loads(tmp_path):
+    """The copy is a Keras model like any other: `.keras` save and a safe-mode load give the same outputs."""
+    copy, fused = fuse_se_residual(randomise_weights(_chains_model()))
+    copy.save(tmp_path / "fused.keras")
+    loaded = keras.models.load_model(tmp_path / "fused.keras", safe_mode=True)
+    assert [layer.name for layer in loaded.layers if isinstance(layer, SqueezeExciteResidual)] == ["relu_plain"]
+    x = np.random.default_rng(1).standard_normal((2, 6, 6, 16)).astype("float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(copy(x)))
+
+
 def test_a_pyramid_keeps_its_output_names_when_a_fused_block_ends_a_level():
     backbone = ks.create_model("seresnet18", weights=None, input_shape=(64, 64, 3), features_only=True)
     predict = compile_predict(backbone, fused_se=True)
