@@ -453,7 +453,8 @@ def main(argv=None):
                              "leaves some families' ops in float, which needs float32")
     parser.add_argument("--pieces", type=int,
                         help="with --baseline low-memory: convert in this many pieces (default: the export's "
-                             "automatic choice, one per GiB of weights); use a --json file of its own")
+                             "automatic choice: one per GiB of weights, TensorFlow's int8 at least 3 from 100 MiB); use a --json "
+                             "file of its own")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "FORMAT", "SIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--save-network", nargs=3, metavar=("MODEL", "SIZE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

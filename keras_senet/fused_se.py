@@ -110,7 +110,7 @@ def fuse_se_residual(model):
             return layer(*args, **kwargs)
         se_name, add_name = chains[layer.name]
         se_layer, y, _ = seen[se_name]
-        return SqueezeExciteResidual(se_layer, name=layer.name)(y, seen[add_name])
+        return SqueezeExciteResidual(se_layer, name=layer.name, dtype="float32")(y, seen[add_name])
 
     try:
         copy = keras.models.clone_model(model, call_function=call_layer)
@@ -150,20 +150,21 @@ def _chains(model, calls):
             continue
         (se_node,) = calls[id(se)]
         add = only_reader(se_node)
-        if not isinstance(add, keras.layers.Add) or len(calls.get(id(add), [])) != 1:
+        if type(add) is not keras.layers.Add or len(calls.get(id(add), [])) != 1:
             continue
         (add_node,) = calls[id(add)]
         summed = keras.tree.flatten(add_node.input_tensors)
-        if len(summed) != 2 or any(tuple(t.shape) != tuple(summed[0].shape) for t in summed):
+        if len(summed) != 2 or any(tuple(t.shape) != tuple(summed[0].shape) or t.dtype != "float32" for t in summed):
             continue
         relu = only_reader(add_node)
-        if _plain_relu(relu) and len(calls.get(id(relu), [])) == 1:
+        if (_plain_relu(relu) and len(calls.get(id(relu), [])) == 1
+                and add.compute_dtype == relu.compute_dtype == "float32"):
             chains[relu.name] = (se.name, add.name)
     return chains
 
 
 def _plain_relu(layer):
-    if isinstance(layer, keras.layers.ReLU):
+    if type(layer) is keras.layers.ReLU:
         config = layer.get_config()
         return config.get("max_value") is None and not config.get("negative_slope") and not config.get("threshold")
-    return isinstance(layer, keras.layers.Activation) and layer.get_config().get("activation") == "relu"
+    return type(layer) is keras.layers.Activation and layer.get_config().get("activation") == "relu"

@@ -53,7 +53,8 @@ def compile_predict(model, *, freeze=True, jit_compile=False, precision="float32
     (`keras_senet.fused_se.fuse_se_residual`): SE-ResNet-50 then costs 1.00-1.04x ResNet-50's time instead
     of 1.07-1.09x (README, "Performance"). The op is compiled on first use with the C++ compiler in ``$CXX``
     (default ``g++``; about 15 s, then cached); without one it raises RuntimeError. ``predict.fused_se``
-    lists the SE layers fused (blocks of another shape run as before).
+    lists the SE layers fused (blocks of another shape run as before). The op has a CPU kernel only: on a
+    machine with a GPU it runs on the CPU, so use it for CPU inference.
 
     JAX backend: ``jax.jit`` of the stateless forward pass with the current weights (a snapshot as
     well). PyTorch backend: the model under ``torch.inference_mode()`` (the weights are live).

@@ -5,6 +5,7 @@ same ops, the same outputs in LiteRT; the pieces run one after the other must be
 import os
 import re
 
+import keras
 import numpy as np
 import pytest
 
@@ -245,3 +246,16 @@ def test_automatic_pieces_follow_the_weight_bytes(saved, monkeypatch):
     assert pieces.automatic_pieces(model, calibrated_int8=True) == 4
     monkeypatch.setattr(pieces, "PIECE_BYTES", 1)
     assert pieces.automatic_pieces(model) == len(pieces.cuts(model)) + 1
+
+
+def test_a_model_that_cannot_be_cut_stays_whole_unless_its_size_needs_pieces(monkeypatch):
+    """TensorFlow's int8 asks a model of `INT8_PIECES_FROM` for 3 pieces; one with a shared layer cannot be cut,
+    and is converted whole, as before. Over `PIECE_BYTES` the cut's own error stands."""
+    shared = keras.layers.Dense(4, name="shared")
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, shared(keras.layers.ReLU()(shared(inputs))))
+    monkeypatch.setattr(pieces, "INT8_PIECES_FROM", 1)
+    assert pieces.automatic_pieces(model, calibrated_int8=True) == 1
+    monkeypatch.setattr(pieces, "PIECE_BYTES", 16)
+    with pytest.raises(ValueError, match="shared is called more than once"):
+        pieces.automatic_pieces(model, calibrated_int8=True)

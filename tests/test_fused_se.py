@@ -72,25 +72,32 @@ def test_fused_fast_path_equals_the_unfused_one(name):
 
 
 def _chains_model():
-    """Four SE -> Add -> ReLU chains; only the first is the plain form the op computes."""
+    """SE -> Add -> ReLU chains, two in the plain form the op computes (a ReLU layer, an Activation("relu")), the
+    others not: a hard-sigmoid gate, the sum read again, a leaky ReLU, the SE output read again, a 3-way sum."""
     layers = keras.layers
     x = inputs = keras.Input((6, 6, 16))
     x = layers.Conv2D(16, 3, padding="same", name="conv")(x)
-    for name, se, tap in [("plain", SqueezeExcite(name="se_plain"), False),
-                          ("hard_gate", SqueezeExcite(gate="hard_sigmoid", name="se_hard_gate"), False),
-                          ("read_twice", SqueezeExcite(name="se_read_twice"), True),
-                          ("leaky", SqueezeExcite(name="se_leaky"), False)]:
-        summed = layers.Add(name=f"add_{name}")([se(x), x])
-        relu = layers.ReLU(negative_slope=0.1 if name == "leaky" else 0.0, name=f"relu_{name}")(summed)
-        x = layers.Concatenate(name="tap")([relu, summed])[..., :16] if tap else relu
+    for name in ("plain", "hard_gate", "read_twice", "leaky", "activation", "se_read_twice", "three_way"):
+        se = SqueezeExcite(gate="hard_sigmoid" if name == "hard_gate" else "sigmoid", name=f"se_{name}")
+        scaled = se(x)
+        summed = layers.Add(name=f"add_{name}")([scaled, x, x] if name == "three_way" else [scaled, x])
+        if name == "activation":
+            relu = layers.Activation("relu", name=f"relu_{name}")(summed)
+        else:
+            relu = layers.ReLU(negative_slope=0.1 if name == "leaky" else 0.0, name=f"relu_{name}")(summed)
+        if name in ("read_twice", "se_read_twice"):
+            tapped = summed if name == "read_twice" else scaled
+            relu = layers.Concatenate(name=f"tap_{name}")([relu, tapped])[..., :16]
+        x = relu
     return keras.Model(inputs, layers.GlobalAveragePooling2D(name="pool")(x))
 
 
-def test_only_the_plain_chain_is_fused_and_the_model_is_unchanged():
+def test_only_the_plain_chains_are_fused_and_the_model_is_unchanged():
     model = randomise_weights(_chains_model())
     copy, fused = fuse_se_residual(model)
-    assert fused == ["se_plain"]
-    assert [layer.name for layer in copy.layers if isinstance(layer, SqueezeExciteResidual)] == ["relu_plain"]
+    assert fused == ["se_plain", "se_activation"]
+    fused_layers = [layer.name for layer in copy.layers if isinstance(layer, SqueezeExciteResidual)]
+    assert fused_layers == ["relu_plain", "relu_activation"]
     x = np.random.default_rng(0).standard_normal((2, 6, 6, 16)).astype("float32")
     expected = keras.ops.convert_to_numpy(model(x))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(copy(x)), expected, rtol=1e-5, atol=1e-6)
@@ -101,7 +108,8 @@ def test_the_fused_copy_saves_and_loads(tmp_path):
     copy, fused = fuse_se_residual(randomise_weights(_chains_model()))
     copy.save(tmp_path / "fused.keras")
     loaded = keras.models.load_model(tmp_path / "fused.keras", safe_mode=True)
-    assert [layer.name for layer in loaded.layers if isinstance(layer, SqueezeExciteResidual)] == ["relu_plain"]
+    assert [layer.name for layer in loaded.layers if isinstance(layer, SqueezeExciteResidual)] == [
+        "relu_plain", "relu_activation"]
     x = np.random.default_rng(1).standard_normal((2, 6, 6, 16)).astype("float32")
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(copy(x)))
 
@@ -111,7 +119,8 @@ def test_a_pyramid_keeps_its_output_names_when_a_fused_block_ends_a_level():
     predict = compile_predict(backbone, fused_se=True)
     x = np.random.default_rng(0).uniform(-2, 2, (2, 64, 64, 3)).astype("float32")
     actual, expected = predict(x), compile_predict(backbone)(x)
-    assert predict.fused_se and sorted(actual) == sorted(expected)
+    se_layers = [layer.name for layer in backbone.layers if isinstance(layer, SqueezeExcite)]
+    assert predict.fused_se == se_layers and sorted(actual) == sorted(expected)
     for key in expected:
         np.testing.assert_allclose(actual[key], expected[key], rtol=1e-5, atol=1e-5 * np.abs(expected[key]).max())
 

@@ -39,10 +39,16 @@ def automatic_pieces(model, calibrated_int8=False):
     weights, then one per `PIECE_BYTES`; for TensorFlow's int8 (`calibrated_int8`) at least
     `INT8_MIN_PIECES` from `INT8_PIECES_FROM` of weights. Never more than the model's cuts + 1."""
     weight_bytes = _weight_bytes(model.weights)
-    wanted = max(1, math.ceil(weight_bytes / PIECE_BYTES))
-    if calibrated_int8 and weight_bytes >= INT8_PIECES_FROM:
-        wanted = max(wanted, INT8_MIN_PIECES)
-    return 1 if wanted == 1 else min(wanted, len(cuts(model)) + 1)
+    needed = max(1, math.ceil(weight_bytes / PIECE_BYTES))
+    wanted = max(needed, INT8_MIN_PIECES) if calibrated_int8 and weight_bytes >= INT8_PIECES_FROM else needed
+    if wanted == 1:
+        return 1
+    try:
+        return min(wanted, len(cuts(model)) + 1)
+    except ValueError:  # a model that cannot be cut (shared layers): whole, unless its size needs pieces
+        if needed == 1:
+            return 1
+        raise
 
 
 def cuts(model):

@@ -49,7 +49,7 @@ def library_path(source=SE_RESIDUAL):
     import tensorflow as tf
 
     source_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), source)
-    compiler = os.environ.get("CXX", "g++")
+    compiler = os.environ.get("CXX") or "g++"
     flags = ["-shared", "-O3", "-march=native", "-fPIC", *tf.sysconfig.get_compile_flags()]
     link = tf.sysconfig.get_link_flags()
     with open(source_path, "rb") as f:
@@ -63,6 +63,7 @@ def library_path(source=SE_RESIDUAL):
                            f"was not found (install g++, e.g. apt-get install g++, or point CXX at one); "
                            f"compile_predict without fused_se needs none")
     os.makedirs(kernels_dir(), exist_ok=True)
+    _temporary.sweep(kernels_dir(), [".partial-"], suffix=".so")  # those of a killed build
     partial = _temporary.make_file(".partial-", kernels_dir(), ".so")
     command = [*shlex.split(compiler), *flags, source_path, "-o", partial, *link]
     try:
@@ -82,6 +83,7 @@ def _cpu_flags():
     another CPU sharing the cache."""
     try:
         with open("/proc/cpuinfo") as f:
-            return next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+            return next((line.split(":", 1)[1].split() for line in f  # x86: flags; ARM: Features
+                         if line.startswith(("flags", "Features"))), [platform.processor()])
     except OSError:
         return [platform.processor()]

@@ -55,8 +55,10 @@ class SqueezeExciteResidualOp : public OpKernel {
     const float* y_data = y.flat<float>().data();
     auto* pool = context->device()->tensorflow_cpu_worker_threads();
 
-    // Squeeze: the rows of each image split into chunks summed in parallel, then the chunks added.
-    const int64_t chunks = std::min<int64_t>(pixels, 4 * pool->num_threads);
+    // Squeeze: the rows of each image split into chunks summed in parallel, then the chunks added; about 4 jobs
+    // a thread in all, so that the partial sums stay small beside y.
+    const int64_t wanted = (4 * pool->num_threads + images - 1) / images;
+    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(pixels, wanted));
     std::vector<float> partial(images * chunks * channels, 0.0f);
     auto sum_chunks = [&](int64_t begin, int64_t end) {
       for (int64_t job = begin; job < end; ++job) {
@@ -115,7 +117,10 @@ REGISTER_OP("KerasSenetSqueezeExciteResidual")
     .Input("b2: float")
     .Output("output: float")
     .SetShapeFn([](tensorflow::shape_inference::InferenceContext* context) {
-      context->set_output(0, context->input(0));
+      tensorflow::shape_inference::ShapeHandle y, shape;
+      TF_RETURN_IF_ERROR(context->WithRank(context->input(0), 4, &y));
+      TF_RETURN_IF_ERROR(context->Merge(y, context->input(1), &shape));
+      context->set_output(0, shape);
       return absl::OkStatus();
     });
 
