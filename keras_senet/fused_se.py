@@ -93,11 +93,11 @@ def fuse_se_residual(model):
         raise ValueError(f"fuse_se_residual builds a TensorFlow op; the Keras backend is "
                          f"{keras.backend.backend()!r}")
     chains = _chains(model, _compat.functional_calls(model))  # ReLU name -> (SE name, Add name)
-    roles = {name: role for chain in chains.values() for name, role in zip(chain, ("se", "add"))}
+    roles = {name: (role, se) for se, add in chains.values() for name, role in ((se, "se"), (add, "add"))}
     seen = {}  # SE name -> (the copied SE layer, its input y, its output); Add name -> the shortcut
 
     def call_layer(layer, *args, **kwargs):
-        role = roles.get(layer.name)
+        role, se_name = roles.get(layer.name, (None, None))
         if role is None and layer.name not in chains:
             return layer(*args, **kwargs)
         if role == "se":
@@ -105,7 +105,6 @@ def fuse_se_residual(model):
             seen[layer.name] = (layer, args[0], output)
             return output
         if role == "add":
-            se_name = next(se for se, add in chains.values() if add == layer.name)
             seen[layer.name] = next(t for t in args[0] if t is not seen[se_name][2])
             return layer(*args, **kwargs)
         se_name, add_name = chains[layer.name]

@@ -29,9 +29,10 @@ _loaded = {}
 
 
 def kernels_dir():
-    """``$KERAS_HOME/keras_senet/kernels`` (default ``~/.keras/keras_senet/kernels``)."""
-    root = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return os.path.join(root, "keras_senet", "kernels")
+    """``$KERAS_HOME/keras_senet/kernels`` (default ``~/.keras/keras_senet/kernels``), beside the weights cache."""
+    from keras_senet.weights.cache import cache_dir
+
+    return os.path.join(os.path.dirname(cache_dir()), "kernels")
 
 
 def load(source=SE_RESIDUAL):
